@@ -1,0 +1,18 @@
+"""unsr's engine: images, jobs, methods, training, the run store. No Qt here."""
+
+from engine.events import Event, Kernel, Losses, Message, Preview, Progress
+from engine.jobs import Clock, Job, UpscaleResult, run, upscale
+
+__all__ = [
+    "Clock",
+    "Event",
+    "Job",
+    "Kernel",
+    "Losses",
+    "Message",
+    "Preview",
+    "Progress",
+    "UpscaleResult",
+    "run",
+    "upscale",
+]

@@ -1,0 +1,108 @@
+"""The method protocol: what every entry of the registry provides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.events import FloatArray
+from engine.jobs import Job
+
+DeviceName = Literal["auto", "cpu", "cuda", "mps"]
+
+
+class MethodError(ValueError):
+    """A method was asked for something it cannot do (unknown id, bad scale)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where and how a method runs; the same for every method.
+
+    Attributes
+    ----------
+    device : str
+        "auto" (CUDA, then MPS, then CPU) or an explicit device name.
+    tile : int or None
+        Tile edge in input pixels for the final pass; None picks it from
+        ``memory_mb``.
+    memory_mb : int
+        Memory budget for tiled inference, in MiB.
+    run_dir : Path or None
+        A folder the method may write artefacts to (kernel, weights, logs).
+    seed : int
+        Seed for anything random.
+    """
+
+    device: DeviceName | str = "auto"
+    tile: int | None = None
+    memory_mb: int = 1536
+    run_dir: Path | None = None
+    seed: int = 0
+
+
+#: The job a method runs: (rgb float32 (H, W, 3), scale, params, context) ->
+#: a job returning float32 (sH, sW, 3) in [0, 1].
+RunFn = Callable[[FloatArray, int, Any, RunContext], Job[FloatArray]]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One entry of the registry.
+
+    Attributes
+    ----------
+    id : str
+        Stable identifier used by the CLI, the store and saved settings.
+    label : str
+        Short human name.
+    description : str
+        One line saying what it does and when to pick it.
+    scales : tuple of int
+        Supported integer scales.
+    profiles : Mapping[str, Any]
+        Named instances of the method's frozen params dataclass; the first is
+        the default.
+    needs_fit : bool
+        True when the method learns from each image before upscaling it.
+    run : RunFn
+        The job that (fits and) upscales.
+    kind : str
+        "builtin", "pretrained" or "trained", for grouping in lists.
+    info : Mapping[str, str]
+        Extra facts to show (architecture, source file, training data).
+    """
+
+    id: str
+    label: str
+    description: str
+    scales: tuple[int, ...]
+    profiles: Mapping[str, Any]
+    needs_fit: bool
+    run: RunFn
+    kind: Literal["builtin", "pretrained", "trained"] = "builtin"
+    info: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def default_profile(self) -> str:
+        """Name of the default profile."""
+        return next(iter(self.profiles))
+
+    def params_for(self, profile: str | None) -> Any:
+        """Return the params of ``profile`` (the default when None)."""
+        name = profile or self.default_profile
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(self.profiles)
+            raise MethodError(
+                f"{self.label} has no profile {name!r} (it has: {known})"
+            ) from None
+
+    def check_scale(self, scale: int) -> None:
+        """Raise MethodError when ``scale`` is not supported."""
+        if scale not in self.scales:
+            known = ", ".join(f"x{s}" for s in self.scales)
+            raise MethodError(f"{self.label} cannot upscale x{scale} (it does {known})")

@@ -1,0 +1,46 @@
+"""The explicit registry of methods. No folder scanning, no import side effects.
+
+Built-in methods are listed here by hand. Model files (spandrel-readable and
+unsr's own trained checkpoints) become methods through the providers listed in
+``_PROVIDERS``, each a function returning the methods it currently offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.methods import resample
+from engine.methods.base import Method, MethodError
+
+_BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS)
+
+#: Functions that list methods backed by files on disk (model libraries).
+_PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = ()
+
+
+def builtin() -> tuple[Method, ...]:
+    """Return the methods that ship with the code, in display order."""
+    return _BUILTIN
+
+
+def available() -> tuple[Method, ...]:
+    """Return every method usable now: built-ins, then model-backed ones."""
+    methods = list(_BUILTIN)
+    for provider in _PROVIDERS:
+        methods.extend(provider())
+    return tuple(methods)
+
+
+def get(method_id: str) -> Method:
+    """Return the method with id ``method_id``.
+
+    Raises
+    ------
+    MethodError
+        If no such method exists; the message lists the known ids.
+    """
+    for method in available():
+        if method.id == method_id:
+            return method
+    known = ", ".join(m.id for m in available())
+    raise MethodError(f"unknown method {method_id!r} (known: {known})")

@@ -1,0 +1,1 @@
+"""unsr's desktop studio (PySide6). Only ``worker`` runs engine jobs."""
