@@ -2,18 +2,64 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of the studio."""
+    from unsr_app.app import parse_size
+
+    p = argparse.ArgumentParser(prog="unsr-app", description="unsr's desktop studio")
+    p.add_argument(
+        "--load",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="IMAGE",
+        help="images or folders to put in the queue",
+    )
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PATH",
+        help="render the window offscreen to a PNG and exit",
+    )
+    p.add_argument(
+        "--size", type=parse_size, metavar="WxH", help="window size, e.g. 1440x900"
+    )
+    p.add_argument("--theme", choices=("system", "light", "dark"))
+    p.add_argument("--method", help="method id to select (e.g. lanczos, dualsr)")
+    p.add_argument("--scale", type=int, help="scale to select")
+    p.add_argument("--profile", help="profile of the method")
+    p.add_argument(
+        "--run",
+        action="store_true",
+        help="with --screenshot: run the queue before the capture",
+    )
+    p.add_argument(
+        "--reference",
+        type=Path,
+        metavar="IMAGE",
+        help="with --screenshot: a reference high-resolution image",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("split", "side", "diff"),
+        help="with --screenshot: the viewer's mode",
+    )
+    p.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
+    p.add_argument("--report-startup", action="store_true", help=argparse.SUPPRESS)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open the main window."""
-    from PySide6.QtWidgets import QApplication, QLabel
+    """Open the studio window (or render a screenshot)."""
+    args = build_parser().parse_args(argv)
+    from unsr_app.app import run
 
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
-    label = QLabel("unsr: the studio is coming.")
-    label.resize(640, 400)
-    label.show()
-    return app.exec()
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,136 @@
+"""The application: QApplication, the qasync loop, theme and the screenshot mode."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSize
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from unsr_app import settings, theme
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (reused when one exists, as under pytest-qt)."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName(settings.ORGANISATION)
+    app.setApplicationName(settings.APPLICATION)
+    app.setApplicationDisplayName("unsr")
+    app.setDesktopFileName("unsr")
+    icon = Path(__file__).resolve().parent.parent / "resources" / "icons" / "unsr.svg"
+    app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the window (or render it to a PNG) and run until it closes."""
+    import qasync
+
+    from unsr_app.main_window import MainWindow
+
+    if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = create_application()
+    store = settings.default_store()
+    if args.screenshot:
+        # A throw-away settings file: a screenshot must not change the user's.
+        tmp = Path(tempfile.mkdtemp(prefix="unsr-shot-")) / "settings.ini"
+        store = QSettings(str(tmp), QSettings.Format.IniFormat)
+    saved = settings.load(store)
+    theme.apply(app, args.theme or saved.theme)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow(store)
+    if args.size:
+        window.resize(args.size)
+    if args.load:
+        window.studio.queue.add_paths(args.load)
+    if args.screenshot:
+        with loop:
+            return int(loop.run_until_complete(_screenshot(window, args)))
+    window.show()
+    if args.report_startup:
+        with loop:
+            return int(loop.run_until_complete(_report_startup(window)))
+    closed = asyncio.Event()
+    app.aboutToQuit.connect(closed.set)
+    with loop:
+        loop.run_until_complete(closed.wait())
+    return 0
+
+
+async def _wait_signal(signal: object, timeout: float) -> bool:
+    """Await one emission of a Qt signal; False on timeout."""
+    fired = asyncio.Event()
+    signal.connect(lambda *_: fired.set())  # type: ignore[attr-defined]
+    try:
+        await asyncio.wait_for(fired.wait(), timeout)
+        return True
+    except TimeoutError:
+        return False
+
+
+async def _screenshot(window: object, args: argparse.Namespace) -> int:
+    """Show the window offscreen, optionally run the queue, and save a PNG."""
+    from unsr_app.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    s = window.studio
+    methods = _wait_signal(window.methods_loaded, 60)
+    window.show()
+    await methods
+    if args.method or args.scale:
+        from dataclasses import replace
+
+        request = s.method.request()
+        request = replace(
+            request,
+            method=args.method or request.method,
+            scale=args.scale or request.scale,
+            profile=args.profile,
+        )
+        s.method.set_request(request)
+    if args.mode:
+        s.viewer.set_mode(args.mode)
+    if args.run and s.queue.pending():
+        finished = _wait_signal(window.runner.batch_finished, args.timeout)
+        window._on_method_start_clicked()
+        await finished
+    if args.reference:
+        window.load_reference(args.reference)
+    await asyncio.sleep(1.0)  # let metrics, the plot timer and paints catch up
+    window.grab().save(str(args.screenshot))
+    window.close()
+    return 0
+
+
+async def _report_startup(window: object) -> int:
+    """Write the seconds from ``UNSR_T0`` to a painted window, then quit."""
+    await asyncio.sleep(0)
+    QApplication.processEvents()
+    start = float(os.environ.get("UNSR_T0", "0") or 0)
+    sys.stdout.write(f"window-shown {time.time() - start:.3f}\n")
+    sys.stdout.flush()
+    window.close()  # type: ignore[attr-defined]
+    return 0
+
+
+def parse_size(text: str) -> QSize:
+    """``1440x900`` as a QSize."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"size must look like 1440x900, not {text!r}"
+        ) from None
+    return QSize(w, h)

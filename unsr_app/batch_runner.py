@@ -1,0 +1,151 @@
+"""The queue as a coroutine: one job at a time, each awaited, failures go on.
+
+The runner knows nothing about widgets. It takes queue items and a request,
+runs one :class:`~unsr_app.worker.JobHandle` per item, and re-emits what the
+jobs say, tagged with the item, so the window can route it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from unsr_app.models import QueueItem, RunRequest
+from unsr_app.worker import JobHandle
+
+#: Makes the job for one item: (input path, request, dropped root) -> job.
+ItemJobFactory = Callable[[Path, RunRequest, Path | None], Generator[Any, None, Any]]
+
+
+def default_factory(
+    path: Path, request: RunRequest, root: Path | None
+) -> Generator[Any, None, Any]:
+    """The real job: read, upscale, write and record one file."""
+    from unsr_app.engine_bridge import process_file_job
+
+    return process_file_job(path, request, root)
+
+
+class BatchRunner(QObject):
+    """Run queue items one after the other.
+
+    Signals
+    -------
+    item_changed(item)
+        The item's status or detail changed.
+    item_started(item, index, count)
+        Work on an item began.
+    progressed / losses / preview / kernel / message (item, event)
+        What the current job yields.
+    batch_finished(done, failed, cancelled)
+        The batch ended; ``cancelled`` is True when Stop ended it.
+    """
+
+    item_changed = Signal(object)
+    item_started = Signal(object, int, int)
+    progressed = Signal(object, object)
+    losses = Signal(object, object)
+    preview = Signal(object, object)
+    kernel = Signal(object, object)
+    message = Signal(object, object)
+    item_finished = Signal(object, object)
+    batch_finished = Signal(int, int, bool)
+
+    def __init__(
+        self,
+        factory: ItemJobFactory = default_factory,
+        needs_fit: Callable[[str], bool] = lambda _: False,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._factory = factory
+        self._needs_fit = needs_fit
+        self._task: asyncio.Task[None] | None = None
+        self._handle: JobHandle | None = None
+        self._stopping = False
+
+    def is_running(self) -> bool:
+        """True while a batch is under way."""
+        return self._task is not None and not self._task.done()
+
+    def start(self, items: Sequence[QueueItem], request: RunRequest) -> bool:
+        """Schedule a batch on the running qasync loop; False if one runs."""
+        if self.is_running():
+            return False
+        self._task = asyncio.ensure_future(self.run(list(items), request))
+        return True
+
+    def stop(self) -> None:
+        """Cancel the current job and skip the items not started yet."""
+        self._stopping = True
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def shutdown(self, ms: int = 3000) -> None:
+        """Stop and wait for the worker thread (window closing)."""
+        self.stop()
+        if self._handle is not None:
+            self._handle.wait(ms)
+
+    async def run(self, items: list[QueueItem], request: RunRequest) -> None:
+        """Process ``items`` in order; each failure is recorded and skipped."""
+        self._stopping = False
+        done = failed = 0
+        fitting = self._needs_fit(request.method)
+        for index, item in enumerate(items):
+            if self._stopping:
+                break
+            self._set(item, "fitting" if fitting else "upscaling", "")
+            self.item_started.emit(item, index, len(items))
+            kind, value = await self._run_item(item, request)
+            if kind == "finished":
+                done += 1
+                item.output = getattr(value, "output", None)
+                item.run_id = getattr(value, "run_id", None)
+                name = item.output.name if item.output else ""
+                self._set(item, "done", name)
+                self.item_finished.emit(item, value)
+            elif kind == "failed":
+                failed += 1
+                self._set(item, "failed", str(value))
+            else:
+                self._set(item, "cancelled", "stopped")
+        self.batch_finished.emit(done, failed, self._stopping)
+
+    async def _run_item(self, item: QueueItem, request: RunRequest) -> Any:
+        factory = self._factory
+
+        def job() -> Generator[Any, None, Any]:
+            return factory(item.path, request, item.root)
+
+        handle = JobHandle(job, self)
+        handle.progressed.connect(lambda e: self._on_progress(item, e))
+        handle.losses.connect(lambda e: self.losses.emit(item, e))
+        handle.preview.connect(lambda e: self.preview.emit(item, e))
+        handle.kernel.connect(lambda e: self.kernel.emit(item, e))
+        handle.message.connect(lambda e: self.message.emit(item, e))
+        self._handle = handle
+        handle.start()
+        if self._stopping:  # Stop came between two items
+            handle.cancel()
+        try:
+            return await handle.result()
+        finally:
+            self._handle = None
+            handle.deleteLater()
+
+    def _on_progress(self, item: QueueItem, event: Any) -> None:
+        stage = str(getattr(event, "stage", "")).lower()
+        status = "fitting" if ("fit" in stage or "train" in stage) else "upscaling"
+        if item.status != status and item.status in ("fitting", "upscaling"):
+            self._set(item, status, "")
+        self.progressed.emit(item, event)
+
+    def _set(self, item: QueueItem, status: Any, detail: str) -> None:
+        item.status = status
+        item.detail = detail
+        self.item_changed.emit(item)

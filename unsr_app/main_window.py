@@ -1,0 +1,318 @@
+"""The main window: pages in tabs, menus, and the wiring between widgets.
+
+Widgets emit intents; the slots here (``_on_<source>_<event>``) route them to
+the batch runner, the viewer and the settings. Nothing heavy happens here:
+engine look-ups run as jobs in worker threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+)
+
+from unsr_app import engine_bridge, settings, theme
+from unsr_app.batch_runner import BatchRunner, ItemJobFactory, default_factory
+from unsr_app.models import QueueItem, RunRow
+from unsr_app.qimage import array_to_qimage, load_qimage
+from unsr_app.studio_page import StudioPage
+from unsr_app.worker import JobFactory, JobHandle
+
+
+class MainWindow(QMainWindow):
+    """unsr's studio window.
+
+    Parameters
+    ----------
+    store
+        Where settings live (tests pass a temporary one).
+    factory
+        Makes the job for one queue item (tests pass fakes).
+    methods_job
+        Lists the methods, run in a worker thread.
+    """
+
+    methods_loaded = Signal()
+    history_loaded = Signal()
+
+    def __init__(
+        self,
+        store: QSettings | None = None,
+        factory: ItemJobFactory = default_factory,
+        methods_job: JobFactory = engine_bridge.list_methods_job,
+        paste_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("unsr · super-resolution studio")
+        self.setWindowIcon(QIcon(str(_icon_path())))
+        self.resize(1360, 860)
+        self.setMinimumSize(960, 600)
+        self._store = store if store is not None else settings.default_store()
+        self._settings = settings.load(self._store)
+        self._jobs: set[JobHandle] = set()
+
+        self.studio = StudioPage(paste_dir)
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        # Further pages (Train, Models) are one addTab each.
+        self.pages.addTab(self.studio, "Studio")
+        self.setCentralWidget(self.pages)
+        s = self.studio
+        self.runner = BatchRunner(factory, self._needs_fit, self)
+        self._build_menus()
+
+        s.queue.current_changed.connect(self._on_queue_current_changed)
+        s.queue.message.connect(s.log.append)
+        s.queue.items_added.connect(self._on_queue_items_added)
+        s.method.start_clicked.connect(self._on_method_start_clicked)
+        s.method.stop_clicked.connect(self._on_method_stop_clicked)
+        s.method.changed.connect(self._on_method_changed)
+        s.viewer.reference_requested.connect(self._on_viewer_reference_requested)
+        s.viewer.metrics_wanted.connect(self._on_viewer_metrics_wanted)
+        s.history.refresh_requested.connect(self._on_history_refresh_requested)
+        s.history.run_opened.connect(self._on_history_run_opened)
+        r = self.runner
+        r.item_changed.connect(s.queue.refresh)
+        r.item_started.connect(self._on_runner_item_started)
+        r.progressed.connect(self._on_runner_progressed)
+        r.losses.connect(lambda _i, e: s.losses.add(e.step, e.values))
+        r.preview.connect(self._on_runner_preview)
+        r.kernel.connect(lambda _i, e: s.kernel.set_kernel(e.kernel, e.step))
+        r.message.connect(lambda _i, e: s.log.append(e.text, e.level))
+        r.item_changed.connect(self._on_runner_item_changed)
+        r.item_finished.connect(self._on_runner_item_finished)
+        r.batch_finished.connect(self._on_runner_batch_finished)
+
+        s.method.set_request(self._settings.request)
+        if self._settings.geometry:
+            self.restoreGeometry(self._settings.geometry)
+        s.restore_layout(self._settings.window_state)
+        self._run(methods_job, self._on_methods_listed)
+        self._on_history_refresh_requested()
+
+    # -- helpers -----------------------------------------------------------
+    def _run(self, job: JobFactory, on_done: Any) -> JobHandle:
+        """Run a small engine look-up in a thread; ``on_done(value)`` after."""
+        handle = JobHandle(job, self)
+        self._jobs.add(handle)
+        handle.finished.connect(on_done)
+        handle.failed.connect(lambda reason: self.studio.log.append(reason, "error"))
+        for signal in (handle.finished, handle.failed, handle.cancelled):
+            signal.connect(lambda *_: self._jobs.discard(handle))
+        handle.start()
+        return handle
+
+    def _needs_fit(self, method_id: str) -> bool:
+        info = self.studio.method.method_info(method_id)
+        return bool(info and info.needs_fit)
+
+    def _build_menus(self) -> None:
+        s = self.studio
+        menus = self.menuBar()
+
+        def action(menu: Any, text: str, slot: Any, keys: str | None = None) -> QAction:
+            act = QAction(text, self)
+            if keys:
+                act.setShortcut(QKeySequence(keys))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            return act
+
+        file = menus.addMenu("&File")
+        action(file, "Add files…", s.queue.open_files_dialog, "Ctrl+O")
+        action(file, "Add folder…", s.queue.open_folder_dialog, "Ctrl+Shift+O")
+        action(file, "Paste image", s.queue.paste, "Ctrl+V")
+        action(file, "Load reference…", self._on_viewer_reference_requested, "Ctrl+R")
+        file.addSeparator()
+        action(file, "Quit", self.close, "Ctrl+Q")
+        view = menus.addMenu("&View")
+        action(view, "Split", lambda: s.viewer.set_mode("split"), "S")
+        action(view, "Side by side", lambda: s.viewer.set_mode("side"), "B")
+        action(view, "Difference", lambda: s.viewer.set_mode("diff"), "D")
+        action(view, "Fit to window", s.viewer.fit, "F")
+        action(view, "Zoom 100%", lambda: s.viewer.state.set_zoom(1.0), "1")
+        view.addSeparator()
+        themes = view.addMenu("Theme")
+        for name in settings.THEMES:
+            act = action(
+                themes, name.title(), lambda _=False, n=name: self.set_theme(n)
+            )
+            act.setCheckable(True)
+            act.setChecked(name == self._settings.theme)
+            act.setData(name)
+        self._theme_menu = themes
+        run = menus.addMenu("&Run")
+        action(run, "Start", self._on_method_start_clicked, "Ctrl+Return")
+        action(run, "Stop", self._on_method_stop_clicked, "Esc")
+        help_menu = menus.addMenu("&Help")
+        action(help_menu, "About unsr", self._about)
+
+    def set_theme(self, name: settings.Theme) -> None:
+        """Switch the theme and remember it."""
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply(app, name)
+        for act in self._theme_menu.actions():
+            act.setChecked(act.data() == name)
+        self._settings = dataclasses.replace(self._settings, theme=name)
+        self.save_settings()
+
+    def save_settings(self) -> None:
+        """Write the run settings, theme, geometry and layout."""
+        self._settings = settings.StudioSettings(
+            request=self.studio.method.request(),
+            theme=self._settings.theme,
+            geometry=bytes(self.saveGeometry().data()),
+            window_state=self.studio.save_layout(),
+        )
+        settings.save(self._store, self._settings)
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About unsr",
+            "<b>unsr</b>: real-world super-resolution.<br>Zero-shot DualSR fits, "
+            "unpaired training and pretrained models, with a compare viewer "
+            "and a run history.",
+        )
+
+    def show_item(self, item: QueueItem) -> None:
+        """Show ``item``'s input, and its output once done, in the viewer."""
+        before = load_qimage(item.path)
+        after = load_qimage(item.output) if item.output else None
+        label = f"After · {item.output.name}" if item.output else "After"
+        before_label = f"Before · {before.width()}×{before.height()}"
+        self.studio.viewer.set_images(before, after, (before_label, label))
+
+    # -- slots -------------------------------------------------------------
+    def _on_methods_listed(self, methods: Any) -> None:
+        self.studio.method.set_methods(methods)
+        self.studio.log.append(f"{len(methods)} methods available")
+        self.methods_loaded.emit()
+
+    def _on_queue_items_added(self, items: list[QueueItem]) -> None:
+        self.studio.log.append(f"queued {len(items)} image(s)")
+
+    def _on_queue_current_changed(self, item: QueueItem | None) -> None:
+        if item is not None:
+            self.show_item(item)
+
+    def _on_method_start_clicked(self) -> None:
+        s = self.studio
+        items = s.queue.pending()
+        if not items:
+            s.log.append("nothing to do: add images to the queue first", "warning")
+            return
+        request = s.method.request()
+        if self.runner.start(items, request):
+            s.method.set_running(True)
+            s.losses.clear()
+            s.kernel.clear()
+            s.log.append(f"started {request.method} ×{request.scale} on {len(items)}")
+        else:
+            s.log.append("a batch is already running", "warning")
+
+    def _on_method_stop_clicked(self) -> None:
+        if self.runner.is_running():
+            self.studio.log.append("stopping…")
+            self.runner.stop()
+
+    def _on_method_changed(self) -> None:
+        if self.studio.method.methods():
+            self.save_settings()
+
+    def _on_runner_item_started(self, item: QueueItem, index: int, count: int) -> None:
+        s = self.studio
+        s.progress.start_file(item.path.name, index, count)
+        s.losses.clear()
+        s.kernel.clear()
+        if s.queue.current() is not item:
+            s.queue.select(item)
+
+    def _on_runner_progressed(self, item: QueueItem, event: Any) -> None:
+        self.studio.progress.update_progress(event.fraction, event.stage, event.eta_s)
+
+    def _on_runner_preview(self, item: QueueItem, event: Any) -> None:
+        if self.studio.queue.current() is item:
+            label = f"Preview · {event.label} · step {event.step}"
+            self.studio.viewer.set_after(array_to_qimage(event.image), label)
+
+    def _on_runner_item_changed(self, item: QueueItem) -> None:
+        if item.status == "failed":
+            self.studio.log.append(f"{item.path.name} failed: {item.detail}", "error")
+
+    def _on_runner_item_finished(self, item: QueueItem, outcome: Any) -> None:
+        secs = getattr(outcome, "seconds", 0.0)
+        self.studio.log.append(f"{item.path.name} -> {item.output} ({secs:.1f} s)")
+        if self.studio.queue.current() is item:
+            self.show_item(item)
+
+    def _on_runner_batch_finished(self, done: int, failed: int, stopped: bool) -> None:
+        s = self.studio
+        s.method.set_running(False)
+        how = "stopped" if stopped else "finished"
+        text = f"Batch {how}: {done} done, {failed} failed"
+        s.progress.finish(text)
+        s.log.append(text, "warning" if failed or stopped else "info")
+        self.statusBar().showMessage(text, 10000)
+        self._on_history_refresh_requested()
+
+    def _on_viewer_reference_requested(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Reference high-resolution image", "", _IMAGE_FILTER
+        )
+        if path:
+            self.load_reference(Path(path))
+
+    def load_reference(self, path: Path) -> None:
+        """Score the result against ``path`` (the true high-resolution image)."""
+        image = load_qimage(path)
+        if image.isNull():
+            self.studio.log.append(f"{path.name}: cannot read the reference", "error")
+        self.studio.viewer.set_reference(image)
+
+    def _on_viewer_metrics_wanted(self, after: Any, reference: Any) -> None:
+        viewer = self.studio.viewer
+        self._run(
+            lambda: engine_bridge.metrics_job(after, reference),
+            viewer.set_metrics,
+        )
+
+    def _on_history_refresh_requested(self) -> None:
+        def done(runs: list[RunRow] | None) -> None:
+            self.studio.history.set_runs(runs)
+            self.history_loaded.emit()
+
+        self._run(engine_bridge.history_job, done)
+
+    def _on_history_run_opened(self, run: RunRow) -> None:
+        if run.input is None:
+            return
+        item = QueueItem(path=run.input, output=run.output, status="done")
+        self.show_item(item)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        """Save settings, stop the batch and wait for every worker thread."""
+        self.save_settings()
+        self.runner.shutdown()
+        for handle in list(self._jobs):
+            handle.cancel()
+            handle.wait(3000)
+        super().closeEvent(event)
+
+
+_IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
+
+
+def _icon_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "resources" / "icons" / "unsr.svg"

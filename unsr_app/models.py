@@ -1,0 +1,104 @@
+"""Plain data the window passes around: queue items, run requests, method facts.
+
+No Qt and no engine here, so widgets, the batch runner and tests share them
+without importing anything heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Status = Literal["queued", "fitting", "upscaling", "done", "failed", "cancelled"]
+
+#: Suffixes a dropped folder is searched for (case-insensitive).
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+)
+
+#: Output formats offered, in display order: (id, label, has quality).
+FORMATS: tuple[tuple[str, str, bool], ...] = (
+    ("png", "PNG", False),
+    ("jpeg", "JPEG", True),
+    ("webp", "WebP", True),
+    ("tiff", "TIFF", False),
+)
+
+
+@dataclass(eq=False)
+class QueueItem:
+    """One image waiting in (or done with) the queue.
+
+    Attributes
+    ----------
+    path : Path
+        The input file.
+    root : Path or None
+        The dropped folder it was found in, so outputs mirror the tree.
+    status : Status
+        Where it is in its life.
+    detail : str
+        The reason when failed, the output name when done.
+    output : Path or None
+        The written result once done.
+    run_id : object
+        The run store's id of the run, when recorded.
+    """
+
+    path: Path
+    root: Path | None = None
+    status: Status = "queued"
+    detail: str = ""
+    output: Path | None = None
+    run_id: object = None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the method panel asks for; the same for every item of one batch."""
+
+    method: str = "bicubic"
+    scale: int = 2
+    profile: str | None = None
+    output_dir: Path | None = None
+    fmt: str = "png"
+    quality: int = 95
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """What the window needs to know about a registry entry (no callables)."""
+
+    id: str
+    label: str
+    description: str
+    scales: tuple[int, ...]
+    profiles: tuple[str, ...]
+    needs_fit: bool
+    kind: str = "builtin"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What one finished item produced."""
+
+    output: Path
+    seconds: float
+    run_id: object = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of the run history."""
+
+    id: object
+    when: str
+    input: Path | None
+    output: Path | None
+    method: str
+    scale: int
+    seconds: float | None
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)

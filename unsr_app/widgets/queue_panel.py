@@ -1,0 +1,285 @@
+"""The queue: drop files and folders, paste, or open; a thumbnail and status each."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QIcon,
+    QImage,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from unsr_app.models import IMAGE_SUFFIXES, QueueItem
+from unsr_app.qimage import load_qimage
+
+THUMB = 56
+_STATUS_COLOUR = {
+    "queued": None,
+    "fitting": "#3b8eea",
+    "upscaling": "#3b8eea",
+    "done": "#2e9d5b",
+    "failed": "#d9534f",
+    "cancelled": "#b07d1b",
+}
+_ROLE = Qt.ItemDataRole.UserRole
+
+
+def expand_paths(paths: Iterable[Path]) -> list[tuple[Path, Path | None]]:
+    """Files as given, folders searched recursively for images, sorted.
+
+    Returns (file, dropped folder or None) pairs, so outputs can mirror the
+    folder's tree. Unreadable folders are skipped silently here; files that
+    are not images fail later with their reason.
+    """
+    found: list[tuple[Path, Path | None]] = []
+    for path in paths:
+        if path.is_dir():
+            try:
+                files = sorted(p for p in path.rglob("*") if p.is_file())
+            except OSError:
+                continue
+            found += [(f, path) for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
+        elif path.is_file():
+            found.append((path, None))
+    return found
+
+
+class QueuePanel(QWidget):
+    """A list of :class:`QueueItem` with thumbnails and statuses.
+
+    Signals
+    -------
+    items_added(list)
+        New items were queued.
+    current_changed(object)
+        The selected item (or None).
+    message(str)
+        Something to log (skipped paths, pasted images).
+    """
+
+    items_added = Signal(list)
+    current_changed = Signal(object)
+    message = Signal(str)
+
+    def __init__(self, paste_dir: Path | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._paste_dir = paste_dir
+        self.setAcceptDrops(True)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setUniformItemSizes(True)
+        self.list.setAcceptDrops(False)  # the panel takes drops, not the list
+        self.list.currentItemChanged.connect(
+            lambda cur, _prev: self.current_changed.emit(self.item_of(cur))
+        )
+        self.hint = QLabel(
+            "Drop images or folders here,\npaste with Ctrl+V, or use Add files…"
+        )
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setEnabled(False)
+        self.count = QLabel()
+
+        add_files = QPushButton("Add files…")
+        add_files.clicked.connect(self.open_files_dialog)
+        add_folder = QPushButton("Add folder…")
+        add_folder.clicked.connect(self.open_folder_dialog)
+        remove = QPushButton("Remove")
+        remove.setToolTip("Remove the selected items (not while they run)")
+        remove.clicked.connect(self.remove_selected)
+        clear = QPushButton("Clear done")
+        clear.setToolTip("Remove finished and failed items")
+        clear.clicked.connect(self.clear_finished)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        for b in (add_files, add_folder, remove, clear):
+            buttons.addWidget(b)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(QLabel("<b>Queue</b>"))
+        top.addStretch(1)
+        top.addWidget(self.count)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self._update_hint()
+
+    # -- adding ------------------------------------------------------------
+    def add_paths(self, paths: Iterable[Path]) -> list[QueueItem]:
+        """Queue files and (recursively) folders; return the new items."""
+        paths = [Path(p) for p in paths]
+        known = {item.path.resolve() for item in self.items()}
+        added: list[QueueItem] = []
+        for path, root in expand_paths(paths):
+            if path.resolve() in known:
+                continue
+            known.add(path.resolve())
+            item = QueueItem(path=path, root=root)
+            self._append(item)
+            added.append(item)
+        missing = [p for p in paths if not p.exists()]
+        for p in missing:
+            self.message.emit(f"skipped {p}: it does not exist")
+        if added:
+            self.items_added.emit(added)
+            if self.list.currentRow() < 0:
+                self.list.setCurrentRow(self.list.count() - len(added))
+        self._update_hint()
+        return added
+
+    def add_from_mime(self, mime: QMimeData) -> list[QueueItem]:
+        """Queue what a drop or the clipboard carries: file URLs or an image."""
+        if mime.hasUrls():
+            files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+            return self.add_paths(files)
+        if mime.hasImage():
+            image = QImage(mime.imageData())
+            if not image.isNull() and self._paste_dir is not None:
+                self._paste_dir.mkdir(parents=True, exist_ok=True)
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                path = self._paste_dir / f"pasted-{stamp}.png"
+                n = 1
+                while path.exists():
+                    path = self._paste_dir / f"pasted-{stamp}-{n}.png"
+                    n += 1
+                image.save(str(path))
+                self.message.emit(f"pasted image saved as {path}")
+                return self.add_paths([path])
+        self.message.emit("nothing to add: the clipboard holds no image or file")
+        return []
+
+    def paste(self) -> list[QueueItem]:
+        """Queue the clipboard's image or files."""
+        mime = QGuiApplication.clipboard().mimeData()
+        return self.add_from_mime(mime) if mime is not None else []
+
+    def open_files_dialog(self) -> None:
+        """Ask for image files and queue them."""
+        filters = "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")"
+        files, _ = QFileDialog.getOpenFileNames(self, "Add images", "", filters)
+        self.add_paths(Path(f) for f in files)
+
+    def open_folder_dialog(self) -> None:
+        """Ask for a folder and queue the images in it, recursively."""
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of images")
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        """Accept files, folders and images."""
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        """Queue what was dropped."""
+        self.add_from_mime(event.mimeData())
+        event.acceptProposedAction()
+
+    # -- reading -----------------------------------------------------------
+    def items(self) -> list[QueueItem]:
+        """Every item, in order."""
+        return [self.list.item(i).data(_ROLE) for i in range(self.list.count())]
+
+    def pending(self) -> list[QueueItem]:
+        """Items a Start should process: queued, failed or cancelled ones."""
+        return [
+            i for i in self.items() if i.status in ("queued", "failed", "cancelled")
+        ]
+
+    def current(self) -> QueueItem | None:
+        """The selected item."""
+        return self.item_of(self.list.currentItem())
+
+    @staticmethod
+    def item_of(row: QListWidgetItem | None) -> QueueItem | None:
+        """The QueueItem behind a list row."""
+        return None if row is None else row.data(_ROLE)
+
+    # -- changing ----------------------------------------------------------
+    def select(self, item: QueueItem) -> None:
+        """Make ``item`` the current one (the viewer follows)."""
+        row = self._row_of(item)
+        if row is not None:
+            self.list.setCurrentItem(row)
+
+    def refresh(self, item: QueueItem) -> None:
+        """Redraw ``item``'s status line."""
+        row = self._row_of(item)
+        if row is None:
+            return
+        status = item.status
+        detail = f": {item.detail}" if item.detail else ""
+        row.setText(f"{item.path.name}\n{status}{detail}")
+        row.setToolTip(f"{item.path}\n{status}{detail}")
+        colour = _STATUS_COLOUR.get(status)
+        row.setForeground(QColor(colour) if colour else self.palette().text().color())
+        self._update_hint()
+
+    def remove_selected(self) -> None:
+        """Drop the selected items that are not running."""
+        for row in self.list.selectedItems():
+            if self.item_of(row) and self.item_of(row).status not in (  # type: ignore[union-attr]
+                "fitting",
+                "upscaling",
+            ):
+                self.list.takeItem(self.list.row(row))
+        self._update_hint()
+
+    def clear_finished(self) -> None:
+        """Drop done, failed and cancelled items."""
+        for i in reversed(range(self.list.count())):
+            item = self.item_of(self.list.item(i))
+            if item is not None and item.status in ("done", "failed", "cancelled"):
+                self.list.takeItem(i)
+        self._update_hint()
+
+    def _append(self, item: QueueItem) -> None:
+        row = QListWidgetItem()
+        row.setData(_ROLE, item)
+        thumb = load_qimage(item.path, max_side=THUMB * 2)
+        if not thumb.isNull():
+            row.setIcon(QIcon(QPixmap.fromImage(thumb)))
+        else:
+            row.setIcon(
+                self.style().standardIcon(self.style().StandardPixmap.SP_FileIcon)
+            )
+        self.list.addItem(row)
+        self.refresh(item)
+
+    def _row_of(self, item: QueueItem) -> QListWidgetItem | None:
+        for i in range(self.list.count()):
+            if self.list.item(i).data(_ROLE) is item:
+                return self.list.item(i)
+        return None
+
+    def _update_hint(self) -> None:
+        items = self.items()
+        self.hint.setVisible(not items)
+        done = sum(i.status == "done" for i in items)
+        failed = sum(i.status == "failed" for i in items)
+        text = f"{len(items)} items · {done} done" if items else ""
+        self.count.setText(text + (f" · {failed} failed" if failed else ""))
