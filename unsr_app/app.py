@@ -108,7 +108,12 @@ async def _screenshot(window: object, args: argparse.Namespace) -> int:
         await finished
     if args.reference:
         window.load_reference(args.reference)
-    await asyncio.sleep(1.0)  # let metrics, the plot timer and paints catch up
+    await asyncio.sleep(0.5)
+    for _ in range(int(args.timeout * 10)):  # metrics and history look-ups
+        if window.is_idle():
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # the plot's redraw timer and the paints
     window.grab().save(str(args.screenshot))
     window.close()
     return 0

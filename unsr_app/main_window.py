@@ -112,6 +112,10 @@ class MainWindow(QMainWindow):
         handle.start()
         return handle
 
+    def is_idle(self) -> bool:
+        """True when no batch and no look-up is running."""
+        return not self.runner.is_running() and not self._jobs
+
     def _needs_fit(self, method_id: str) -> bool:
         info = self.studio.method.method_info(method_id)
         return bool(info and info.needs_fit)
@@ -307,7 +311,7 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         for handle in list(self._jobs):
             handle.cancel()
-            handle.wait(3000)
+            handle.wait(15000)  # look-ups don't yield; they end soon
         super().closeEvent(event)
 
 

@@ -5,7 +5,9 @@ points: :meth:`Worker.cancel` sets a flag that the loop checks between events,
 then closes the generator so its ``finally`` blocks clean up.
 
 :class:`JobHandle` lives in the GUI thread and owns one worker and its thread
-(superqt's ``new_worker_qthread`` wiring). It re-emits the worker's signals in
+(superqt's ``new_worker_qthread`` wiring; PySide owns the Python-made
+objects, so they are released by reference once the thread has ended rather
+than with ``deleteLater``). It re-emits the worker's signals in
 the GUI thread and emits the terminal signal (``finished``, ``failed`` or
 ``cancelled``) only once the thread has ended, so whoever reacts to it never
 races a thread that is still running.
@@ -19,7 +21,7 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any, Literal
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 JobFactory = Callable[[], Generator[Any, None, Any]]
 Outcome = tuple[Literal["finished", "failed", "cancelled"], Any]
@@ -93,6 +95,12 @@ class Worker(QObject):
         finally:
             if job is not None:
                 job.close()
+            # Home to the GUI thread, so Python may free it there once the
+            # thread has ended (a deleteLater here would race Python's own
+            # ownership of the wrapper and free it twice).
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())
             self.done.emit()
 
 
@@ -144,7 +152,6 @@ class JobHandle(QObject):
         self._worker.failed.connect(self._on_worker_failed)
         self._worker.cancelled.connect(self._on_worker_cancelled)
         self._worker.done.connect(self._thread.quit)
-        self._worker.done.connect(self._worker.deleteLater)
         self._thread.finished.connect(self._on_thread_finished)
 
     @property
@@ -223,11 +230,13 @@ class JobHandle(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        thread, self._thread, self._worker = self._thread, None, None
+        thread = self._thread
         if thread is not None:
             thread.wait()  # `finished` comes from the thread just before it ends
             _LIVE.discard(thread)
-            thread.deleteLater()
+        # Python owns both objects: dropping them once the thread has ended
+        # frees them in this thread, which is what deleteLater would do.
+        self._thread = self._worker = None
         self._outcome = self._pending
         kind, value = self._outcome
         if kind == "finished":

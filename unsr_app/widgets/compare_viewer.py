@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -95,7 +96,10 @@ class CompareViewer(QWidget):
         self.metrics_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
         )
-        bar.addWidget(self.metrics_label)
+        # Long metric lines must never widen the viewer and squeeze the sides.
+        self.metrics_label.setSizePolicy(
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        )
         ref = _tool(
             "Reference…", "Load the true high-resolution image to score against"
         )
@@ -111,6 +115,7 @@ class CompareViewer(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addLayout(panes, 1)
+        layout.addWidget(self.metrics_label)
         self.state.changed.connect(self._on_state_changed)
         self._refresh()
 
