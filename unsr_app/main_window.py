@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
         for act in self._theme_menu.actions():
             act.setChecked(act.data() == name)
         self._settings = dataclasses.replace(self._settings, theme=name)
-        self.save_settings()
+        settings.save(self._store, self._settings)
 
     def save_settings(self) -> None:
         """Write the run settings, theme, geometry and layout."""
@@ -232,8 +232,11 @@ class MainWindow(QMainWindow):
             self.runner.stop()
 
     def _on_method_changed(self) -> None:
+        # Only the run settings: the geometry is saved when the window closes.
         if self.studio.method.methods():
-            self.save_settings()
+            request = self.studio.method.request()
+            self._settings = dataclasses.replace(self._settings, request=request)
+            settings.save(self._store, self._settings)
 
     def _on_runner_item_started(self, item: QueueItem, index: int, count: int) -> None:
         s = self.studio

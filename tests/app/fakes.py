@@ -1,0 +1,80 @@
+"""Fake jobs and async helpers for the studio's tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine, Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from engine.events import Kernel, Losses, Message, Preview, Progress
+from unsr_app.models import FileOutcome, MethodInfo, RunRequest
+
+
+def run_async(
+    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], timeout: float = 20
+) -> Any:
+    """Run ``coro`` on the qasync loop (Qt events are processed meanwhile)."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+async def next_emission(signal: Any, timeout: float = 10) -> tuple[Any, ...]:
+    """Await one emission of a Qt signal and return its arguments."""
+    future: asyncio.Future[tuple[Any, ...]] = asyncio.get_event_loop().create_future()
+
+    def fire(*args: Any) -> None:
+        if not future.done():
+            future.set_result(args)
+
+    signal.connect(fire)
+    try:
+        return await asyncio.wait_for(future, timeout)
+    finally:
+        signal.disconnect(fire)
+
+
+def fake_fit(
+    path: Path, request: RunRequest, root: Path | None = None, steps: int = 3
+) -> Generator[Any, None, FileOutcome]:
+    """A tiny fit: progress, losses, a preview and a kernel per step.
+
+    Files whose name contains "bad" fail the way a bad image does.
+    """
+    if "bad" in path.name:
+        raise ValueError(f"{path.name}: not an image Pillow can read")
+    yield Message(f"fitting {path.name}")
+    for step in range(1, steps + 1):
+        yield Progress(step, steps, "fitting", eta_s=0.1 * (steps - step))
+        yield Losses(step, {"cycle": 1.0 / step, "gan": 0.5 + 0.1 * step})
+        yield Preview(step, np.full((8, 12, 3), step / steps, np.float32), "output")
+        yield Kernel(step, np.eye(5, dtype=np.float32) / 5)
+    out = path.with_name(f"{path.stem}_fake_x2.png")
+    Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(out)
+    return FileOutcome(output=out, seconds=0.01)
+
+
+def fake_slow(
+    path: Path, request: RunRequest, root: Path | None = None
+) -> Generator[Any, None, FileOutcome]:
+    """A fit that would take a minute, yielding every 20 ms (for Stop)."""
+    for step in range(3000):
+        time.sleep(0.02)
+        yield Progress(step, 3000, "fitting")
+    raise AssertionError("the slow job should have been stopped")
+
+
+def fake_methods() -> Generator[Any, None, list[MethodInfo]]:
+    """The method list without importing the registry."""
+    yield from ()
+    return [
+        MethodInfo(
+            "bicubic", "Bicubic", "Plain bicubic.", (2, 3, 4), ("default",), False
+        ),
+        MethodInfo(
+            "fake", "Fake fit", "Fits per image.", (2, 4), ("fast", "paper"), True
+        ),
+    ]

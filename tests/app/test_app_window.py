@@ -1,0 +1,139 @@
+"""The main window end to end, with fake jobs and temp settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from tests.app.fakes import fake_fit, fake_methods, fake_slow, next_emission, run_async
+from unsr_app import settings, theme
+from unsr_app.batch_runner import ItemJobFactory
+from unsr_app.main_window import MainWindow
+
+
+def _window(qtbot: QtBot, store: QSettings, factory: ItemJobFactory) -> MainWindow:
+    w = MainWindow(store, factory=factory, methods_job=fake_methods)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.methods_loaded, timeout=5000):
+        w.show()
+    qtbot.waitUntil(w.is_idle, timeout=5000)  # the history look-up
+    return w
+
+
+@pytest.fixture
+def window(
+    qtbot: QtBot, store: QSettings, loop: asyncio.AbstractEventLoop
+) -> Iterator[MainWindow]:
+    w = _window(qtbot, store, fake_fit)
+    yield w
+    w.close()
+
+
+def test_methods_are_listed_with_descriptions(window: MainWindow) -> None:
+    panel = window.studio.method
+    assert [m.id for m in panel.methods()] == ["bicubic", "fake"]
+    assert panel.description.text() == "Plain bicubic."
+    panel.method.setCurrentIndex(1)
+    assert panel.description.text() == "Fits per image."
+    assert [panel.scale.itemData(i) for i in range(panel.scale.count())] == [2, 4]
+    assert panel.profile.isEnabled()
+
+
+def test_start_runs_the_queue_and_feeds_plot_kernel_viewer(
+    qtbot: QtBot,
+    window: MainWindow,
+    loop: asyncio.AbstractEventLoop,
+    images: list[Path],
+    tmp_path: Path,
+) -> None:
+    s = window.studio
+    bad = tmp_path / "bad.png"
+    bad.write_text("text")
+    s.queue.add_paths([images[0], bad, images[1]])
+
+    async def scenario() -> tuple[int, int, bool]:
+        finished = next_emission(window.runner.batch_finished)
+        qtbot.mouseClick(s.method.start, Qt.MouseButton.LeftButton)
+        assert s.method.stop.isEnabled() and not s.method.start.isEnabled()
+        return await finished  # type: ignore[return-value]
+
+    assert run_async(loop, scenario()) == (2, 1, False)
+    statuses = [(i.path.name, i.status) for i in s.queue.items()]
+    assert statuses == [
+        ("img0.png", "done"),
+        ("bad.png", "failed"),
+        ("img1.png", "done"),
+    ]
+    assert s.method.start.isEnabled() and not s.method.stop.isEnabled()
+    assert s.losses.point_count("cycle") == 3
+    assert s.kernel.kernel is not None
+    assert "bad.png failed" in s.log.plain_text()
+    assert "2 done, 1 failed" in s.progress.label.text()
+    # The finished item is shown: its output in the viewer.
+    s.queue.select(s.queue.items()[2])
+    assert s.viewer.after is not None
+
+
+def test_stop_cancels_the_running_item(
+    qtbot: QtBot, store: QSettings, loop: asyncio.AbstractEventLoop, images: list[Path]
+) -> None:
+    w = _window(qtbot, store, fake_slow)
+    s = w.studio
+    s.queue.add_paths(images[:2])
+
+    async def scenario() -> tuple[int, int, bool]:
+        finished = next_emission(w.runner.batch_finished)
+        s.method.start.click()
+        await next_emission(w.runner.progressed)
+        s.method.stop.click()
+        return await asyncio.wait_for(finished, 1.5)  # type: ignore[return-value]
+
+    assert run_async(loop, scenario()) == (0, 0, True)
+    assert [i.status for i in s.queue.items()] == ["cancelled", "queued"]
+    w.close()
+
+
+def test_settings_are_remembered(
+    qtbot: QtBot,
+    qapp: QApplication,
+    store: QSettings,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    w = _window(qtbot, store, fake_fit)
+    p = w.studio.method
+    p.method.setCurrentIndex(p.method.findData("fake"))
+    p.scale.setCurrentIndex(p.scale.findData(4))
+    p.profile.setCurrentIndex(p.profile.findData("paper"))
+    p.fmt.setCurrentIndex(p.fmt.findData("webp"))
+    p.quality.setValue(70)
+    w.resize(1300, 820)
+    w.set_theme("dark")
+    w.close()
+    geometry = settings.load(store).geometry
+    assert len(geometry) > 16
+    theme.apply(qapp, "system")  # the app's look is global: undo it for other tests
+
+    again = _window(qtbot, store, fake_fit)
+    r = again.studio.method.request()
+    assert (r.method, r.scale, r.profile, r.fmt, r.quality) == (
+        "fake",
+        4,
+        "paper",
+        "webp",
+        70,
+    )
+    assert again._settings.theme == "dark"
+    # The offscreen screen is small, so Qt clamps a restored size: compare the
+    # saved geometry rather than the size.
+    assert again._settings.geometry == geometry
+    again.close()
+
+
+def test_window_is_at_least_1280_by_800(window: MainWindow) -> None:
+    assert window.width() >= 1280 and window.height() >= 800
