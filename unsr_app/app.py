@@ -106,6 +106,8 @@ async def _screenshot(window: object, args: argparse.Namespace) -> int:
         finished = _wait_signal(window.runner.batch_finished, args.timeout)
         window._on_method_start_clicked()
         await finished
+    if s.queue.items():
+        s.queue.select(s.queue.items()[0])
     if args.reference:
         window.load_reference(args.reference)
     await asyncio.sleep(0.5)

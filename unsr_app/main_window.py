@@ -196,7 +196,10 @@ class MainWindow(QMainWindow):
         after = load_qimage(item.output) if item.output else None
         label = f"After · {item.output.name}" if item.output else "After"
         before_label = f"Before · {before.width()}×{before.height()}"
-        self.studio.viewer.set_images(before, after, (before_label, label))
+        viewer = self.studio.viewer
+        viewer.set_images(before, after, (before_label, label))
+        # The reference belongs to its item: another photo is not scored by it.
+        viewer.set_reference(load_qimage(item.reference) if item.reference else None)
 
     # -- slots -------------------------------------------------------------
     def _on_methods_listed(self, methods: Any) -> None:
@@ -272,6 +275,7 @@ class MainWindow(QMainWindow):
         s.progress.finish(text)
         s.log.append(text, "warning" if failed or stopped else "info")
         self.statusBar().showMessage(text, 10000)
+        QApplication.alert(self)  # the completion notice: flash the taskbar entry
         self._on_history_refresh_requested()
 
     def _on_viewer_reference_requested(self) -> None:
@@ -286,6 +290,10 @@ class MainWindow(QMainWindow):
         image = load_qimage(path)
         if image.isNull():
             self.studio.log.append(f"{path.name}: cannot read the reference", "error")
+            return
+        item = self.studio.queue.current()
+        if item is not None:
+            item.reference = path
         self.studio.viewer.set_reference(image)
 
     def _on_viewer_metrics_wanted(self, after: Any, reference: Any) -> None:

@@ -44,6 +44,8 @@ class QueueItem:
         The written result once done.
     run_id : object
         The run store's id of the run, when recorded.
+    reference : Path or None
+        A true high-resolution image to score the result against.
     """
 
     path: Path
@@ -52,6 +54,7 @@ class QueueItem:
     detail: str = ""
     output: Path | None = None
     run_id: object = None
+    reference: Path | None = None
 
 
 @dataclass(frozen=True)

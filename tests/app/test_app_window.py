@@ -137,3 +137,17 @@ def test_settings_are_remembered(
 
 def test_window_is_at_least_1280_by_800(window: MainWindow) -> None:
     assert window.width() >= 1280 and window.height() >= 800
+
+
+def test_a_reference_belongs_to_its_item(
+    qtbot: QtBot, window: MainWindow, images: list[Path]
+) -> None:
+    s = window.studio
+    s.queue.add_paths(images[:2])
+    s.queue.select(s.queue.items()[0])
+    window.load_reference(images[2])
+    assert s.viewer.reference is not None
+    s.queue.select(s.queue.items()[1])
+    assert s.viewer.reference is None
+    s.queue.select(s.queue.items()[0])
+    assert s.viewer.reference is not None
