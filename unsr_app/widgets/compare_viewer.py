@@ -163,7 +163,7 @@ class CompareViewer(QWidget):
                 parts.append(f"PSNR {value:.2f} dB")
             else:
                 parts.append(f"{name} {value:.4f}")
-        self.metrics_label.setText("  ·  ".join(parts) + "  vs reference")
+        self.metrics_label.setText("  ·  ".join(parts) + "  (vs the reference)")
 
     def _ask_metrics(self) -> None:
         if self.after is not None and self.reference is not None:

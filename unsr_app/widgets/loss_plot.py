@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -38,7 +38,12 @@ class LossPlot(QWidget):
         self.log_box = QCheckBox("Log scale")
         self.log_box.toggled.connect(self.set_log)
         self.title = QLabel("<b>Losses</b>")
-        self.hint = QLabel("Curves appear while a method fits (DualSR).")
+        self.hint = QLabel(
+            "Every loss gets its own curve here while a method learns from "
+            "the image (DualSR)."
+        )
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setEnabled(False)
 
         top = QHBoxLayout()
@@ -49,8 +54,9 @@ class LossPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        layout.addWidget(self.hint)
+        layout.addWidget(self.hint, 1)
         layout.addWidget(self.plot, 1)
+        self.plot.hide()  # empty axes say nothing: the hint stands in
 
         self._apply_palette()
         self._timer = QTimer(self)
@@ -91,6 +97,7 @@ class LossPlot(QWidget):
         self._curves.clear()
         self.plot.plotItem.legend.clear()
         self.hint.show()
+        self.plot.hide()
 
     def names(self) -> list[str]:
         """The losses seen so far, in order of arrival."""
@@ -116,6 +123,7 @@ class LossPlot(QWidget):
             return
         self._dirty = False
         self.hint.setVisible(not self._steps)
+        self.plot.setVisible(bool(self._steps))
         for name, steps in self._steps.items():
             values = np.asarray(self._values[name])
             if self.is_log():

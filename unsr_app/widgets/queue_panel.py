@@ -281,5 +281,6 @@ class QueuePanel(QWidget):
         self.hint.setVisible(not items)
         done = sum(i.status == "done" for i in items)
         failed = sum(i.status == "failed" for i in items)
-        text = f"{len(items)} items · {done} done" if items else ""
+        noun = "item" if len(items) == 1 else "items"
+        text = f"{len(items)} {noun} · {done} done" if items else ""
         self.count.setText(text + (f" · {failed} failed" if failed else ""))
