@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from unsr_app import engine_bridge, settings, theme
 from unsr_app.batch_runner import BatchRunner, ItemJobFactory, default_factory
 from unsr_app.models import QueueItem, RunRow
-from unsr_app.qimage import array_to_qimage, load_qimage
+from unsr_app.qimage import load_qimage
 from unsr_app.studio_page import StudioPage
 from unsr_app.worker import JobFactory, JobHandle
 
@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
     def _on_runner_preview(self, item: QueueItem, event: Any) -> None:
         if self.studio.queue.current() is item:
             label = f"Preview · {event.label} · step {event.step}"
-            self.studio.viewer.set_after(array_to_qimage(event.image), label)
+            self.studio.viewer.set_after(event.image, label)
 
     def _on_runner_item_changed(self, item: QueueItem) -> None:
         if item.status == "failed":

@@ -22,12 +22,30 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from unsr_app.qimage import array_to_qimage
 
 JobFactory = Callable[[], Generator[Any, None, Any]]
 Outcome = tuple[Literal["finished", "failed", "cancelled"], Any]
+
+
+@dataclass(frozen=True)
+class PreviewFrame:
+    """A job's Preview as a QImage.
+
+    Made in the worker thread: converting a large float image would stall the
+    GUI thread.
+    """
+
+    step: int
+    label: str
+    image: QImage
+
 
 # Every thread started here until it has ended; tests check it is empty.
 _LIVE: set[QThread] = set()
@@ -86,7 +104,10 @@ class Worker(QObject):
             while True:
                 event = next(job)
                 route = routes.get(type(event))
-                if route is not None:
+                if isinstance(event, Preview):
+                    image = array_to_qimage(event.image)
+                    self.preview.emit(PreviewFrame(event.step, event.label, image))
+                elif route is not None:
                     route.emit(event)
                 if self._cancel.is_set():
                     job.close()

@@ -6,14 +6,13 @@ import asyncio
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
 from tests.app.fakes import fake_fit, fake_slow, run_async
 from unsr_app.batch_runner import BatchRunner
 from unsr_app.models import QueueItem, RunRequest
-from unsr_app.worker import JobHandle, live_threads
+from unsr_app.worker import JobHandle, PreviewFrame, live_threads
 
 
 def test_signals_arrive_in_order(qtbot: QtBot, images: list[Path]) -> None:
@@ -44,7 +43,10 @@ def test_events_carry_their_payload(qtbot: QtBot, images: list[Path]) -> None:
     losses = [e for e in got if hasattr(e, "values")]
     assert [e.step for e in losses] == [1, 2]  # type: ignore[attr-defined]
     previews = [e for e in got if hasattr(e, "image")]
-    assert np.allclose(previews[-1].image, 1.0)  # type: ignore[attr-defined]
+    frame = previews[-1]
+    assert isinstance(frame, PreviewFrame) and frame.step == 2
+    assert frame.image.size().toTuple() == (12, 8)
+    assert frame.image.pixelColor(3, 3).red() == 255  # the float 1.0 preview
 
 
 def test_stop_cancels_within_a_second(qtbot: QtBot, images: list[Path]) -> None:
