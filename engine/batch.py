@@ -353,14 +353,14 @@ def process_file(
         ctx = dataclasses.replace(ctx, run_dir=record.folder)
     start = time.perf_counter()
     try:
-        yield Progress(0, 1, f"reading {source.name}")
+        yield Progress(0, 0, f"reading {source.name}")
         image = images.read(source, max_pixels=max_pixels)
         for note in image.notes:
             yield Message(f"{source.name}: {note}", "warning")
         upscaled = yield from upscale_image(
             image, spec.id, scale, params=chosen, context=ctx
         )
-        yield Progress(0, 1, f"writing {target.name}")
+        yield Progress(0, 0, f"writing {target.name}")
         written = images.write(
             upscaled,
             target,
