@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from engine import batch, jobs
 from engine.cli_progress import BatchProgress, FileProgress
-from engine.images import ImageError
+from engine.images import FORMATS, ImageError
 from engine.methods.base import MethodError, RunContext
 from engine.methods.registry import get as get_method
 from engine.store import Store, StoreError
@@ -99,6 +99,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         spec.params_for(args.profile)
     except MethodError as exc:
         err.write(f"unsr upscale: {exc}\n")
+        return EXIT_USAGE
+    names_file = args.out is not None and args.out.suffix.lower() in FORMATS
+    if names_file and (len(args.inputs) != 1 or Path(args.inputs[0]).is_dir()):
+        err.write("unsr upscale: -o names a file; give a folder for several inputs\n")
         return EXIT_USAGE
     plan = batch.plan_outputs(
         args.inputs, args.out, method=spec.id, scale=args.scale,

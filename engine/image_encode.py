@@ -22,6 +22,9 @@ from engine.image_meta import add_png_chunks, exif_ascii_tags, png_chunk
 if TYPE_CHECKING:
     from engine.images import ImageData
 
+#: The largest edge each format can store, in pixels.
+MAX_EDGE = {"jpeg": 65_500, "webp": 16_383, "png": 2**31 - 1, "tiff": 2**32 - 1}
+
 #: Formats that can hold 16 bits per channel.
 SIXTEEN_BIT_FORMATS = frozenset({"png", "tiff"})
 
@@ -160,6 +163,12 @@ def encode(
         raise ValueError(f"quality must be 1..100, not {quality}")
     if bit_depth not in (None, 8, 16):
         raise ValueError(f"bit depth must be 8 or 16, not {bit_depth}")
+    limit = MAX_EDGE.get(fmt)
+    if limit is not None and max(image.width, image.height) > limit:
+        raise ValueError(
+            f"{fmt.upper()} stores at most {limit} pixels per side, the image is "
+            f"{image.width}x{image.height}; use PNG or TIFF"
+        )
     bits = bit_depth if bit_depth is not None else image.bit_depth
     if bits == 16 and fmt not in SIXTEEN_BIT_FORMATS:
         if bit_depth == 16:
@@ -172,4 +181,4 @@ def encode(
     return _encode_pillow(image, fmt, quality)
 
 
-__all__ = ["SIXTEEN_BIT_FORMATS", "encode"]
+__all__ = ["MAX_EDGE", "SIXTEEN_BIT_FORMATS", "encode"]

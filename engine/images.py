@@ -18,7 +18,7 @@ import dataclasses
 import errno
 import io
 import os
-import tempfile
+import secrets
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,6 +57,9 @@ SUFFIX_FOR = {
     "tif": ".tiff",
     "bmp": ".bmp",
 }
+
+
+_EXISTS = "the file already exists (allow overwriting to replace it)"
 
 
 class ImageError(Exception):
@@ -216,24 +219,39 @@ def _rawmode(image: Image.Image) -> str:
     return args if isinstance(args, str) else ""
 
 
-def _decode_16bit(data: bytes) -> np.ndarray | None:
-    """Decode a 16-bit RGB(A) PNG/TIFF with OpenCV (Pillow would drop to 8 bits)."""
+def _decode_16bit(data: bytes, is_tiff: bool) -> np.ndarray | None:
+    """Decode a 16-bit RGB(A) PNG/TIFF (Pillow would drop it to 8 bits).
+
+    OpenCV first (PNG and most TIFFs); tifffile for TIFF layouts it declines.
+    The result is RGB(A) order, or (H, W) for gray.
+    """
     import cv2
 
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is None or array.dtype != np.uint16:
+    if array is not None and array.dtype == np.uint16:
+        if array.ndim == 3 and array.shape[2] == 3:
+            array = array[..., ::-1]
+        elif array.ndim == 3 and array.shape[2] == 4:
+            array = array[..., [2, 1, 0, 3]]
+        return np.ascontiguousarray(array)
+    if not is_tiff:
         return None
-    if array.ndim == 3 and array.shape[2] == 3:
-        array = array[..., ::-1]
-    elif array.ndim == 3 and array.shape[2] == 4:
-        array = array[..., [2, 1, 0, 3]]
+    import tifffile
+
+    try:
+        # key=0: the first page, as for every other multi-frame file.
+        array = tifffile.imread(io.BytesIO(data), key=0)
+    except Exception:  # tifffile raises many types; any failure means "no"
+        return None
+    if array.dtype != np.uint16 or array.ndim != 3 or array.shape[2] not in (3, 4):
+        return None
     return np.ascontiguousarray(array)
 
 
 def _split_16bit(
-    data: bytes, rawmode: str, mode: str
+    data: bytes, rawmode: str, mode: str, is_tiff: bool
 ) -> tuple[np.ndarray, np.ndarray | None, bool, int, bool] | None:
-    array = _decode_16bit(data)
+    array = _decode_16bit(data, is_tiff)
     if array is None:
         return None
     if array.ndim == 2:
@@ -279,7 +297,7 @@ def _pixels(
     mode = image.mode
     sixteen = image.format in ("PNG", "TIFF") and ";16" in rawmode
     if sixteen and mode in ("RGB", "RGBA", "LA"):
-        decoded = _split_16bit(data, rawmode, mode)
+        decoded = _split_16bit(data, rawmode, mode, image.format == "TIFF")
         if decoded is not None:
             return decoded
         notes.append("16-bit data could only be read as 8 bits")
@@ -345,7 +363,10 @@ def read(
     image = _open(path, data, max_pixels)
     notes: list[str] = []
     frames = int(getattr(image, "n_frames", 1) or 1)
-    with image:
+    with image, warnings.catch_warnings():
+        # Decoders warn about oddities they repair (corrupt EXIF, palette
+        # transparency); the image is usable, so these must not become errors.
+        warnings.simplefilter("ignore")
         return _decode(path, image, data, frames, notes)
 
 
@@ -355,8 +376,11 @@ def _decode(
     try:
         if frames > 1:
             image.seek(0)
-            kind = "pages" if image.format == "TIFF" else "frames"
-            notes.append(f"animated: first of {frames} {kind} used")
+            if image.format == "TIFF":
+                notes.append(f"multi-page: first of {frames} pages used")
+            elif image.format != "MPO":
+                # MPO is a camera JPEG whose extra frames are previews or depth.
+                notes.append(f"animated: first of {frames} frames used")
         rawmode = _rawmode(image)
         image.load()
         colour, alpha, gray, bit_depth, icc_valid = _pixels(image, data, rawmode, notes)
@@ -476,28 +500,65 @@ def write(
     if any(_same_file(path, p) for p in guarded):
         raise WriteError(path, "refusing to write over an input image")
     if path.exists() and not overwrite:
-        raise WriteError(
-            path, "the file already exists (allow overwriting to replace it)"
-        )
+        raise WriteError(path, _EXISTS)
     try:
         payload = encode(image, name, quality=quality, bit_depth=bit_depth)
     except ValueError as exc:
         raise WriteError(path, str(exc)) from None
-    _atomic_write(path, payload)
+    except OSError as exc:  # Pillow's encoders report their failures as OSError
+        raise WriteError(
+            path, f"could not be encoded as {name.upper()}: {exc}"
+        ) from None
+    _atomic_write(path, payload, overwrite)
     return path
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
+def _create_temp(folder: Path, name: str) -> tuple[int, str]:
+    """Create a new hidden temp file beside the target; return (fd, path).
+
+    ``os.open`` with mode 0o666 lets the umask decide the permissions, as for
+    any file the user saves (``mkstemp`` would make it private, 0o600).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = str(folder / f".{name}.{secrets.token_hex(4)}.part")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _publish(tmp: str, path: Path, overwrite: bool) -> None:
+    """Give the finished temp file its real name."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        # A hard link fails atomically when the name is taken, so a file that
+        # appeared since the check (another batch) is still never replaced.
+        os.link(tmp, path)
+    except FileExistsError:
+        raise WriteError(path, _EXISTS) from None
+    except OSError:
+        # File systems without hard links (FAT, some network shares).
+        if path.exists():
+            raise WriteError(path, _EXISTS) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _atomic_write(path: Path, payload: bytes, overwrite: bool) -> None:
     folder = path.parent
     tmp: str | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        fd, tmp = _create_temp(folder, path.name)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        _publish(tmp, path, overwrite)
         tmp = None
     except OSError as exc:
         raise WriteError(path, _write_reason(exc, folder)) from None

@@ -85,6 +85,17 @@ def test_existing_output_skipped_not_overwritten(
     assert images.read(tmp_path / "a_bicubic_x2.png").width == 48
 
 
+def test_output_file_for_one_input(
+    tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _save(tmp_path / "a.png", rng)
+    b = _save(tmp_path / "b.png", rng)
+    assert main(["upscale", str(a), "-o", str(tmp_path / "big.tif")]) == 0
+    assert images.read(tmp_path / "big.tif").width == 48
+    assert main(["upscale", str(a), str(b), "-o", str(tmp_path / "x.png")]) == 2
+    assert "-o names a file" in capsys.readouterr().err
+
+
 def test_missing_input_reported(
     tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +144,13 @@ def test_quality_changes_size(tmp_path: Path, photo: np.ndarray) -> None:
     assert low.stat().st_size < high.stat().st_size
 
 
+def test_webp_size_limit_is_a_clear_error(tmp_path: Path) -> None:
+    wide = ImageData(np.zeros((1, 16_400, 3), np.float32))
+    with pytest.raises(WriteError, match="at most 16383 pixels"):
+        images.write(wide, tmp_path / "w.webp")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_format_refused(tmp_path: Path, photo: np.ndarray) -> None:
     with pytest.raises(WriteError, match="format"):
         images.write(ImageData(photo), tmp_path / "x.xyz")
@@ -205,19 +211,62 @@ def test_rename_failure_leaves_nothing(
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(WriteError, match="no permission"):
-        images.write(ImageData(photo), tmp_path / "o.png")
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(os, "link", refuse)
+    for overwrite in (False, True):
+        with pytest.raises(WriteError, match="no permission"):
+            images.write(ImageData(photo), tmp_path / "o.png", overwrite=overwrite)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_file_system_without_hard_links(
+    tmp_path: Path, photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(src: str, dst: str) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", unsupported)
+    out = images.write(ImageData(photo), tmp_path / "o.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["o.png"]
+    assert images.read(out).width == photo.shape[1]
+
+
+def test_file_appearing_during_write_is_not_replaced(
+    tmp_path: Path, photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process creates the output between the check and the rename.
+    target = tmp_path / "o.png"
+    real_fsync = os.fsync
+
+    def fsync_then_race(fd: int) -> None:
+        real_fsync(fd)
+        target.write_bytes(b"theirs")
+
+    monkeypatch.setattr(os, "fsync", fsync_then_race)
+    with pytest.raises(WriteError, match="already exists"):
+        images.write(ImageData(photo), target)
+    assert target.read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["o.png"]
+
+
+def test_output_has_ordinary_permissions(tmp_path: Path, photo: np.ndarray) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    out = images.write(ImageData(photo), tmp_path / "o.png")
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_unwritable_folder(
     tmp_path: Path, photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Root ignores chmod, so the OS refusal is simulated where it would happen.
-    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
-        raise PermissionError(errno.EACCES, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    def refuse(path: str, *args: int) -> int:
+        if str(path).startswith(str(tmp_path)):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(WriteError, match="no permission to write"):
         images.write(ImageData(photo), tmp_path / "o.png")
     assert list(tmp_path.iterdir()) == []
