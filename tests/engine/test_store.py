@@ -275,3 +275,29 @@ def test_killed_writer_leaves_a_readable_store(tmp_path: Path) -> None:
     assert all(r.error for r in interrupted)
     # And the store still takes new runs.
     assert s.begin(src, "after", 2, {}).status == "running"
+
+
+def test_one_store_shared_by_threads(tmp_path: Path) -> None:
+    # The app reads on the GUI thread while a worker QThread writes.
+    import threading
+
+    s, src = Store(tmp_path / "db.sqlite"), _input(tmp_path)
+    errors: list[BaseException] = []
+
+    def work(tag: str) -> None:
+        try:
+            for i in range(15):
+                rec = s.begin(src, tag, 2, {"i": i})
+                s.runs(limit=5)
+                s.finish(rec.id, "done")
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"t{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    runs = s.runs(limit=1000)
+    assert len(runs) == 60 and all(r.status == "done" for r in runs)
