@@ -138,9 +138,18 @@ def _is_image_name(path: Path) -> bool:
 
 
 def _scan(
-    folder: Path, recursive: bool, skip: Path | None, problems: list[tuple[Path, str]]
+    folder: Path,
+    recursive: bool,
+    skip: Path | None,
+    problems: list[tuple[Path, str]],
+    visited: set[Path] | None = None,
 ) -> list[Path]:
     """Image files in ``folder`` (and below when recursive), sorted by path."""
+    visited = set() if visited is None else visited
+    real = folder.resolve()
+    if real in visited:  # a symlink loop, or a folder reached twice
+        return []
+    visited.add(real)
     found: list[Path] = []
     try:
         with os.scandir(folder) as entries:
@@ -160,7 +169,7 @@ def _scan(
         if is_dir:
             # Never descend into the output tree (it may sit inside the input).
             if recursive and not entry.name.startswith(".") and child.resolve() != skip:
-                found.extend(_scan(child, recursive, skip, problems))
+                found.extend(_scan(child, recursive, skip, problems, visited))
         elif _is_image_name(child):
             found.append(child)
     return found
@@ -199,11 +208,13 @@ def plan_outputs(
     out = Path(out_dir) if out_dir is not None else None
     pairs: list[tuple[Path, Path]] = []
     problems: list[tuple[Path, str]] = []
+    scanned: set[Path] = set()
     single_file = len(given) == 1 and given[0].is_file()
     for source in given:
         if source.is_dir():
             skip = out.resolve() if out is not None else None
             for found in _scan(source, recursive, skip, problems):
+                scanned.add(found)
                 folder = (
                     found.parent
                     if out is None
@@ -220,9 +231,32 @@ def plan_outputs(
                 pairs.append(
                     (source, folder / default_output_name(source, method, scale, fmt))
                 )
+        elif source.parent.is_dir() and not os.access(source.parent, os.X_OK):
+            problems.append((source, "no permission to open its folder"))
         else:
             problems.append((source, "file not found"))
-    return Plan(tuple(_unique(pairs)), tuple(problems))
+    return Plan(tuple(_unique(_drop_repeats(pairs, scanned))), tuple(problems))
+
+
+def _drop_repeats(
+    pairs: list[tuple[Path, Path]], scanned: set[Path]
+) -> list[tuple[Path, Path]]:
+    """Drop inputs given twice, and earlier results found in a scanned folder.
+
+    Run twice on a folder with outputs beside the inputs, the second scan finds
+    ``photo_bicubic_x2.png`` next to ``photo.png``: it is this plan's own output
+    for ``photo.png``, not a new input.
+    """
+    outputs = {target for _, target in pairs}
+    seen: set[str] = set()
+    kept = []
+    for source, target in pairs:
+        key = os.path.realpath(source)
+        if key in seen or (source in scanned and source in outputs):
+            continue
+        seen.add(key)
+        kept.append((source, target))
+    return kept
 
 
 def _unique(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:

@@ -161,6 +161,9 @@ def _read_bytes(path: Path) -> bytes:
             raise NotAnImageError(path, "is a folder, not an image file")
         if not path.exists():
             raise NotAnImageError(path, "file not found")
+        if not path.is_file():
+            # A pipe or device would block or stream forever.
+            raise NotAnImageError(path, "not a regular file")
         size = path.stat().st_size
         if size == 0:
             raise NotAnImageError(path, "the file is empty (0 bytes)")

@@ -83,6 +83,27 @@ def test_plan_skips_output_folder_inside_input(
     assert [src.name for src, _ in plan.items] == ["a.png"]
 
 
+def test_plan_ignores_its_own_earlier_outputs(
+    tmp_path: Path, photo: np.ndarray
+) -> None:
+    a = _save(tmp_path / "a.png", photo)
+    _save(tmp_path / "a_bicubic_x2.png", photo)  # a first run's result
+    plan = batch.plan_outputs([tmp_path, a], None, method="bicubic", scale=2)
+    assert plan.items == ((a, tmp_path / "a_bicubic_x2.png"),)
+    # Another method's output is an ordinary image for this run.
+    plan = batch.plan_outputs([tmp_path], None, method="lanczos", scale=2)
+    assert len(plan.items) == 2
+
+
+def test_plan_survives_symlink_loop(tmp_path: Path, photo: np.ndarray) -> None:
+    _save(tmp_path / "in" / "a.png", photo)
+    (tmp_path / "in" / "loop").symlink_to(tmp_path / "in")
+    plan = batch.plan_outputs(
+        [tmp_path / "in"], tmp_path / "out", method="bicubic", scale=2, recursive=True
+    )
+    assert [src.name for src, _ in plan.items] == ["a.png"]
+
+
 def test_plan_reports_missing_and_unreadable(
     tmp_path: Path, photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:

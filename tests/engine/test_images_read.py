@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import pathlib
 import struct
 import zlib
@@ -273,3 +274,11 @@ def test_orientation_6_is_a_clockwise_turn(tmp_path: Path) -> None:
     data = images.read(tmp_path / "o.png")
     assert data.rgb.shape == (3, 2, 3)
     assert data.rgb[0, 1, 0] == 1.0  # top-right once turned clockwise
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_pipe_is_refused_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)  # reading it would block forever
+    with pytest.raises(NotAnImageError, match="not a regular file"):
+        images.read(path)
