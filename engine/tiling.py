@@ -332,9 +332,12 @@ def upscale_array(
     dev = device if isinstance(device, torch.device) else devices.pick(device)
     if tile is None:
         tile = auto_tile(h, w, scale, memory_mb, bytes_per_out_pixel, min_tile=min_tile)
-    # (1, C, H, W) view of a CHW copy: slicing it gives cheap tiles.
-    x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(rgb, 2, 0), np.float32))
-    x = x[None]
+    src = np.ascontiguousarray(rgb, np.float32)
+    if not src.flags.writeable:
+        src = src.copy()  # torch.from_numpy refuses read-only memory
+    # A (1, C, H, W) view of the HWC array, not a copy: each tile is made
+    # contiguous on its way to the device, and a 12 MP image is 144 MB.
+    x = torch.from_numpy(src).permute(2, 0, 1)[None]
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def to_device(t: torch.Tensor) -> torch.Tensor:

@@ -220,3 +220,15 @@ def test_bf16_request_never_costs_more_than_a_level(
         if isinstance(net, _Amplifier) or not devices.cpu_has_bf16():
             assert skipped, "the amplifier cannot pass in bf16"
             np.testing.assert_array_equal(low, fp32)
+
+
+def test_upscale_array_takes_read_only_and_float64_input(
+    rng: np.random.Generator,
+) -> None:
+    net = _net()
+    rgb = rng.random((20, 24, 3))
+    ro = rgb.astype(np.float32)
+    ro.setflags(write=False)
+    a = run(tiling.upscale_array(net, rgb, 2, tile=16, overlap=8))
+    b = run(tiling.upscale_array(net, ro, 2, tile=16, overlap=8))
+    np.testing.assert_allclose(a, b, atol=1e-6)
