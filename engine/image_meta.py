@@ -67,13 +67,31 @@ def orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def clean_exif(image: Image.Image, from_tiff: bool) -> tuple[bytes | None, int]:
+def png_exif_chunk(png: bytes) -> bytes | None:
+    """Return the data of a PNG's eXIf chunk, wherever it is, or None."""
+    pos = 8
+    while pos + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
+        if kind == b"eXIf":
+            return png[pos + 8 : pos + 8 + length]
+        if kind == b"IEND":
+            break
+        pos += 12 + length
+    return None
+
+
+def clean_exif(
+    image: Image.Image, image_bytes: bytes, from_tiff: bool
+) -> tuple[bytes | None, int]:
     """Return (EXIF bytes with orientation reset to 1, the original orientation).
 
     Parameters
     ----------
     image
         An opened Pillow image.
+    image_bytes
+        The file's bytes (PNG chunks are searched directly).
     from_tiff
         True for TIFF sources, whose storage tags are dropped.
 
@@ -83,7 +101,15 @@ def clean_exif(image: Image.Image, from_tiff: bool) -> tuple[bytes | None, int]:
         The EXIF block (None when the file has none) and the orientation 1..8.
     """
     try:
-        exif = image.getexif()
+        if image.format == "PNG" and "exif" not in image.info:
+            # Pillow's PNG getexif() decodes every pixel to look for an eXIf
+            # chunk after the image data; a chunk walk finds it without that.
+            exif = Image.Exif()
+            block = png_exif_chunk(image_bytes)
+            if block:
+                exif.load(block)
+        else:
+            exif = image.getexif()
     except Exception:  # A damaged EXIF block must not cost the photo.
         return None, 1
     raw = exif.get(ORIENTATION_TAG, 1)
@@ -145,4 +171,5 @@ __all__ = [
     "exif_ascii_tags",
     "orient",
     "png_chunk",
+    "png_exif_chunk",
 ]

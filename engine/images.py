@@ -290,20 +290,13 @@ def _cmyk_to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
 
 
 def _pixels(
-    image: Image.Image, data: bytes, rawmode: str, notes: list[str]
+    image: Image.Image, notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray | None, bool, int, bool]:
     """Return (colour, alpha, gray, bit depth, icc still valid) in stored order.
 
     Colour is uint8/uint16/float (H, W) for gray or (H, W, 3); alpha likewise.
-    ``rawmode`` is the decoder's raw mode, taken before loading empties it.
     """
     mode = image.mode
-    sixteen = image.format in ("PNG", "TIFF") and ";16" in rawmode
-    if sixteen and mode in ("RGB", "RGBA", "LA"):
-        decoded = _split_16bit(data, rawmode, mode, image.format == "TIFF")
-        if decoded is not None:
-            return decoded
-        notes.append("16-bit data could only be read as 8 bits")
     if mode == "CMYK":
         return np.asarray(_cmyk_to_rgb(image, notes)), None, False, 8, False
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
@@ -385,8 +378,17 @@ def _decode(
                 # MPO is a camera JPEG whose extra frames are previews or depth.
                 notes.append(f"animated: first of {frames} frames used")
         rawmode = _rawmode(image)
-        image.load()
-        colour, alpha, gray, bit_depth, icc_valid = _pixels(image, data, rawmode, notes)
+        sixteen = image.format in ("PNG", "TIFF") and ";16" in rawmode
+        decoded = None
+        if sixteen and image.mode in ("RGB", "RGBA", "LA"):
+            # Pillow would decode these to 8 bits: skip its decode entirely.
+            decoded = _split_16bit(data, rawmode, image.mode, image.format == "TIFF")
+            if decoded is None:
+                notes.append("16-bit data could only be read as 8 bits")
+        if decoded is None:
+            image.load()
+            decoded = _pixels(image, notes)
+        colour, alpha, gray, bit_depth, icc_valid = decoded
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -394,7 +396,7 @@ def _decode(
         raise DamagedImageError(
             path, f"damaged or truncated image data ({reason})"
         ) from None
-    exif, orientation = clean_exif(image, from_tiff=image.format == "TIFF")
+    exif, orientation = clean_exif(image, data, from_tiff=image.format == "TIFF")
     icc = image.info.get("icc_profile") if icc_valid else None
     colour = orient(colour, orientation)
     rgb = _to_float(colour, bit_depth)

@@ -282,3 +282,61 @@ def test_pipe_is_refused_not_read(tmp_path: Path) -> None:
     os.mkfifo(path)  # reading it would block forever
     with pytest.raises(NotAnImageError, match="not a regular file"):
         images.read(path)
+
+
+def test_truncated_16_bit_png(tmp_path: Path, rng: np.random.Generator) -> None:
+    import cv2
+
+    values = rng.integers(0, 65536, (64, 64, 3), dtype=np.uint16)
+    ok, encoded = cv2.imencode(".png", values)
+    assert ok
+    path = tmp_path / "cut16.png"
+    path.write_bytes(encoded.tobytes()[: encoded.size // 2])
+    with pytest.raises(DamagedImageError, match="truncated"):
+        images.read(path)
+
+
+def test_16_bit_png_orientation_and_exif(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    rgb = (rng.integers(0, 65536, (4, 6, 3)) / 65535).astype(np.float32)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "UnsrCam"
+    source = images.ImageData(rgb, bit_depth=16, exif=exif.tobytes())
+    path = images.write(source, tmp_path / "r16.png")
+    data = images.read(path)
+    assert data.bit_depth == 16 and data.rgb.shape == (6, 4, 3)
+    np.testing.assert_array_equal(data.rgb, np.rot90(rgb, -1))
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_png_exif_after_image_data(
+    tmp_path: Path, rng: np.random.Generator, bits: int
+) -> None:
+    from engine.image_meta import png_chunk
+
+    dtype = np.uint16 if bits == 16 else np.uint8
+    pixels = rng.integers(0, 2**bits, (3, 5, 3)).astype(dtype)
+    if bits == 16:
+        import cv2
+
+        png = cv2.imencode(".png", pixels[..., ::-1])[1].tobytes()
+    else:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "PNG")
+        png = buffer.getvalue()
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    exif[0x010F] = "Late"
+    late = png_chunk(b"eXIf", exif.tobytes()[6:])  # chunk data has no "Exif" header
+    path = tmp_path / "late.png"
+    path.write_bytes(png[:-12] + late + png[-12:])  # just before IEND
+    data = images.read(path)
+    np.testing.assert_array_equal(
+        np.round(data.rgb * (2**bits - 1)).astype(dtype), pixels[::-1, ::-1]
+    )
+    assert data.exif is not None
+    kept = Image.Exif()
+    kept.load(data.exif)
+    assert kept[0x010F] == "Late" and kept[0x0112] == 1
