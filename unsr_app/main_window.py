@@ -308,7 +308,8 @@ class MainWindow(QMainWindow):
             self.studio.history.set_runs(runs)
             self.history_loaded.emit()
 
-        self._run(engine_bridge.history_job, done)
+        handle = self._run(engine_bridge.history_job, done)
+        handle.failed.connect(lambda _reason: done(None))
 
     def _on_history_run_opened(self, run: RunRow) -> None:
         if run.input is None:

@@ -144,7 +144,11 @@ def _yield_cpu_to_the_gui() -> None:
 def _reason(exc: BaseException) -> str:
     """A one-line reason for the user; the traceback's last frame for bugs."""
     text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, ValueError | OSError | MemoryError):
+    # The engine's own errors (ImageError, MethodError, ...) are written for
+    # people and name the file; so are the usual OS and value errors.
+    if type(exc).__module__.startswith("engine") or isinstance(
+        exc, ValueError | OSError | MemoryError
+    ):
         return text
     frame = traceback.extract_tb(exc.__traceback__)[-1:]
     where = (

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from engine import jobs
+from engine.images import ImageError
 from unsr_app import engine_bridge
 from unsr_app.models import RunRequest
 
@@ -54,7 +55,7 @@ def test_real_job_writes_the_result_and_keeps_alpha(tmp_path: Path) -> None:
 def test_bad_file_raises_naming_it(tmp_path: Path, content: bytes) -> None:
     bad = tmp_path / "broken.png"
     bad.write_bytes(content)
-    with pytest.raises(ValueError, match=r"broken\.png"):
+    with pytest.raises(ImageError, match=r"broken\.png"):
         jobs.run(engine_bridge.process_file_job(bad, RunRequest("bicubic", 2), None))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.png"]
 

@@ -125,7 +125,7 @@ def test_history_lists_runs_and_opens_one(qtbot: QtBot, tmp_path: Path) -> None:
         panel._open(row)
     assert blocker.args == [run]
     panel.set_runs(None)
-    assert "unavailable" in panel.note.text()
+    assert "could not be read" in panel.note.text()
 
 
 def test_settings_round_trip(store: object) -> None:

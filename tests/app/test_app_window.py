@@ -151,3 +151,30 @@ def test_a_reference_belongs_to_its_item(
     assert s.viewer.reference is None
     s.queue.select(s.queue.items()[0])
     assert s.viewer.reference is not None
+
+
+def test_a_real_run_lands_in_the_history_and_opens(
+    qtbot: QtBot, store: QSettings, loop: asyncio.AbstractEventLoop, images: list[Path]
+) -> None:
+    from unsr_app.batch_runner import default_factory
+
+    w = _window(qtbot, store, default_factory)
+    s = w.studio
+    s.queue.add_paths(images[:1])
+
+    async def scenario() -> None:
+        history = next_emission(w.history_loaded)
+        finished = next_emission(w.runner.batch_finished)
+        s.method.start.click()
+        assert await finished == (1, 0, False)
+        await history
+
+    run_async(loop, scenario())
+    [run] = s.history.runs()
+    assert (run.method, run.scale, run.status) == ("bicubic", 2, "done")
+    assert run.input == images[0] and run.output is not None and run.output.exists()
+    s.viewer.set_images(None, None)
+    s.history.run_opened.emit(run)
+    assert s.viewer.before is not None and s.viewer.after is not None
+    assert s.viewer.after.width() == 2 * s.viewer.before.width()
+    w.close()

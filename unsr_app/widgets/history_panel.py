@@ -65,10 +65,10 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.tree, 1)
 
     def set_runs(self, runs: Sequence[RunRow] | None) -> None:
-        """Show ``runs``; None means the store is not available."""
+        """Show ``runs``; None means the store could not be read."""
         self.tree.clear()
         if runs is None:
-            self.note.setText("The run history is unavailable in this build.")
+            self.note.setText("The run history could not be read (see the log).")
             self.note.show()
             return
         self.note.setText("No runs yet: finished upscales are listed here.")
