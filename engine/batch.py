@@ -260,15 +260,19 @@ def _drop_repeats(
 
 
 def _unique(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-    """Give clashing outputs (photo.jpg and photo.png to PNG) distinct names."""
-    seen: set[Path] = set()
+    """Give clashing outputs distinct names (photo.jpg and photo.png to PNG).
+
+    An output that would land on one of the inputs is renamed as well, so a
+    batch never writes over its own inputs, with or without overwriting.
+    """
+    seen: set[str] = {os.path.realpath(source) for source, _ in pairs}
     result = []
     for source, target in pairs:
         candidate, n = target, 1
-        while candidate in seen:
+        while os.path.realpath(candidate) in seen:
             n += 1
             candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
-        seen.add(candidate)
+        seen.add(os.path.realpath(candidate))
         result.append((source, candidate))
     return result
 
@@ -327,6 +331,7 @@ def process_file(
     overwrite: bool = False,
     store: Store | None = None,
     max_pixels: int = images.DEFAULT_MAX_PIXELS,
+    protect: Iterable[PathLike] = (),
 ) -> Job[FileResult]:
     """Read, upscale, write and record one file.
 
@@ -346,6 +351,8 @@ def process_file(
         The run history; the default store (under ``data_dir()``) when None.
     max_pixels
         Refuse larger inputs before decoding them.
+    protect
+        More files never to write over (the other inputs of a batch).
 
     Returns
     -------
@@ -375,6 +382,10 @@ def process_file(
         raise WriteError(
             target, "the file already exists (allow overwriting to replace it)"
         )
+    if not source.is_file():
+        # Missing, a folder, or a pipe (hashing it for the store would block):
+        # fail with the reader's reason before anything is recorded.
+        images.read(source, max_pixels=max_pixels)
     store = store if store is not None else Store()
     ctx = context if context is not None else RunContext()
     record = store.begin(
@@ -402,7 +413,7 @@ def process_file(
             quality=quality,
             bit_depth=bit_depth,
             overwrite=overwrite,
-            protect=(source,),
+            protect=(source, *protect),
         )
     except (GeneratorExit, KeyboardInterrupt):
         _close_run(store, record.id, "cancelled", start, None)

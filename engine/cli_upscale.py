@@ -121,6 +121,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"unsr upscale: {exc}\n")
         return EXIT_FAILED
     context = RunContext(device=args.device, tile=args.tile)
+    inputs = [source for source, _ in plan.items]
     progress = BatchProgress(len(plan.items))
     written: list[Path] = []
     skipped: list[Path] = []
@@ -137,6 +138,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             source, target, spec.id, args.scale, profile=args.profile,
             context=context, fmt=args.fmt, quality=args.quality,
             bit_depth=args.bit_depth, overwrite=args.overwrite, store=store,
+            protect=inputs,
         )  # fmt: skip
         try:
             result = jobs.run(job, bar.on_event)
