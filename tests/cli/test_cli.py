@@ -238,6 +238,18 @@ def test_progress_on_tty_redraws_in_place() -> None:
     assert "100% ETA 0:00" in text and text.endswith("done\n")
 
 
+def test_progress_estimates_eta_when_job_gives_none() -> None:
+    stream = io.StringIO()
+    now = [100.0]
+    bar = FileProgress(stream, tty=False, every_s=0.0, clock=lambda: now[0])
+    bar.on_event(Progress(0, 4, "interpolating"))
+    now[0] = 102.0
+    bar.on_event(Progress(1, 4, "interpolating"))  # 2 s per step, 3 to go
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("ETA ?")
+    assert lines[1].endswith("25% ETA 0:06")
+
+
 def test_batch_progress_eta() -> None:
     now = [0.0]
     progress = BatchProgress(4, clock=lambda: now[0])
