@@ -144,6 +144,28 @@ class ImageData:
         return dataclasses.replace(self, rgb=rgb, alpha=alpha)
 
 
+#: File signatures: a file that starts like an image but does not open is
+#: damaged, not "not an image".
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+def _sniff(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    for signature, kind in _SIGNATURES:
+        if data.startswith(signature):
+            return kind
+    return None
+
+
 def _looks_like_text(head: bytes) -> bool:
     if not head or b"\x00" in head:
         return False
@@ -193,13 +215,20 @@ def _open(path: Path, data: bytes, max_pixels: int) -> Image.Image:
             path, "the image is too large to decode safely (decompression bomb)"
         ) from None
     except UnidentifiedImageError:
+        kind = _sniff(data)
+        if kind is not None:
+            raise DamagedImageError(
+                path, f"damaged or truncated {kind} file (its header is incomplete)"
+            ) from None
         if _looks_like_text(data[:512]):
             reason = "not an image: the file contains text"
         else:
             reason = "not an image in a format unsr reads (PNG, JPEG, WebP, TIFF, BMP)"
         raise NotAnImageError(path, reason) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise DamagedImageError(path, f"damaged image header ({exc})") from None
+        raise DamagedImageError(
+            path, f"damaged or truncated image header ({exc})"
+        ) from None
     width, height = image.size
     if width * height > max_pixels:
         raise TooLargeError(

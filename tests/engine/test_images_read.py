@@ -90,6 +90,16 @@ def test_truncated_file(tmp_path: Path, rng: np.random.Generator, fmt: str) -> N
     assert "truncated" in info.value.reason
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_header_cut_short(tmp_path: Path, rng: np.random.Generator, fmt: str) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(_noise(rng, 32, 32)).save(buffer, fmt)
+    path = tmp_path / f"stub.{fmt.lower()}"
+    path.write_bytes(buffer.getvalue()[:14])
+    with pytest.raises(DamagedImageError, match="damaged or truncated"):
+        images.read(path)
+
+
 def test_decompression_bomb_refused_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     _png_header_only(path, 30_000, 30_000)  # 900 MP: beyond Pillow's own guard
