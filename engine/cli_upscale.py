@@ -100,6 +100,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except MethodError as exc:
         err.write(f"unsr upscale: {exc}\n")
         return EXIT_USAGE
+    if args.device in ("cuda", "mps"):
+        from engine import device  # imports torch: only when a GPU is asked for
+
+        try:
+            device.pick(args.device)
+        except ValueError as exc:
+            err.write(f"unsr upscale: {exc}\n")
+            return EXIT_USAGE
     names_file = args.out is not None and args.out.suffix.lower() in FORMATS
     if names_file and (len(args.inputs) != 1 or Path(args.inputs[0]).is_dir()):
         err.write("unsr upscale: -o names a file; give a folder for several inputs\n")

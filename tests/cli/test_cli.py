@@ -135,6 +135,19 @@ def test_usage_errors_exit_2(
     assert capsys.readouterr().err
 
 
+def test_missing_gpu_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine import device
+
+    def no_gpu(name: str) -> None:
+        raise ValueError(f"{name.upper()} was asked for, but none is available")
+
+    monkeypatch.setattr(device, "pick", no_gpu)
+    assert main(["upscale", "x.png", "--device", "cuda"]) == 2
+    assert "CUDA was asked for" in capsys.readouterr().err
+
+
 def test_methods_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["methods"]) == 0
     out = capsys.readouterr().out
