@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from engine.image_meta import add_png_chunks, exif_ascii_tags, png_chunk
+from engine.image_meta import add_png_chunks, exif_ascii_tags, has_sub_ifds, png_chunk
 
 if TYPE_CHECKING:
     from engine.images import ImageData
@@ -80,7 +80,9 @@ def _encode_pillow(image: ImageData, fmt: str, quality: int) -> bytes:
     elif fmt == "webp":
         options["quality"] = quality
         options["lossless"] = quality >= 100
-    elif fmt == "tiff":
+    elif fmt == "tiff" and not has_sub_ifds(image.exif):
+        # libtiff (needed for compression) cannot write EXIF sub-IFDs; Pillow's
+        # own writer can, uncompressed. Keeping the photo's EXIF comes first.
         options["compression"] = "tiff_adobe_deflate"
     buffer = io.BytesIO()
     pil.save(buffer, format=fmt.upper(), **options)
