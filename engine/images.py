@@ -202,8 +202,11 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
 
 
-def _open(path: Path, data: bytes, max_pixels: int) -> Image.Image:
-    """Open (not decode) the image and refuse it when it is too large."""
+def _open(path: Path, data: bytes, max_pixels: int) -> Image.Image | None:
+    """Open (not decode) the image and refuse it when it is too large.
+
+    Returns None for a TIFF that Pillow cannot open (tifffile may).
+    """
     try:
         with warnings.catch_warnings():
             # The size is checked below against ``max_pixels``; Pillow's warning
@@ -216,6 +219,8 @@ def _open(path: Path, data: bytes, max_pixels: int) -> Image.Image:
         ) from None
     except UnidentifiedImageError:
         kind = _sniff(data)
+        if kind == "TIFF":
+            return None
         if kind is not None:
             raise DamagedImageError(
                 path, f"damaged or truncated {kind} file (its header is incomplete)"
@@ -251,45 +256,67 @@ def _rawmode(image: Image.Image) -> str:
     return args if isinstance(args, str) else ""
 
 
-def _decode_16bit(data: bytes, is_tiff: bool) -> np.ndarray | None:
-    """Decode a 16-bit RGB(A) PNG/TIFF (Pillow would drop it to 8 bits).
+def _is_16bit(image: Image.Image, rawmode: str) -> bool:
+    """True for PNG/TIFF files with 16-bit samples that Pillow would cut to 8."""
+    if image.format == "PNG":
+        return ";16" in rawmode
+    if image.format == "TIFF":
+        bits = getattr(image, "tag_v2", {}).get(258)
+        values = bits if isinstance(bits, tuple) else (bits,)
+        return 16 in values
+    return False
 
-    OpenCV first (PNG and most TIFFs); tifffile for TIFF layouts it declines.
-    The result is RGB(A) order, or (H, W) for gray.
+
+def _tiff_16bit(data: bytes) -> tuple[np.ndarray, np.ndarray | None, bool] | None:
+    """Decode a 16-bit TIFF with tifffile, which honours every layout.
+
+    OpenCV garbles planar (one plane per channel) TIFFs, so it comes second.
+
+    Returns (colour, alpha, gray) or None when tifffile cannot decode the data
+    (e.g. LZW without the optional imagecodecs package).
     """
+    from engine.image_tiff import read_tiff
+
+    try:
+        tiff = read_tiff(data, max_pixels=2**62)  # the size was checked already
+    except Exception:  # tifffile raises many types; any failure means "no"
+        return None
+    if tiff.bit_depth != 16:
+        return None
+    return tiff.colour, tiff.alpha, tiff.gray
+
+
+def _opencv_16bit(data: bytes) -> np.ndarray | None:
+    """OpenCV decode in RGB(A) order, or (H, W) for gray; None unless 16-bit."""
     import cv2
 
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if array is not None and array.dtype == np.uint16:
-        if array.ndim == 3 and array.shape[2] == 3:
-            array = array[..., ::-1]
-        elif array.ndim == 3 and array.shape[2] == 4:
-            array = array[..., [2, 1, 0, 3]]
-        return np.ascontiguousarray(array)
-    if not is_tiff:
+    if array is None or array.dtype != np.uint16:
         return None
-    import tifffile
-
-    try:
-        # key=0: the first page, as for every other multi-frame file.
-        array = tifffile.imread(io.BytesIO(data), key=0)
-    except Exception:  # tifffile raises many types; any failure means "no"
-        return None
-    if array.dtype != np.uint16 or array.ndim != 3 or array.shape[2] not in (3, 4):
-        return None
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = array[..., ::-1]
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = array[..., [2, 1, 0, 3]]
     return np.ascontiguousarray(array)
 
 
 def _split_16bit(
-    data: bytes, rawmode: str, mode: str, is_tiff: bool
+    image: Image.Image, data: bytes, rawmode: str
 ) -> tuple[np.ndarray, np.ndarray | None, bool, int, bool] | None:
-    array = _decode_16bit(data, is_tiff)
+    """Decode a 16-bit RGB(A)/LA PNG or TIFF that Pillow would cut to 8 bits."""
+    if image.format == "TIFF":
+        decoded = _tiff_16bit(data)
+        if decoded is not None:
+            return (*decoded, 16, True)
+        if getattr(image, "tag_v2", {}).get(284) == 2:
+            return None  # planar: OpenCV would interleave the planes wrongly
+    array = _opencv_16bit(data)
     if array is None:
         return None
     if array.ndim == 2:
         return array, None, True, 16, True
     alpha = array[..., 3] if array.shape[2] == 4 else None
-    if rawmode.startswith("LA") or mode == "LA":
+    if rawmode.startswith("LA") or image.mode == "LA":
         # Pillow opens 16-bit gray+alpha PNGs as RGBA; OpenCV expands them too.
         return array[..., 0], alpha, True, 16, True
     return array[..., :3], alpha, False, 16, True
@@ -386,6 +413,8 @@ def read(
     path = Path(path)
     data = _read_bytes(path)
     image = _open(path, data, max_pixels)
+    if image is None:
+        return _read_tiff(path, data, max_pixels)
     notes: list[str] = []
     frames = int(getattr(image, "n_frames", 1) or 1)
     with image, warnings.catch_warnings():
@@ -407,11 +436,11 @@ def _decode(
                 # MPO is a camera JPEG whose extra frames are previews or depth.
                 notes.append(f"animated: first of {frames} frames used")
         rawmode = _rawmode(image)
-        sixteen = image.format in ("PNG", "TIFF") and ";16" in rawmode
+        sixteen = _is_16bit(image, rawmode)
         decoded = None
         if sixteen and image.mode in ("RGB", "RGBA", "LA"):
             # Pillow would decode these to 8 bits: skip its decode entirely.
-            decoded = _split_16bit(data, rawmode, image.mode, image.format == "TIFF")
+            decoded = _split_16bit(image, data, rawmode)
             if decoded is None:
                 notes.append("16-bit data could only be read as 8 bits")
         if decoded is None:
@@ -427,23 +456,64 @@ def _decode(
         ) from None
     exif, orientation = clean_exif(image, data, from_tiff=image.format == "TIFF")
     icc = image.info.get("icc_profile") if icc_valid else None
-    colour = orient(colour, orientation)
-    rgb = _to_float(colour, bit_depth)
+    icc = icc if isinstance(icc, bytes) and icc else None
+    return _assemble(
+        path, colour, alpha, gray, bit_depth, icc, exif, orientation, notes
+    )
+
+
+def _assemble(
+    path: Path,
+    colour: np.ndarray,
+    alpha: np.ndarray | None,
+    gray: bool,
+    bit_depth: int,
+    icc: bytes | None,
+    exif: bytes | None,
+    orientation: int,
+    notes: list[str],
+) -> ImageData:
+    """Turn stored-order integer planes into an upright float ImageData."""
+    rgb = _to_float(orient(colour, orientation), bit_depth)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=2)
-    alpha_f = (
-        _to_float(orient(alpha, orientation), bit_depth) if alpha is not None else None
-    )
+    alpha_f = None
+    if alpha is not None:
+        alpha_f = _to_float(orient(alpha, orientation), bit_depth)
     return ImageData(
         rgb=np.ascontiguousarray(rgb),
         alpha=alpha_f,
         bit_depth=bit_depth,
         gray=gray,
-        icc_profile=icc if isinstance(icc, bytes) and icc else None,
+        icc_profile=icc,
         exif=exif,
         source=path,
         notes=tuple(notes),
     )
+
+
+def _read_tiff(path: Path, data: bytes, max_pixels: int) -> ImageData:
+    """Read a TIFF that Pillow cannot open, with tifffile."""
+    from engine.image_tiff import TiffTooLargeError, read_tiff
+
+    try:
+        tiff = read_tiff(data, max_pixels)
+    except TiffTooLargeError as exc:
+        raise TooLargeError(
+            path, f"the image is too large to decode safely ({exc})"
+        ) from None
+    except Exception as exc:  # tifffile raises many types for broken files
+        raise DamagedImageError(
+            path, f"damaged or unsupported TIFF ({exc or type(exc).__name__})"
+        ) from None
+    notes = ["read with tifffile: EXIF not kept"]
+    if tiff.pages > 1:
+        notes.insert(0, f"multi-page: first of {tiff.pages} pages used")
+    orientation = tiff.orientation if 1 <= tiff.orientation <= 8 else 1
+    return _assemble(
+        path, tiff.colour, tiff.alpha, tiff.gray, tiff.bit_depth,
+        tiff.icc_profile, None, orientation, notes,
+    )  # fmt: skip
 
 
 def format_for(path: str | os.PathLike[str], fmt: str | None = None) -> str:
