@@ -20,7 +20,7 @@ from PIL import Image
 from engine.image_meta import add_png_chunks, exif_ascii_tags, has_sub_ifds, png_chunk
 
 if TYPE_CHECKING:
-    from engine.images import ImageData
+    from engine.image_types import ImageData
 
 #: The largest edge each format can store, in pixels.
 MAX_EDGE = {"jpeg": 65_500, "webp": 16_383, "png": 2**31 - 1, "tiff": 2**32 - 1}
