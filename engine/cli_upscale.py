@@ -156,7 +156,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             err.write("unsr upscale: cancelled; nothing half-written was left behind\n")
             return EXIT_INTERRUPTED
         except FILE_ERRORS as exc:
-            reason = exc.reason if isinstance(exc, ImageError) else str(exc)
+            reason = _reason(exc, source)
             bar.line(f"error: {source}: {reason}")
             failures.append((source, reason))
         else:
@@ -166,6 +166,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(progress.status() + "\n")
     _summary(out, written, skipped, failures, time.monotonic() - start)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _reason(exc: BaseException, source: Path) -> str:
+    """The reason to print after the input's name (says so when the output failed)."""
+    if isinstance(exc, ImageError):
+        if exc.path != source:
+            return f"cannot write {exc.path}: {exc.reason}"
+        return exc.reason
+    return str(exc) or type(exc).__name__
 
 
 def _summary(

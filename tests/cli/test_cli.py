@@ -58,6 +58,60 @@ def test_all_good_exit_zero_and_progress(
     assert "1 written, 0 failed" in captured.out
 
 
+def test_disk_full_reported_per_file_and_nothing_left(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+    import os
+
+    _save(tmp_path / "in" / "a.png", rng)
+    _save(tmp_path / "in" / "b.png", rng)
+    out = tmp_path / "out"
+    real_fsync = os.fsync
+    calls = []
+
+    def fill_up(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:  # the first output fills the disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fill_up)
+    assert main(["upscale", str(tmp_path / "in"), "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "a.png: cannot write" in captured.err
+    assert "a_bicubic_x2.png: the disk is full" in captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["b_bicubic_x2.png"]
+
+
+def test_unwritable_output_folder(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+    import os
+
+    a = _save(tmp_path / "a.png", rng)
+    out = tmp_path / "locked"
+    out.mkdir()
+    real_open = os.open
+
+    def refuse(path: str, *args: int) -> int:
+        if str(path).startswith(str(out)):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    assert main(["upscale", str(a), "-o", str(out)]) == 1
+    assert f"no permission to write in {out}" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
+
+
 def test_recursive_mirrors_tree(
     tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
 ) -> None:
