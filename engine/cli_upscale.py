@@ -17,8 +17,8 @@ from engine.store import Store, StoreError
 #: Exit codes shared by the commands.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-#: Errors a file can fail with while the batch goes on. MemoryError and
-#: RuntimeError cover out-of-memory and backend failures in a method.
+#: Errors a file is expected to fail with; their message is the reason.
+#: MemoryError and RuntimeError cover out-of-memory and backend failures.
 FILE_ERRORS = (ImageError, MethodError, ValueError, RuntimeError, MemoryError, OSError)
 
 
@@ -155,7 +155,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             bar.line("cancelled")
             err.write("unsr upscale: cancelled; nothing half-written was left behind\n")
             return EXIT_INTERRUPTED
-        except FILE_ERRORS as exc:
+        except (
+            Exception
+        ) as exc:  # one file's failure, expected or not, never ends the batch
             reason = _reason(exc, source)
             bar.line(f"error: {source}: {reason}")
             failures.append((source, reason))
@@ -174,7 +176,10 @@ def _reason(exc: BaseException, source: Path) -> str:
         if exc.path != source:
             return f"cannot write {exc.path}: {exc.reason}"
         return exc.reason
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, FILE_ERRORS):
+        return str(exc) or type(exc).__name__
+    # A bug rather than a bad file: say what kind, so it can be reported.
+    return f"unexpected {type(exc).__name__}: {exc}"
 
 
 def _summary(

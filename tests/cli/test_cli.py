@@ -112,6 +112,31 @@ def test_unwritable_output_folder(
     assert list(out.iterdir()) == []
 
 
+def test_unexpected_error_in_a_method_does_not_stop_batch(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine import batch
+
+    real = batch.upscale_image
+    calls = []
+
+    def flaky(image, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("a bug in a method")
+        return (yield from real(image, *args, **kwargs))
+
+    monkeypatch.setattr(batch, "upscale_image", flaky)
+    _save(tmp_path / "a.png", rng)
+    _save(tmp_path / "b.png", rng)
+    assert main(["upscale", str(tmp_path), "-o", str(tmp_path / "o")]) == 1
+    assert "a.png: unexpected TypeError: a bug in a method" in capsys.readouterr().err
+    assert (tmp_path / "o" / "b_bicubic_x2.png").exists()
+
+
 def test_recursive_mirrors_tree(
     tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
 ) -> None:
