@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from engine import batch, jobs
 from engine.cli_progress import BatchProgress, FileProgress
 from engine.images import FORMATS, ImageError
-from engine.methods.base import MethodError, RunContext
+from engine.methods.base import Method, MethodError, RunContext
 from engine.methods.registry import get as get_method
 from engine.store import Store, StoreError
 
@@ -91,15 +91,15 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run the batch; return 0, 1 if any file failed, 2 for bad arguments."""
+def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
+    """Return the method, or None after explaining what is wrong."""
     try:
         spec = get_method(args.method)
         spec.check_scale(args.scale)
         spec.params_for(args.profile)
     except MethodError as exc:
         err.write(f"unsr upscale: {exc}\n")
-        return EXIT_USAGE
+        return None
     if args.device in ("cuda", "mps"):
         from engine import device  # imports torch: only when a GPU is asked for
 
@@ -107,10 +107,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             device.pick(args.device)
         except ValueError as exc:
             err.write(f"unsr upscale: {exc}\n")
-            return EXIT_USAGE
+            return None
     names_file = args.out is not None and args.out.suffix.lower() in FORMATS
     if names_file and (len(args.inputs) != 1 or Path(args.inputs[0]).is_dir()):
         err.write("unsr upscale: -o names a file; give a folder for several inputs\n")
+        return None
+    return spec
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the batch; return 0, 1 if any file failed, 2 for bad arguments."""
+    spec = _check_args(args, err)
+    if spec is None:
         return EXIT_USAGE
     plan = batch.plan_outputs(
         args.inputs, args.out, method=spec.id, scale=args.scale,
@@ -155,9 +163,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             bar.line("cancelled")
             err.write("unsr upscale: cancelled; nothing half-written was left behind\n")
             return EXIT_INTERRUPTED
-        except (
-            Exception
-        ) as exc:  # one file's failure, expected or not, never ends the batch
+        # One file's failure, expected or not, never ends the batch.
+        except Exception as exc:
             reason = _reason(exc, source)
             bar.line(f"error: {source}: {reason}")
             failures.append((source, reason))
