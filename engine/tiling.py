@@ -214,7 +214,7 @@ def _backing_off(
         if tile <= min_tile:
             raise TileMemoryError(
                 f"out of memory even with {tile} px tiles ({reason}); close other "
-                "programs, lower the memory budget's demands or use a smaller scale"
+                "programs, or try a smaller scale or another device"
             )
         smaller = max(min_tile, tile // 2)
         yield Message(
