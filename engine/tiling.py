@@ -282,7 +282,7 @@ def upscale_array(
     *,
     device: torch.device | str = "cpu",
     tile: int | None = None,
-    memory_mb: float = 1536,
+    memory_mb: float = 768,
     overlap: int = 16,
     bytes_per_out_pixel: float = DEFAULT_BYTES_PER_OUT_PIXEL,
     channels_last: bool = False,
