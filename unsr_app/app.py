@@ -8,7 +8,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings, QSize
 from PySide6.QtGui import QIcon
@@ -69,15 +71,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _wait_signal(signal: object, timeout: float) -> bool:
-    """Await one emission of a Qt signal; False on timeout."""
+def _wait_signal(signal: object, timeout: float) -> Coroutine[Any, Any, bool]:
+    """Listen to a Qt signal now; the result awaits it (False on timeout).
+
+    Connecting at once means an emission before the await is not missed.
+    """
     fired = asyncio.Event()
     signal.connect(lambda *_: fired.set())  # type: ignore[attr-defined]
-    try:
-        await asyncio.wait_for(fired.wait(), timeout)
-        return True
-    except TimeoutError:
-        return False
+
+    async def wait() -> bool:
+        try:
+            await asyncio.wait_for(fired.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    return wait()
 
 
 async def _screenshot(window: object, args: argparse.Namespace) -> int:

@@ -22,8 +22,14 @@ def run_async(
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
-async def next_emission(signal: Any, timeout: float = 10) -> tuple[Any, ...]:
-    """Await one emission of a Qt signal and return its arguments."""
+def next_emission(
+    signal: Any, timeout: float = 20
+) -> Coroutine[Any, Any, tuple[Any, ...]]:
+    """Listen to a Qt signal now; await the result for its next arguments.
+
+    Connecting at once (not when awaited) means an emission that comes before
+    the await is not missed.
+    """
     future: asyncio.Future[tuple[Any, ...]] = asyncio.get_event_loop().create_future()
 
     def fire(*args: Any) -> None:
@@ -31,10 +37,14 @@ async def next_emission(signal: Any, timeout: float = 10) -> tuple[Any, ...]:
             future.set_result(args)
 
     signal.connect(fire)
-    try:
-        return await asyncio.wait_for(future, timeout)
-    finally:
-        signal.disconnect(fire)
+
+    async def wait() -> tuple[Any, ...]:
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            signal.disconnect(fire)
+
+    return wait()
 
 
 def fake_fit(
