@@ -16,7 +16,7 @@ from PySide6.QtCore import QSettings, QSize
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from unsr_app import settings, theme
+from unsr_app import settings, theme, worker
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -57,18 +57,23 @@ def run(args: argparse.Namespace) -> int:
         window.resize(args.size)
     if args.load:
         window.studio.queue.add_paths(args.load)
-    if args.screenshot:
+    try:
+        if args.screenshot:
+            with loop:
+                return int(loop.run_until_complete(_screenshot(window, args)))
+        window.show()
+        if args.report_startup:
+            with loop:
+                return int(loop.run_until_complete(_report_startup(window)))
+        closed = asyncio.Event()
+        app.aboutToQuit.connect(closed.set)
         with loop:
-            return int(loop.run_until_complete(_screenshot(window, args)))
-    window.show()
-    if args.report_startup:
-        with loop:
-            return int(loop.run_until_complete(_report_startup(window)))
-    closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
-    with loop:
-        loop.run_until_complete(closed.wait())
-    return 0
+            loop.run_until_complete(closed.wait())
+        return 0
+    finally:
+        # Look-ups (method list, history) don't yield: let them end before
+        # Python tears the thread objects down.
+        worker.wait_all()
 
 
 def _wait_signal(signal: object, timeout: float) -> Coroutine[Any, Any, bool]:

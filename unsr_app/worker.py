@@ -25,7 +25,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
 from unsr_app.qimage import array_to_qimage
@@ -54,6 +54,11 @@ _LIVE: set[QThread] = set()
 def live_threads() -> list[QThread]:
     """Threads started by :class:`JobHandle` that have not finished yet."""
     return [t for t in _LIVE if t.isRunning()]
+
+
+def wait_all(ms: int = 15000) -> bool:
+    """Block until every job thread has ended (at exit); True when they have."""
+    return all(t.wait(ms) for t in live_threads())
 
 
 class Worker(QObject):
@@ -192,7 +197,9 @@ class JobHandle(QObject):
         self._worker.finished.connect(self._on_worker_finished)
         self._worker.failed.connect(self._on_worker_failed)
         self._worker.cancelled.connect(self._on_worker_cancelled)
-        self._worker.done.connect(self._thread.quit)
+        # Direct: QThread.quit is thread-safe, and the thread must end even
+        # while the GUI thread is blocked waiting for it (closing the window).
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self._on_thread_finished)
 
     @property
