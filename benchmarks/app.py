@@ -148,13 +148,16 @@ def stall_ms(
         window = MainWindow(QSettings(str(tmp), QSettings.Format.IniFormat), factory)
         holder.append(window)
         window.resize(1440, 900)
+        gaps.clear()
+        last[0] = clock.elapsed()
+        timer.start()
         window.show()
         finished = asyncio.Event()
         window.runner.batch_finished.connect(lambda *_: finished.set())
         while not window.studio.method.methods() or not window.is_idle():
             await asyncio.sleep(0.05)
-        last[0] = clock.elapsed()
-        timer.start()
+        startup = max(gaps)  # torch loads in the background meanwhile
+        gaps.clear()
         await asyncio.sleep(3.0)
         idle = max(gaps)
         gaps.clear()
@@ -167,6 +170,7 @@ def stall_ms(
         busy = sorted(gaps)
         result = {
             "control_max_ms": control - 10,
+            "startup_max_ms": startup - 10,
             "idle_max_ms": idle - 10,
             "fit_max_ms": busy[-1] - 10,
             "fit_p99_ms": busy[int(len(busy) * 0.99)] - 10,
@@ -212,7 +216,9 @@ def main() -> int:
         f"CPU torch training, losses every step, 512x512 preview every 2 s): "
         f"longest stall **{synth['fit_max_ms']:.0f} ms**, p99 "
         f"{synth['fit_p99_ms']:.0f} ms (idle window: {synth['idle_max_ms']:.0f} ms; "
-        f"bare event loop, no window: {synth['control_max_ms']:.0f} ms); "
+        f"bare event loop, no window: {synth['control_max_ms']:.0f} ms; "
+        f"while torch loads in the background after launch: "
+        f"{synth['startup_max_ms']:.0f} ms); "
         f"Stop to cancelled: {synth['stop_s']:.2f} s"
     )
     print(lines[-1])

@@ -36,6 +36,21 @@ def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
     ]
 
 
+def warm_up_job() -> Generator[Any, None, str]:
+    """A job that imports torch and the engine's batch path ahead of the first run.
+
+    Importing torch takes seconds and holds the GIL in stretches while its
+    libraries load; done once in the background after launch, it does not
+    land in the middle of the first fit.
+    """
+    yield from ()
+    import torch
+
+    import engine.batch  # noqa: F401 - imported for its side effect: warm modules
+
+    return str(torch.__version__)
+
+
 def output_path(item_path: Path, request: RunRequest, root: Path | None) -> Path:
     """Where the result of ``item_path`` goes; never the input, never a taken name.
 

@@ -40,6 +40,10 @@ class MainWindow(QMainWindow):
         Makes the job for one queue item (tests pass fakes).
     methods_job
         Lists the methods, run in a worker thread.
+    paste_dir
+        Where pasted images are saved.
+    warm_up
+        Import torch in the background after launch (tests skip it).
     """
 
     methods_loaded = Signal()
@@ -51,6 +55,7 @@ class MainWindow(QMainWindow):
         factory: ItemJobFactory = default_factory,
         methods_job: JobFactory = engine_bridge.list_methods_job,
         paste_dir: Path | None = None,
+        warm_up: bool = True,
     ) -> None:
         super().__init__()
         self.setWindowTitle("unsr · super-resolution studio")
@@ -98,6 +103,8 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(self._settings.geometry)
         s.restore_layout(self._settings.window_state)
         self._run(methods_job, self._on_methods_listed)
+        if warm_up:
+            self._run(engine_bridge.warm_up_job, self._on_engine_warmed_up)
         self._on_history_refresh_requested()
 
     # -- helpers -----------------------------------------------------------
@@ -206,6 +213,9 @@ class MainWindow(QMainWindow):
         self.studio.method.set_methods(methods)
         self.studio.log.append(f"{len(methods)} methods available")
         self.methods_loaded.emit()
+
+    def _on_engine_warmed_up(self, version: str) -> None:
+        self.studio.log.append(f"engine ready (torch {version})")
 
     def _on_queue_items_added(self, items: list[QueueItem]) -> None:
         self.studio.log.append(f"queued {len(items)} image(s)")

@@ -18,7 +18,7 @@ from unsr_app.main_window import MainWindow
 
 
 def _window(qtbot: QtBot, store: QSettings, factory: ItemJobFactory) -> MainWindow:
-    w = MainWindow(store, factory=factory, methods_job=fake_methods)
+    w = MainWindow(store, factory=factory, methods_job=fake_methods, warm_up=False)
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.methods_loaded, timeout=5000):
         w.show()
