@@ -14,6 +14,7 @@ from torch import nn
 
 from engine.nets.sr import SRNet, SRNetSpec
 from engine.train.data import Batch
+from engine.train.degrade import CleanOp
 from engine.train.losses import PixelKind, pixel
 from engine.train.recipes.base import Recipe, Session
 from engine.train.recipes.common import TrainConfig, first, scalar
@@ -36,6 +37,7 @@ class BicubicConfig(TrainConfig):
         Run fractions at which the rate halves.
     """
 
+    clean_op: CleanOp = "bicubic"
     sr: SRNetSpec = field(default_factory=SRNetSpec)
     loss: PixelKind = "l1"
     lr: float = 2e-4
