@@ -4,12 +4,15 @@ Self-contained so that ``engine/cli.py`` wires it with one line::
 
     cli_train.add_parser(subparsers)      # then: args.handler(args)
 
-It can also run alone: ``python -m engine.cli_train maeda --real-lr ... --hr ...``.
+It can also run alone: ``python -m engine.cli_train maeda --real-lr ... --hr ...``,
+and on several devices: ``torchrun --nproc_per_node 2 -m engine.cli_train ...``
+(DistributedDataParallel; gloo on CPUs, NCCL on GPUs).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import shlex
 import sys
 import time
@@ -17,8 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from engine import device as devices
 from engine import paths
 from engine.events import Event, Losses, Message, Progress
+from engine.train import distributed
 from engine.train.checkpoint import SUFFIX, CheckpointError
 from engine.train.data import DataError
 from engine.train.recipes import RECIPES
@@ -166,8 +171,21 @@ def run(args: argparse.Namespace) -> int:
             "command": _command(args, out),
         },
     )
-    live = _LiveLine(sys.stderr)
-    job = train_folders(spec, args.real_lr, args.hr, out, resume=args.resume)
+    dist_info = distributed.from_env()
+    rank = 0
+    if dist_info is not None:  # launched by torchrun: one process per device
+        distributed.init(dist_info, devices.pick(args.device))
+        rank = dist_info.rank
+    live = _LiveLine(sys.stderr if rank == 0 else io.StringIO())
+    job = train_folders(
+        spec,
+        args.real_lr,
+        args.hr,
+        out,
+        resume=args.resume,
+        wrap=distributed.wrap if dist_info is not None else None,
+        rank=rank,
+    )
     try:
         while True:
             live.event(next(job))
@@ -183,7 +201,11 @@ def run(args: argparse.Namespace) -> int:
         live.clear()
         sys.stderr.write(f"error: {err}\n")
         return 1
+    finally:
+        distributed.shutdown()
     live.clear()
+    if rank != 0:
+        return 0
     sys.stderr.write(
         f"done: {result.steps} steps in {result.elapsed_s:.0f} s -> {out}\n"
         "the model now appears in `unsr models` and in the app's method list\n"

@@ -290,6 +290,8 @@ def train_folders(
     out: Path | None = None,
     *,
     resume: Path | None = None,
+    wrap: Wrap | None = None,
+    rank: int = 0,
 ) -> Job[TrainResult]:
     """Read the two folders (skipping bad files with a message), then :func:`train`."""
     config = resolve_config(spec)
@@ -299,7 +301,7 @@ def train_folders(
     )
     for reason in skipped:
         yield Message(f"skipped {reason}", "warning")
-    return (yield from train(spec, data, out, resume=resume))
+    return (yield from train(spec, data, out, resume=resume, wrap=wrap, rank=rank))
 
 
 def load_inference(
