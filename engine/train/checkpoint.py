@@ -30,6 +30,18 @@ class CheckpointError(ValueError):
     """A file is not a usable unsr checkpoint."""
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def save(path: Path, content: Mapping[str, Any]) -> Path:
     """Write ``content`` to ``path`` through a temp file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +49,8 @@ def save(path: Path, content: Mapping[str, Any]) -> Path:
     os.close(fd)
     try:
         torch.save({"format": FORMAT, **content}, tmp)
+        # mkstemp makes owner-only files; a model is an ordinary document.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -29,6 +29,8 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     result = run(train(_spec("maeda", 2), tiny_data(), out))
     assert result.path == out and out.is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["m.unsr.pt"]  # no temp left
+    # Ordinary permissions (the umask decides), not mkstemp's owner-only 0600.
+    assert out.stat().st_mode & 0o777 == 0o666 & ~checkpoint._umask()
     nets, infer, header = load_inference(out)
     assert set(nets) == {"G_XY", "U"}
     assert header["recipe"] == "maeda" and header["scale"] == 2
