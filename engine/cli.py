@@ -19,7 +19,7 @@ from typing import Any
 from engine import cli_eval, cli_info, cli_train, cli_upscale
 
 #: The subcommands, in the order ``unsr --help`` lists them.
-COMMANDS: tuple[Callable[[Any], None], ...] = (
+COMMANDS: tuple[Callable[[Any], object], ...] = (
     cli_upscale.register,
     cli_info.register_methods,
     cli_info.register_runs,
