@@ -88,6 +88,9 @@ class QueuePanel(QWidget):
         self.list.setIconSize(QSize(THUMB, THUMB))
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setUniformItemSizes(True)
+        # Long output names are elided in the middle, never a sideways scroll.
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setAcceptDrops(False)  # the panel takes drops, not the list
         self.list.currentItemChanged.connect(
             lambda cur, _prev: self.current_changed.emit(self.item_of(cur))
