@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.methods import resample
+from engine.methods import pretrained, resample
 from engine.methods.base import Method, MethodError
 
 _BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS)
 
 #: Functions that list methods backed by files on disk (model libraries).
-_PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = ()
+_PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = (pretrained.provide,)
 
 
 def builtin() -> tuple[Method, ...]:
