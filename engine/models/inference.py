@@ -14,6 +14,7 @@ in [0, 1] out. Around it this module adds what a desktop app needs:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import weakref
@@ -142,8 +143,8 @@ def _forward_fn(
         xp = pad_to(x, info).to(dev)
         with torch.inference_mode(), devices.autocast(dev, enabled=bf16):
             y: torch.Tensor = model(xp)
-        y = y.float().clamp_(0.0, 1.0)
-        return y[..., : h * info.scale, : w * info.scale]
+            y = y.float().clamp(0.0, 1.0)[..., : h * info.scale, : w * info.scale]
+        return y
 
     if info.input_channels == 1:
         # Grey models see each colour plane on its own.
@@ -253,7 +254,14 @@ def upscale(
     if edge is None:
         out = fn(x).cpu()
     else:
+        m = max(1, info.multiple_of)
+        if m > 1:
+            # Tiles must sit on the model's grid (pixel-unshuffle phases):
+            # pad the image to the multiple, and keep tile and step on it.
+            x = pad_to(x, dataclasses.replace(info, min_size=0, square=False))
+            ov = min(math.ceil(ov / m) * m, edge // 2 // m * m)
         out = yield from tiling.upscale_tiled(fn, x, info.scale, edge, overlap=ov)
+        out = out[..., : h * info.scale, : w * info.scale]
     result: FloatArray = (
         out[0].permute(1, 2, 0).clamp(0.0, 1.0).numpy().astype(np.float32, copy=False)
     )
