@@ -210,7 +210,7 @@ def find(model_id: str) -> Entry:
     raise LibraryError(f"no model {model_id!r} (known: {names})")
 
 
-def _free_name(folder: Path, name: str) -> Path:
+def free_name(folder: Path, name: str) -> Path:
     """A file name in ``folder`` whose stem no other model file uses."""
     src = Path(name)
     suffix = UNSR_SUFFIX if name.lower().endswith(UNSR_SUFFIX) else src.suffix
@@ -262,7 +262,7 @@ def add(file: Path | str) -> Entry:
     if src.resolve().parent == folder.resolve():
         target = src
     else:
-        target = install(src, _free_name(folder, src.name))
+        target = install(src, free_name(folder, src.name))
     for entry in entries():
         if entry.path.resolve() == target.resolve():
             return entry
@@ -299,6 +299,7 @@ __all__ = [
     "add",
     "entries",
     "find",
+    "free_name",
     "human_bytes",
     "info_facts",
     "install",
