@@ -14,7 +14,6 @@ in [0, 1] out. Around it this module adds what a desktop app needs:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import weakref
@@ -82,19 +81,17 @@ def _features(info: ModelInfo) -> int:
     return 64
 
 
-def budget_tile(info: ModelInfo, memory_mb: int) -> int:
-    """Tile edge (input pixels) whose activations fit in ``memory_mb``.
+def bytes_per_out_pixel(info: ModelInfo) -> float:
+    """Peak activation bytes per output pixel, for :func:`tiling.auto_tile`.
 
     A conv SR net holds a few feature maps at the input size and two at the
     output size at its peak; ``4 * nf * (6 + 2 s^2)`` bytes per input pixel
     matches RRDB and the compact nets within a factor of two, and transformers
     get a factor for their attention maps.
     """
-    nf = _features(info)
-    per_px = 4.0 * nf * (6 + 2 * info.scale**2)
-    per_px *= _ARCH_MEMORY_FACTOR.get(info.arch_id, 1.0)
-    edge = int(math.sqrt(max(1, memory_mb) * 2**20 / per_px))
-    return max(32, edge)
+    per_in_px = 4.0 * _features(info) * (6 + 2 * info.scale**2)
+    per_in_px *= _ARCH_MEMORY_FACTOR.get(info.arch_id, 1.0)
+    return per_in_px / info.scale**2
 
 
 def align_tile(tile: int, info: ModelInfo) -> int:
@@ -125,7 +122,14 @@ def plan(
     edge = tile
     if edge is None:
         factor = 2 if info.tiling == "discouraged" else 1
-        edge = budget_tile(info, memory_mb * factor)
+        edge = tiling.auto_tile(
+            height,
+            width,
+            info.scale,
+            memory_mb * factor,
+            bytes_per_out_pixel(info),
+            min_tile=max(tiling.MIN_TILE, info.min_size),
+        )
     edge = align_tile(edge, info)
     if height <= edge and width <= edge:
         return None, 0
@@ -252,20 +256,43 @@ def upscale(
     )
     fn = _forward_fn(loaded, dev, bf16)
     if edge is None:
-        out = fn(x).cpu()
-    else:
-        m = max(1, info.multiple_of)
-        if m > 1:
-            # Tiles must sit on the model's grid (pixel-unshuffle phases):
-            # pad the image to the multiple, and keep tile and step on it.
-            x = pad_to(x, dataclasses.replace(info, min_size=0, square=False))
-            ov = min(math.ceil(ov / m) * m, edge // 2 // m * m)
-        out = yield from tiling.upscale_tiled(fn, x, info.scale, edge, overlap=ov)
-        out = out[..., : h * info.scale, : w * info.scale]
-    result: FloatArray = (
-        out[0].permute(1, 2, 0).clamp(0.0, 1.0).numpy().astype(np.float32, copy=False)
+        out = fn(x).cpu()[0].permute(1, 2, 0).numpy()
+        result: FloatArray = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+        return result
+    m = max(1, info.multiple_of)
+    src = rgb
+    if m > 1:
+        # Tiles must sit on the model's grid (pixel-unshuffle phases): pad the
+        # image to the multiple, and keep tile and step on it.
+        src = _pad_array(rgb, m)
+        ov = min(math.ceil(ov / m) * m, edge // 2 // m * m)
+    out_arr = yield from tiling.upscale_array(
+        fn,
+        src,
+        info.scale,
+        device="cpu",  # fn moves each tile to the model's device itself
+        tile=edge,
+        memory_mb=memory_mb,
+        overlap=ov,
+        min_tile=max(tiling.MIN_TILE, info.min_size, m),
     )
-    return result
+    result = out_arr[: h * info.scale, : w * info.scale]
+    return np.ascontiguousarray(result)
+
+
+def _pad_array(rgb: FloatArray, multiple: int) -> FloatArray:
+    """Pad (H, W, C) on the bottom/right to multiples of ``multiple``."""
+    h, w = rgb.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return rgb
+    widths = ((0, ph), (0, pw), (0, 0))
+    # Reflect cannot reach further than the edge minus one; replicate then.
+    if ph < h and pw < w:
+        padded: FloatArray = np.pad(rgb, widths, mode="reflect")
+    else:
+        padded = np.pad(rgb, widths, mode="edge")
+    return padded
 
 
 __all__ = [
@@ -273,7 +300,7 @@ __all__ = [
     "Precision",
     "align_tile",
     "bf16_ok",
-    "budget_tile",
+    "bytes_per_out_pixel",
     "pad_to",
     "plan",
     "upscale",

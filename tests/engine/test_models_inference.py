@@ -133,7 +133,7 @@ def test_auto_precision_stays_within_one_level(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
     loaded = models.load(mf.save(mf.rrdb(scale=2), tmp_path / "r.pth"))
-    img = _image(rng, 32, 40)
+    img = _image(rng, 20, 24)
     ref = jobs.run(inference.upscale(loaded, img, precision="fp32"))
     events: list[object] = []
     auto = jobs.run(inference.upscale(loaded, img, precision="auto"), events.append)
