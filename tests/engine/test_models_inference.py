@@ -132,7 +132,7 @@ def test_bf16_is_used_only_within_one_level_of_fp32(
 def test_auto_precision_stays_within_one_level(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    loaded = models.load(mf.save(mf.rrdb(scale=2), tmp_path / "r.pth"))
+    loaded = models.load(mf.save(mf.compact(scale=2), tmp_path / "c.pth"))
     img = _image(rng, 20, 24)
     ref = jobs.run(inference.upscale(loaded, img, precision="fp32"))
     events: list[object] = []
