@@ -10,6 +10,7 @@ hyper-parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import threading
 import warnings
@@ -337,12 +338,17 @@ class _Cache:
                 return self._models[key]
             if key in self._errors:
                 raise self._errors[key]
+        from engine.models import index
+
         try:
             loaded = load_uncached(path)
         except ModelError as exc:
             with self._lock:
                 self._errors[key] = exc
+            index.remember(key, exc.reason)
             raise
+        if key not in self._infos:
+            index.remember(key, loaded.info)
         with self._lock:
             self._models[key] = loaded
             self._infos[key] = loaded.info
@@ -351,12 +357,26 @@ class _Cache:
         return loaded
 
     def info(self, path: Path) -> ModelInfo:
+        from engine.models import index
+
         key = self.key(path)
         with self._lock:
             if key in self._infos:
                 return self._infos[key]
             if key in self._errors:
                 raise self._errors[key]
+        known = index.lookup(key)
+        if isinstance(known, ModelInfo):
+            # The index may hold the file under another spelling of its path.
+            info = dataclasses.replace(known, path=path)
+            with self._lock:
+                self._infos[key] = info
+            return info
+        if isinstance(known, str):
+            error = ModelError(path, known)
+            with self._lock:
+                self._errors[key] = error
+            raise error
         return self.load(path).info
 
     def clear(self) -> None:
@@ -380,8 +400,14 @@ def describe(path: Path | str) -> ModelInfo:
 
 
 def clear_cache() -> None:
-    """Forget every loaded network and info (tests; freeing memory)."""
+    """Forget every loaded network and info (tests; freeing memory).
+
+    The on-disk index stays: it is keyed by mtime and size, so it is never stale.
+    """
+    from engine.models import index
+
     _CACHE.clear()
+    index.forget_memory()
 
 
 __all__ = [

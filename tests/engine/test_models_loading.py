@@ -185,3 +185,28 @@ def test_bad_files_are_remembered_not_reread(
     with pytest.raises(ModelError):
         models.describe(path)
     assert calls == []
+
+
+def test_the_disk_index_spares_rebuilding_networks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = mf.save(mf.compact(), tmp_path / "good.pth")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"")
+    info = models.describe(good)
+    with pytest.raises(ModelError):
+        models.describe(bad)
+    models.clear_cache()  # as a new process would start
+
+    def no_loading(path: Path) -> None:
+        raise AssertionError(f"rebuilt {path}")
+
+    monkeypatch.setattr("engine.models.loading.load_uncached", no_loading)
+    assert models.describe(good) == info
+    with pytest.raises(ModelError, match="empty"):
+        models.describe(bad)
+    # A changed file misses the index and is read again.
+    mf.save(mf.compact(nf=16), good)
+    os.utime(good, ns=(1, 10**18))
+    with pytest.raises(AssertionError, match="rebuilt"):
+        models.describe(good)
