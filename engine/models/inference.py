@@ -239,14 +239,16 @@ def upscale(
     dev = devices.pick(device)
     if loaded.descriptor.device != dev:
         loaded.descriptor.to(dev)
-    x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
+    h, w = rgb.shape[:2]
     if precision == "fp32":
         bf16 = False
     elif precision == "bf16":
         bf16 = info.supports_bfloat16 and dev.type in ("cpu", "cuda")
     else:
-        bf16 = bf16_ok(loaded, x, dev)
-    h, w = rgb.shape[:2]
+        side = max(CHECK_CROP, info.min_size)
+        y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+        crop = rgb[y0 : y0 + side, x0 : x0 + side].transpose(2, 0, 1)
+        bf16 = bf16_ok(loaded, torch.from_numpy(np.ascontiguousarray(crop))[None], dev)
     edge, ov = plan(info, h, w, tile=tile, memory_mb=memory_mb, overlap=overlap)
     where = "whole image" if edge is None else f"tiles of {edge}px"
     yield Message(
@@ -255,13 +257,12 @@ def upscale(
         data={"tile": edge or 0, "bf16": bf16, "device": dev.type},
     )
     fn = _forward_fn(loaded, dev, bf16)
-    if edge is None:
-        out = fn(x).cpu()[0].permute(1, 2, 0).numpy()
-        result: FloatArray = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
-        return result
     m = max(1, info.multiple_of)
     src = rgb
-    if m > 1:
+    if edge is None:
+        # One tile: the whole image, still with the out-of-memory back-off.
+        edge = max(h, w)
+    elif m > 1:
         # Tiles must sit on the model's grid (pixel-unshuffle phases): pad the
         # image to the multiple, and keep tile and step on it.
         src = _pad_array(rgb, m)
@@ -276,8 +277,10 @@ def upscale(
         overlap=ov,
         min_tile=max(tiling.MIN_TILE, info.min_size, m),
     )
-    result = out_arr[: h * info.scale, : w * info.scale]
-    return np.ascontiguousarray(result)
+    result: FloatArray = np.ascontiguousarray(
+        out_arr[: h * info.scale, : w * info.scale]
+    )
+    return result
 
 
 def _pad_array(rgb: FloatArray, multiple: int) -> FloatArray:
