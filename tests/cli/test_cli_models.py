@@ -92,3 +92,26 @@ def test_import_ncnn_folder(tmp_path: Path) -> None:
     assert code == 1 and "not a folder" in err
     code, _, err = unsr_models("import-ncnn", str(paths.models_dir()))
     assert code == 1 and "no .param/.bin pairs" in err
+
+
+def test_a_library_model_upscales_through_unsr_upscale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from engine import images
+    from engine.cli import main
+
+    unsr_models("add", str(mf.save(mf.compact(scale=2), tmp_path / "2x-c.pth")))
+    photo = tmp_path / "photo.png"
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 256, (18, 22, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "out"
+    code = main(["upscale", str(photo), "-m", "model:2x-c", "-s", "4", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    (written,) = out.iterdir()
+    assert ":" not in written.name
+    result = images.read(written)
+    assert (result.height, result.width) == (72, 88)  # x2 model, resized to x4
