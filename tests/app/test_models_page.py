@@ -19,6 +19,7 @@ def page(qtbot) -> ModelsPage:  # type: ignore[no-untyped-def]
     models.clear_cache()
     widget = ModelsPage()
     qtbot.addWidget(widget)
+    widget.show()  # the first show lists the models
     return widget
 
 
@@ -28,6 +29,14 @@ def _rows(page: ModelsPage) -> list[list[str]]:
         [tree.topLevelItem(i).text(c) for c in range(tree.columnCount())]
         for i in range(tree.topLevelItemCount())
     ]
+
+
+def test_listing_waits_until_shown(qtbot) -> None:  # type: ignore[no-untyped-def]
+    widget = ModelsPage()
+    qtbot.addWidget(widget)
+    assert "when this page is shown" in widget.details.text()
+    widget.show()
+    assert "No models yet" in widget.details.text()
 
 
 def test_empty_page_explains_what_to_do(page: ModelsPage) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -108,12 +108,22 @@ class ModelsPage(QWidget):
         #: File and folder pickers; replaceable for tests.
         self.pick_files: Callable[[], Sequence[str]] = self._ask_files
         self.pick_folder: Callable[[], str] = self._ask_folder
-        self.refresh()
+        # Listing imports torch and reads model files: wait until shown, so
+        # building the window stays instant.
+        self._loaded = False
+        self.details.setText("The models are listed when this page is shown.")
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        """List the models the first time the page is shown."""
+        super().showEvent(event)
+        if not self._loaded:
+            self.refresh()
 
     # --- data ---------------------------------------------------------------
 
     def refresh(self) -> None:
         """Reload the library into the table, keeping the selection."""
+        self._loaded = True
         keep = self.selected_id()
         self.tree.clear()
         try:
