@@ -43,7 +43,11 @@ def _row(e: Entry) -> tuple[str, ...]:
 
 def run_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print the library as a table (or JSON with ``--json``)."""
-    found = models.entries()
+    try:
+        found = models.entries()
+    except OSError as exc:
+        err.write(f"unsr: cannot read the models folder ({exc})\n")
+        return 1
     if getattr(args, "json", False):
         out.write(json.dumps([e.facts() for e in found], indent=2) + "\n")
         return 0

@@ -118,8 +118,16 @@ def method_for(entry: Entry) -> Method:
 
 
 def provide() -> tuple[Method, ...]:
-    """Methods for every SR model in the library that unsr can run."""
-    return tuple(method_for(e) for e in models.entries() if e.usable)
+    """Methods for every SR model in the library that unsr can run.
+
+    Never raises: an unreadable models folder must not take the built-in
+    methods down with it (``unsr models list`` says what is wrong).
+    """
+    try:
+        entries = models.entries()
+    except Exception:
+        return ()
+    return tuple(method_for(e) for e in entries if e.usable)
 
 
 __all__ = ["PROFILES", "RESIZE_SCALES", "PretrainedParams", "method_for", "provide"]

@@ -148,3 +148,16 @@ def test_torch_state_is_not_mutated_by_listing(tmp_path: Path) -> None:
     assert torch.is_grad_enabled()
     models.entries()
     assert torch.is_grad_enabled()
+
+
+def test_an_unreadable_models_folder_leaves_the_builtins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def denied() -> Path:
+        raise PermissionError("models folder: permission denied")
+
+    monkeypatch.setattr(paths, "models_dir", denied)
+    ids = [m.id for m in available()]
+    assert ids[:2] == ["bicubic", "lanczos"]
+    with pytest.raises(PermissionError):
+        models.entries()  # the CLI and the page report this one
