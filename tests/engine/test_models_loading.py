@@ -210,3 +210,18 @@ def test_the_disk_index_spares_rebuilding_networks(
     os.utime(good, ns=(1, 10**18))
     with pytest.raises(AssertionError, match="rebuilt"):
         models.describe(good)
+
+
+def test_span_reparameterisation_is_done_once_and_output_unchanged(
+    tmp_path: Path,
+) -> None:
+    net = mf.span(scale=2)
+    x = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        want = net(x)
+    loaded = models.load(mf.save(net, tmp_path / "span.pth"))
+    fused = [m for m in loaded.descriptor.model.modules() if hasattr(m, "eval_conv")]
+    assert fused and all(m.update_params.__name__ == "_noop" for m in fused)
+    with torch.inference_mode():
+        got = loaded.descriptor.model(x)
+    assert torch.allclose(got, want, atol=1e-5)
