@@ -1,7 +1,8 @@
-"""The ``unsr`` command line: ``unsr upscale | methods | runs | eval``.
+"""The ``unsr`` command line: ``unsr upscale | methods | runs | eval | train``.
 
 Each subcommand lives in its own module with a ``register(subparsers)`` that
-adds its parser and sets ``func(args, out, err) -> exit code``. Adding one is a
+adds its parser and sets ``func(args, out, err) -> exit code`` (or
+``handler(args) -> exit code`` for modules that use sys.stdout/stderr). Adding one is a
 one-line change to :data:`COMMANDS`.
 
 Exit codes: 0 all good, 1 some file or comparison failed, 2 bad usage, 130
@@ -15,14 +16,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import cli_eval, cli_info, cli_upscale
+from engine import cli_eval, cli_info, cli_train, cli_upscale
 
 #: The subcommands, in the order ``unsr --help`` lists them.
-COMMANDS: tuple[Callable[[Any], None], ...] = (
+COMMANDS: tuple[Callable[[Any], object], ...] = (
     cli_upscale.register,
     cli_info.register_methods,
     cli_info.register_runs,
     cli_eval.register,
+    cli_train.add_parser,
 )
 
 
@@ -44,9 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and on usage errors
         return exc.code if isinstance(exc.code, int) else 2
-    func: Callable[[argparse.Namespace, Any, Any], int] = args.func
     try:
-        return func(args, sys.stdout, sys.stderr)
+        if hasattr(args, "func"):
+            func: Callable[[argparse.Namespace, Any, Any], int] = args.func
+            return func(args, sys.stdout, sys.stderr)
+        # Modules that write to sys.stdout/stderr themselves set ``handler``.
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
     except KeyboardInterrupt:
         sys.stderr.write("unsr: interrupted\n")
         return 130

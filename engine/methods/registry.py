@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.methods import pretrained, resample
+from engine.methods import pretrained, resample, unpaired
 from engine.methods.base import Method, MethodError
 
 _BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS)
 
 #: Functions that list methods backed by files on disk (model libraries).
-_PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = (pretrained.provide,)
+_PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = (
+    pretrained.provide,
+    unpaired.trained_methods,
+)
 
 
 def builtin() -> tuple[Method, ...]:

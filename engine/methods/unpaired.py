@@ -1,0 +1,150 @@
+"""Trained unpaired checkpoints (``*.unsr.pt``) as methods of the registry.
+
+Every checkpoint written by ``unsr train`` (in the user models folder) or
+shipped as a demo (``resources/models``) becomes one method, applied through
+its own inference path (U(G_XY(x)) for Maeda, G_SR(E(x)) for domain
+adaptation, SR(x) for CycleSR and CSR-GAN), tiled for large images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import paths
+from engine.events import FloatArray, Message
+from engine.jobs import Job
+from engine.methods.base import Method, RunContext, RunFn
+
+SUFFIX = ".unsr.pt"
+
+
+@dataclass(frozen=True)
+class TrainedParams:
+    """How a trained network is applied.
+
+    Attributes
+    ----------
+    tile : int
+        Tile edge in input pixels (the context's ``tile`` wins when set).
+    overlap : int
+        Overlap between tiles in input pixels; covers the nets' receptive field.
+    """
+
+    tile: int = 192
+    overlap: int = 16
+
+
+def _files() -> list[Path]:
+    found: list[Path] = []
+    for folder in (paths.bundled_models_dir(), paths.models_dir()):
+        if folder.is_dir():
+            found.extend(sorted(folder.glob(f"*{SUFFIX}")))
+    return found
+
+
+@lru_cache(maxsize=64)
+def _header(path: Path, mtime_ns: int, size: int) -> dict[str, Any] | None:
+    """The checkpoint's recipe, scale and info; None when it cannot be read."""
+    from engine.train import checkpoint
+
+    try:
+        state = checkpoint.load(path)
+    except checkpoint.CheckpointError:
+        return None
+    return {k: state.get(k) for k in ("recipe", "scale", "info")}
+
+
+@lru_cache(maxsize=4)
+def _loaded(path: Path, mtime_ns: int) -> tuple[Mapping[str, Any], Callable[..., Any]]:
+    from engine.train.trainer import load_inference
+
+    nets, infer, _ = load_inference(path)
+    return nets, infer
+
+
+def _run_for(path: Path) -> RunFn:
+    def run(
+        rgb: FloatArray, scale: int, params: TrainedParams, ctx: RunContext
+    ) -> Job[FloatArray]:
+        import torch
+
+        from engine import device as devices
+        from engine.tiling import upscale_tiled
+
+        yield Message(f"loading {path.name}")
+        nets, infer = _loaded(path, path.stat().st_mtime_ns)
+        dev = devices.pick(ctx.device)
+        for net in nets.values():
+            net.to(dev)
+
+        def fn(t: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                out: torch.Tensor = infer(nets, t.to(dev)).clamp(0, 1)
+            return out
+
+        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+        tile = ctx.tile or params.tile
+        out = yield from upscale_tiled(fn, x, scale, tile, params.overlap)
+        result: FloatArray = np.ascontiguousarray(
+            out[0].permute(1, 2, 0).numpy(), np.float32
+        )
+        return result
+
+    return run
+
+
+def method_for(path: Path) -> Method | None:
+    """The method a checkpoint file provides, or None if it is not usable."""
+    from engine.train.recipes import RECIPES
+
+    st = path.stat()
+    head = _header(path, st.st_mtime_ns, st.st_size)
+    if head is None or head.get("recipe") not in RECIPES:
+        return None
+    recipe = RECIPES[str(head["recipe"])]
+    info = {str(k): str(v) for k, v in dict(head.get("info") or {}).items()}
+    name = path.name[: -len(SUFFIX)]
+    trained_on = info.get("trained_on", "unknown data")
+    return Method(
+        id=f"trained-{name}",
+        label=f"{name} ({recipe.label})",
+        description=(
+            f"{recipe.label} network trained by unsr, applied as "
+            f"{recipe.inference_path}."
+        ),
+        scales=(int(head["scale"]),),
+        profiles={"default": TrainedParams()},
+        needs_fit=False,
+        run=_run_for(path),
+        kind="trained",
+        info={
+            "method": recipe.label,
+            "inference": recipe.inference_path,
+            "trained on": trained_on,
+            "command": info.get("command", "unknown"),
+            "steps": info.get("steps", "?"),
+            "file": str(path),
+        },
+    )
+
+
+def trained_methods() -> tuple[Method, ...]:
+    """Every readable ``*.unsr.pt`` in the bundled and user models folders."""
+    methods: list[Method] = []
+    seen: set[str] = set()
+    for path in _files():
+        method = method_for(path)
+        if method is None or method.id in seen:
+            continue
+        seen.add(method.id)
+        methods.append(method)
+    return tuple(methods)
+
+
+__all__ = ["SUFFIX", "TrainedParams", "method_for", "trained_methods"]

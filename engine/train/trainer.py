@@ -1,0 +1,334 @@
+"""The one training loop every recipe runs in, as a job.
+
+It samples batches, asks the recipe's session for one step, and reports
+Losses every step, Progress a few times a second and Previews now and then. A
+run ends after an iteration count or a wall-clock budget; phases and learning
+rates follow the fraction of the run done. Checkpoints are written atomically
+every few minutes, at the end, and when the job is cancelled, so any run can
+be resumed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine import device as devices
+from engine.events import Losses, Message, Preview, Progress
+from engine.jobs import Job
+from engine.train import checkpoint
+from engine.train.config import from_plain, to_plain
+from engine.train.data import UnpairedData, load_unpaired
+from engine.train.recipes import get as get_recipe
+from engine.train.recipes.base import Session, Wrap
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to train and for how long.
+
+    Attributes
+    ----------
+    recipe : str
+        Recipe id ("maeda", "da", "cyclesr", "cyclesrgan", "csrgan", "bicubic").
+    profile : str
+        "cpu" or "paper".
+    scale : int
+        SR factor.
+    budget_s : float or None
+        Wall-clock budget in seconds (takes precedence when both are given).
+    iterations : int or None
+        Iteration count; phases and rates follow it exactly (reproducible).
+    seed : int
+        Seed of the run's generator (data, noise, pools).
+    device : str
+        "auto", "cpu", "cuda", ...
+    checkpoint_every_s : float
+        Seconds between periodic checkpoints (when an output path is given).
+    preview_every_s : float
+        Seconds between previews.
+    info : Mapping[str, str]
+        Free facts stored in the checkpoint (training data, command).
+    overrides : Mapping[str, Any]
+        Settings replacing the profile's (plain values, as in ``to_plain``).
+    """
+
+    recipe: str
+    profile: str = "cpu"
+    scale: int = 2
+    budget_s: float | None = None
+    iterations: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    checkpoint_every_s: float = 120.0
+    preview_every_s: float = 15.0
+    info: Mapping[str, str] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training job returns."""
+
+    path: Path | None
+    steps: int
+    elapsed_s: float
+    losses: Mapping[str, float]
+    completed: bool
+
+
+def resolve_config(spec: RunSpec) -> Any:
+    """The recipe's profile with ``spec.overrides`` applied."""
+    recipe = get_recipe(spec.recipe)
+    if spec.profile not in recipe.profiles:
+        raise ValueError(
+            f"{recipe.label} has no profile {spec.profile!r} "
+            f"(it has: {', '.join(recipe.profiles)})"
+        )
+    plain = to_plain(recipe.profiles[spec.profile])
+    plain.update(spec.overrides)
+    return from_plain(recipe.config_type, plain)
+
+
+def _unwrap(net: nn.Module) -> nn.Module:
+    inner = getattr(net, "module", net)
+    assert isinstance(inner, nn.Module)
+    return inner
+
+
+def _image(t: torch.Tensor) -> np.ndarray[Any, np.dtype[np.float32]]:
+    out: np.ndarray[Any, np.dtype[np.float32]] = np.ascontiguousarray(
+        t.permute(1, 2, 0).numpy(), np.float32
+    )
+    return out
+
+
+def checkpoint_content(
+    spec: RunSpec, config: Any, session: Session, step: int, elapsed: float, train: bool
+) -> dict[str, Any]:
+    """Everything a checkpoint holds (see :mod:`engine.train.checkpoint`)."""
+    recipe = get_recipe(spec.recipe)
+    names = recipe.build_inference(config, spec.scale).keys()
+    content: dict[str, Any] = {
+        "recipe": spec.recipe,
+        "scale": spec.scale,
+        "config": to_plain(config),
+        "info": {
+            **dict(spec.info),
+            "profile": spec.profile,
+            "steps": str(step),
+            "seconds": f"{elapsed:.0f}",
+            "saved": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        },
+        "inference": {n: _unwrap(session.nets[n]).state_dict() for n in names},
+    }
+    if train:
+        content["train"] = {
+            "nets": {k: _unwrap(v).state_dict() for k, v in session.nets.items()},
+            "optims": {k: v.state_dict() for k, v in session.optims.items()},
+            "extra": session.extra_state(),
+            "rng": session.g.get_state(),
+            "step": step,
+            "elapsed_s": elapsed,
+            "budget_s": spec.budget_s,
+            "iterations": spec.iterations,
+        }
+    return content
+
+
+def train(
+    spec: RunSpec,
+    data: UnpairedData,
+    out: Path | None = None,
+    *,
+    resume: Path | None = None,
+    wrap: Wrap | None = None,
+    rank: int = 0,
+) -> Job[TrainResult]:
+    """Train ``spec.recipe`` on ``data``; yield events; return a TrainResult.
+
+    Parameters
+    ----------
+    spec
+        The run.
+    data
+        Training data (its scale and patch must match the config's).
+    out
+        Checkpoint path (``*.unsr.pt``); None keeps the result in memory only.
+    resume
+        A checkpoint with training state to continue from. Its iteration count
+        and budget are used unless ``spec`` gives new ones.
+    wrap
+        Applied to every net (DistributedDataParallel for multi-process runs).
+    rank
+        Process rank; only rank 0 writes checkpoints and previews, and each
+        rank draws different batches.
+    """
+    if spec.budget_s is None and spec.iterations is None and resume is None:
+        raise ValueError("give a wall-clock budget or an iteration count")
+    config = resolve_config(spec)
+    dev = devices.pick(spec.device)
+    g = torch.Generator().manual_seed(spec.seed * 1000 + rank)
+    torch.manual_seed(spec.seed)  # the same initial weights on every rank
+    recipe = get_recipe(spec.recipe)
+    session = recipe.session(config, spec.scale, data, dev, g, wrap)
+    step, elapsed = 0, 0.0
+    budget, iterations = spec.budget_s, spec.iterations
+    if resume is not None:
+        state = checkpoint.load(resume)
+        if state.get("recipe") != spec.recipe or "train" not in state:
+            raise checkpoint.CheckpointError(
+                f"{resume}: not a resumable {spec.recipe} checkpoint"
+            )
+        tr = state["train"]
+        for name, net in session.nets.items():
+            _unwrap(net).load_state_dict(tr["nets"][name])
+        for name, opt in session.optims.items():
+            opt.load_state_dict(tr["optims"][name])
+        session.load_extra_state(tr["extra"])
+        g.set_state(tr["rng"])
+        step, elapsed = int(tr["step"]), float(tr["elapsed_s"])
+        if budget is None and iterations is None:
+            budget, iterations = tr["budget_s"], tr["iterations"]
+        yield Message(f"resumed {resume.name} at step {step} ({elapsed:.0f} s in)")
+    if budget is None and iterations is None:
+        raise ValueError("the checkpoint has neither a budget nor an iteration count")
+    for net in session.nets.values():
+        net.train()
+
+    def fraction() -> float:
+        if budget is not None:
+            return elapsed / budget
+        assert iterations is not None
+        return step / iterations
+
+    sched = session.schedule()
+    phase = None
+    losses: dict[str, float] = {}
+    start = time.perf_counter() - elapsed
+    last_progress = last_preview = last_ckpt = -float("inf")
+    completed = False
+
+    def save(final: bool) -> None:
+        if out is not None and rank == 0 and step > 0:
+            checkpoint.save(
+                out, checkpoint_content(spec, config, session, step, elapsed, True)
+            )
+
+    try:
+        yield Message(
+            f"training {recipe.label} ({spec.profile} profile, x{spec.scale}) on "
+            f"{len(data.hr)} HR and {len(data.real_lr)} real-LR photos"
+        )
+        while True:
+            elapsed = time.perf_counter() - start
+            frac = fraction()
+            if frac >= 1.0:
+                completed = True
+                break
+            current = sched.at(frac)
+            if current is not phase:
+                phase = current
+                session.on_phase(phase)
+                yield Message(f"phase {phase.name}: training {', '.join(phase.trains)}")
+            session.set_lr(frac)
+            batch = data.sample(config.batch, g)
+            if dev.type != "cpu":
+                batch = type(batch)(
+                    *(t.to(dev) for t in (batch.x, batch.y, batch.y_down, batch.z))
+                )
+            losses = session.train_step(batch, phase, frac)
+            step += 1
+            elapsed = time.perf_counter() - start
+            yield Losses(step, losses)
+            now = time.perf_counter()
+            if now - last_progress >= 0.2:
+                last_progress = now
+                if budget is not None:
+                    eta = max(0.0, budget - elapsed)
+                    yield Progress(int(elapsed), int(budget), phase.name, eta)
+                else:
+                    assert iterations is not None
+                    rate = elapsed / max(1, step)
+                    yield Progress(
+                        step, iterations, phase.name, rate * (iterations - step)
+                    )
+            if rank == 0 and now - last_preview >= spec.preview_every_s:
+                last_preview = now
+                # Eval mode, so previews do not move BatchNorm statistics.
+                for net in session.nets.values():
+                    net.eval()
+                shots = session.previews(batch)
+                for net in session.nets.values():
+                    net.train()
+                for label, img in shots.items():
+                    yield Preview(step, _image(img), label)
+            if now - last_ckpt >= spec.checkpoint_every_s:
+                if last_ckpt > -float("inf"):
+                    save(False)
+                last_ckpt = now
+    finally:
+        # Also on cancel: a stopped run can be resumed from where it stood.
+        save(True)
+    if out is not None and rank == 0:
+        yield Message(f"saved {out}")
+    return TrainResult(out, step, elapsed, losses, completed)
+
+
+def train_folders(
+    spec: RunSpec,
+    real_lr_dir: Path,
+    hr_dir: Path,
+    out: Path | None = None,
+    *,
+    resume: Path | None = None,
+    wrap: Wrap | None = None,
+    rank: int = 0,
+) -> Job[TrainResult]:
+    """Read the two folders (skipping bad files with a message), then :func:`train`."""
+    config = resolve_config(spec)
+    yield Message(f"reading {real_lr_dir} (real LR) and {hr_dir} (HR)")
+    data, skipped = load_unpaired(
+        real_lr_dir, hr_dir, spec.scale, config.lr_patch, config.clean_op
+    )
+    for reason in skipped:
+        yield Message(f"skipped {reason}", "warning")
+    return (yield from train(spec, data, out, resume=resume, wrap=wrap, rank=rank))
+
+
+def load_inference(
+    path: Path,
+) -> tuple[
+    dict[str, nn.Module],
+    Callable[[Mapping[str, nn.Module], torch.Tensor], torch.Tensor],
+    dict[str, Any],
+]:
+    """Build a checkpoint's inference nets (eval mode): nets, infer fn, header."""
+    state = checkpoint.load(path)
+    recipe = get_recipe(str(state["recipe"]))
+    config: Any = from_plain(recipe.config_type, state["config"])
+    nets = recipe.build_inference(config, int(state["scale"]))
+    for name, net in nets.items():
+        net.load_state_dict(state["inference"][name])
+        net.eval()
+    header = {k: v for k, v in state.items() if k not in ("inference", "train")}
+    return nets, recipe.infer, header
+
+
+__all__ = [
+    "RunSpec",
+    "TrainResult",
+    "checkpoint_content",
+    "load_inference",
+    "resolve_config",
+    "train",
+    "train_folders",
+]

@@ -1,0 +1,1 @@
+"""Models shipped in the wheel (demo checkpoints of the unpaired methods)."""

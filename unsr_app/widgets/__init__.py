@@ -1,0 +1,1 @@
+"""One widget per module; the main window wires them."""
