@@ -30,7 +30,10 @@ def available() -> tuple[Method, ...]:
     """Return every method usable now: built-ins, then model-backed ones."""
     methods = list(_BUILTIN)
     for provider in _PROVIDERS:
-        methods.extend(provider())
+        try:
+            methods.extend(provider())
+        except Exception:  # an unreadable models folder must not hide the rest
+            continue
     return tuple(methods)
 
 

@@ -14,6 +14,14 @@ from tests import ncnn_export as nx
 from unsr_app.widgets.models_page import ModelsPage
 
 
+@pytest.fixture(autouse=True)
+def _no_bundled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bundled demo checkpoints would fill the "empty" library.
+    empty = tmp_path / "no-bundled-models"
+    empty.mkdir()
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: empty)
+
+
 @pytest.fixture
 def page(qtbot) -> ModelsPage:  # type: ignore[no-untyped-def]
     models.clear_cache()

@@ -15,8 +15,12 @@ from tests import ncnn_export as nx
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
+def _fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     models.clear_cache()
+    # The bundled demo checkpoints would fill the "empty" library.
+    empty = tmp_path / "no-bundled-models"
+    empty.mkdir()
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: empty)
 
 
 def unsr_models(*argv: str) -> tuple[int, str, str]:

@@ -225,3 +225,21 @@ def test_span_reparameterisation_is_done_once_and_output_unchanged(
     with torch.inference_mode():
         got = loaded.descriptor.model(x)
     assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_bundled_unsr_checkpoints_are_listed_but_never_opened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine import paths
+
+    bundled = sorted(paths.bundled_models_dir().glob("*.unsr.pt"))
+    if not bundled:
+        pytest.skip("no bundled unsr checkpoints in this checkout")
+
+    def refuse(path: Path) -> None:
+        raise AssertionError(f"spandrel was asked to open {path}")
+
+    monkeypatch.setattr("engine.models.loading.load_uncached", refuse)
+    found = {e.path: e for e in models.entries() if e.source == "bundled"}
+    for path in bundled:
+        assert found[path].kind == "unsr" and not found[path].usable
