@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.methods import resample, unpaired
+from engine.methods import pretrained, resample, unpaired
 from engine.methods.base import Method, MethodError
 
 _BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS)
 
 #: Functions that list methods backed by files on disk (model libraries).
-_PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = (unpaired.trained_methods,)
+_PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = (
+    pretrained.provide,
+    unpaired.trained_methods,
+)
 
 
 def builtin() -> tuple[Method, ...]:
@@ -27,7 +30,10 @@ def available() -> tuple[Method, ...]:
     """Return every method usable now: built-ins, then model-backed ones."""
     methods = list(_BUILTIN)
     for provider in _PROVIDERS:
-        methods.extend(provider())
+        try:
+            methods.extend(provider())
+        except Exception:  # an unreadable models folder must not hide the rest
+            continue
     return tuple(methods)
 
 

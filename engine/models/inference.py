@@ -1,0 +1,317 @@
+"""Running a spandrel network on an image: padding, tiles, precision.
+
+The tensor contract is spandrel's: (1, C, H, W) in [0, 1] in, (1, C, sH, sW)
+in [0, 1] out. Around it this module adds what a desktop app needs:
+
+* inputs padded (reflect, then replicate) to the model's size requirements,
+  with the padding cropped off the output;
+* tiles sized from a memory budget, following the model's tiling advice
+  ("internal" models see the whole image, "discouraged" ones get big tiles
+  and a wide overlap);
+* bf16 autocast only where a quick check on a crop of the image shows the
+  output within 1/255 of fp32; otherwise fp32.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine import device as devices
+from engine import tiling
+from engine.events import FloatArray, Message
+from engine.jobs import Job
+from engine.models.loading import LoadedModel, ModelInfo
+
+Precision = Literal["auto", "fp32", "bf16"]
+#: The largest difference from fp32 accepted for bf16 (one 8-bit level).
+BF16_TOLERANCE = 1.0 / 255.0
+#: Side of the crop the bf16 check runs on.
+CHECK_CROP = 64
+
+# Transformers hold attention maps as well as features; scale their budget.
+_ARCH_MEMORY_FACTOR = {
+    "SwinIR": 4.0,
+    "Swin2SR": 4.0,
+    "HAT": 6.0,
+    "DAT": 4.0,
+    "ATD": 6.0,
+    "DRCT": 6.0,
+    "RGT": 4.0,
+    "GRL": 6.0,
+    "IPT": 6.0,
+}
+
+
+def pad_to(x: torch.Tensor, info: ModelInfo) -> torch.Tensor:
+    """Pad (1, C, h, w) on the bottom/right to meet the model's size needs.
+
+    Reflect padding keeps image statistics at the border (a model sees a
+    plausible continuation, not a black band); reflect cannot pad more than
+    the edge minus one, so the rest is replicated.
+    """
+    h, w = x.shape[-2:]
+    m = max(1, info.multiple_of)
+    th = math.ceil(max(h, info.min_size) / m) * m
+    tw = math.ceil(max(w, info.min_size) / m) * m
+    if info.square:
+        th = tw = max(th, tw)
+    ph, pw = th - h, tw - w
+    if ph == 0 and pw == 0:
+        return x
+    rh, rw = min(ph, h - 1), min(pw, w - 1)
+    if rh or rw:
+        x = F.pad(x, (0, rw, 0, rh), mode="reflect")
+    if ph - rh or pw - rw:
+        x = F.pad(x, (0, pw - rw, 0, ph - rh), mode="replicate")
+    return x
+
+
+def _features(info: ModelInfo) -> int:
+    for tag in info.tags:
+        if tag.endswith("nf") and tag[:-2].isdigit():
+            return int(tag[:-2])
+    return 64
+
+
+def bytes_per_out_pixel(info: ModelInfo) -> float:
+    """Peak activation bytes per output pixel, for :func:`tiling.auto_tile`.
+
+    Measured with ``benchmarks/models.py`` (peak resident memory of a pass):
+    an RRDB x4 net with 64 features peaks near 11.5 KB per input pixel (dense
+    blocks at the input size, then 64-channel maps at 2x and 4x), which
+    ``4 * nf * (8 + 2.5 s^2)`` covers; the compact SRVGG net keeps its
+    features at the input size and needs about a tenth of that,
+    ``4 * (3 nf + 6 s^2)``. Other convolutional nets get the RRDB figure (a
+    safe side), transformers a factor on top for their attention maps.
+    """
+    nf, s2 = _features(info), info.scale**2
+    if info.arch_id == "Compact":
+        per_in_px = 4.0 * (3 * nf + 6 * s2)
+    else:
+        per_in_px = 4.0 * nf * (8 + 2.5 * s2)
+        per_in_px *= _ARCH_MEMORY_FACTOR.get(info.arch_id, 1.0)
+    return per_in_px / s2
+
+
+def align_tile(tile: int, info: ModelInfo) -> int:
+    """Round a tile edge down to the model's multiple, at least its minimum."""
+    m = max(1, info.multiple_of)
+    return max(info.min_size, m, tile // m * m)
+
+
+def plan(
+    info: ModelInfo,
+    height: int,
+    width: int,
+    *,
+    tile: int | None,
+    memory_mb: int,
+    overlap: int = 16,
+) -> tuple[int | None, int]:
+    """Choose the tile edge (None: the whole image) and the overlap.
+
+    ``tile`` from the user wins except for models that tile internally, which
+    always see the whole image. Models that discourage tiling get a budget
+    twice as large (fewer seams) and twice the overlap.
+    """
+    if info.tiling == "internal":
+        return None, 0
+    if info.tiling == "discouraged":
+        overlap *= 2
+    edge = tile
+    if edge is None:
+        factor = 2 if info.tiling == "discouraged" else 1
+        edge = tiling.auto_tile(
+            height,
+            width,
+            info.scale,
+            memory_mb * factor,
+            bytes_per_out_pixel(info),
+            min_tile=max(tiling.MIN_TILE, info.min_size),
+        )
+    edge = align_tile(edge, info)
+    if height <= edge and width <= edge:
+        return None, 0
+    return edge, overlap
+
+
+def _forward_fn(
+    loaded: LoadedModel, dev: torch.device, bf16: bool
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    info = loaded.info
+    model = loaded.descriptor.model
+
+    def run_rgb(x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        xp = pad_to(x, info).to(dev)
+        with torch.inference_mode(), devices.autocast(dev, enabled=bf16):
+            y: torch.Tensor = model(xp)
+            y = y.float().clamp(0.0, 1.0)[..., : h * info.scale, : w * info.scale]
+        return y
+
+    if info.input_channels == 1:
+        # Grey models see each colour plane on its own.
+        def run_planes(x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([run_rgb(x[:, c : c + 1]) for c in range(3)], dim=1)
+
+        return run_planes
+    return run_rgb
+
+
+# Verdicts live as long as the loaded network they were measured on.
+_BF16_VERDICTS: weakref.WeakKeyDictionary[LoadedModel, dict[str, bool]] = (
+    weakref.WeakKeyDictionary()
+)
+_VERDICT_LOCK = threading.Lock()
+
+
+def bf16_ok(loaded: LoadedModel, x: torch.Tensor, dev: torch.device) -> bool:
+    """Whether bf16 autocast keeps the output within 1/255 of fp32.
+
+    Checked once per loaded network and device on a centre crop of ``x``; a
+    model whose arithmetic does not survive bf16 (large activations, long
+    residual chains) stays fp32.
+    """
+    info = loaded.info
+    if not info.supports_bfloat16:
+        return False
+    if dev.type == "cpu" and not devices.cpu_has_bf16():
+        return False  # emulated bf16 is slower than fp32
+    if dev.type not in ("cpu", "cuda"):
+        return False
+    key = str(dev)
+    with _VERDICT_LOCK:
+        known = _BF16_VERDICTS.get(loaded, {})
+        if key in known:
+            return known[key]
+    h, w = x.shape[-2:]
+    side = max(CHECK_CROP, info.min_size)
+    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    crop = x[..., y0 : y0 + side, x0 : x0 + side]
+    ref = _forward_fn(loaded, dev, bf16=False)(crop)
+    low = _forward_fn(loaded, dev, bf16=True)(crop)
+    ok = (
+        bool(torch.isfinite(low).all())
+        and float((ref - low).abs().max()) <= BF16_TOLERANCE
+    )
+    with _VERDICT_LOCK:
+        _BF16_VERDICTS.setdefault(loaded, {})[key] = ok
+    return ok
+
+
+def upscale(
+    loaded: LoadedModel,
+    rgb: FloatArray,
+    *,
+    device: str = "auto",
+    tile: int | None = None,
+    memory_mb: int = 1536,
+    precision: Precision = "auto",
+    overlap: int = 16,
+) -> Job[FloatArray]:
+    """Upscale float32 (H, W, 3) by the model's own scale.
+
+    Parameters
+    ----------
+    loaded
+        A network from :func:`engine.models.load`.
+    rgb
+        float32 (H, W, 3) in [0, 1].
+    device
+        "auto" or a device name, see :func:`engine.device.pick`.
+    tile
+        Tile edge in input pixels; None picks it from ``memory_mb``.
+    memory_mb
+        Memory budget for the activations of one tile.
+    precision
+        "auto" (bf16 where it stays within 1/255 of fp32), "fp32" or "bf16"
+        (forced, where the architecture supports it).
+    overlap
+        Overlap between tiles in input pixels.
+
+    Returns
+    -------
+    ndarray
+        float32 (sH, sW, 3) in [0, 1], s the model's scale.
+    """
+    info = loaded.info
+    dev = devices.pick(device)
+    if loaded.descriptor.device != dev:
+        loaded.descriptor.to(dev)
+    h, w = rgb.shape[:2]
+    if precision == "fp32":
+        bf16 = False
+    elif precision == "bf16":
+        bf16 = info.supports_bfloat16 and dev.type in ("cpu", "cuda")
+    else:
+        side = max(CHECK_CROP, info.min_size)
+        y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+        crop = rgb[y0 : y0 + side, x0 : x0 + side].transpose(2, 0, 1)
+        bf16 = bf16_ok(loaded, torch.from_numpy(np.ascontiguousarray(crop))[None], dev)
+    edge, ov = plan(info, h, w, tile=tile, memory_mb=memory_mb, overlap=overlap)
+    where = "whole image" if edge is None else f"tiles of {edge}px"
+    yield Message(
+        f"{info.architecture} x{info.scale} on {dev.type}, "
+        f"{'bf16' if bf16 else 'fp32'}, {where}",
+        data={"tile": edge or 0, "bf16": bf16, "device": dev.type},
+    )
+    fn = _forward_fn(loaded, dev, bf16)
+    m = max(1, info.multiple_of)
+    src = rgb
+    if edge is None:
+        # One tile: the whole image, still with the out-of-memory back-off.
+        edge = max(h, w)
+    elif m > 1:
+        # Tiles must sit on the model's grid (pixel-unshuffle phases): pad the
+        # image to the multiple, and keep tile and step on it.
+        src = _pad_array(rgb, m)
+        ov = min(math.ceil(ov / m) * m, edge // 2 // m * m)
+    out_arr = yield from tiling.upscale_array(
+        fn,
+        src,
+        info.scale,
+        device="cpu",  # fn moves each tile to the model's device itself
+        tile=edge,
+        memory_mb=memory_mb,
+        overlap=ov,
+        min_tile=max(tiling.MIN_TILE, info.min_size, m),
+    )
+    result: FloatArray = np.ascontiguousarray(
+        out_arr[: h * info.scale, : w * info.scale]
+    )
+    return result
+
+
+def _pad_array(rgb: FloatArray, multiple: int) -> FloatArray:
+    """Pad (H, W, C) on the bottom/right to multiples of ``multiple``."""
+    h, w = rgb.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return rgb
+    widths = ((0, ph), (0, pw), (0, 0))
+    # Reflect cannot reach further than the edge minus one; replicate then.
+    if ph < h and pw < w:
+        padded: FloatArray = np.pad(rgb, widths, mode="reflect")
+    else:
+        padded = np.pad(rgb, widths, mode="edge")
+    return padded
+
+
+__all__ = [
+    "BF16_TOLERANCE",
+    "Precision",
+    "align_tile",
+    "bf16_ok",
+    "bytes_per_out_pixel",
+    "pad_to",
+    "plan",
+    "upscale",
+]

@@ -1,0 +1,129 @@
+"""The Models page: table, add/remove/import, drops, and no escaping errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from engine import models, paths
+from tests import model_factory as mf
+from tests import ncnn_export as nx
+from unsr_app.widgets.models_page import ModelsPage
+
+
+@pytest.fixture(autouse=True)
+def _no_bundled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bundled demo checkpoints would fill the "empty" library.
+    empty = tmp_path / "no-bundled-models"
+    empty.mkdir()
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: empty)
+
+
+@pytest.fixture
+def page(qtbot) -> ModelsPage:  # type: ignore[no-untyped-def]
+    models.clear_cache()
+    widget = ModelsPage()
+    qtbot.addWidget(widget)
+    widget.show()  # the first show lists the models
+    return widget
+
+
+def _rows(page: ModelsPage) -> list[list[str]]:
+    tree = page.tree
+    return [
+        [tree.topLevelItem(i).text(c) for c in range(tree.columnCount())]
+        for i in range(tree.topLevelItemCount())
+    ]
+
+
+def test_listing_waits_until_shown(qtbot) -> None:  # type: ignore[no-untyped-def]
+    widget = ModelsPage()
+    qtbot.addWidget(widget)
+    assert "when this page is shown" in widget.details.text()
+    widget.show()
+    assert "No models yet" in widget.details.text()
+
+
+def test_empty_page_explains_what_to_do(page: ModelsPage) -> None:
+    assert _rows(page) == []
+    assert "No models yet" in page.details.text()
+    assert not page.remove_button.isEnabled()
+    assert str(paths.models_dir()) in page.folder.text()
+
+
+def test_add_button_adds_good_files_and_explains_bad_ones(
+    page: ModelsPage,
+    qtbot,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    good = mf.save(mf.compact(scale=2), tmp_path / "2x-small.safetensors")
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"\x00" * 10)
+    page.pick_files = lambda: [str(good), str(bad)]
+    with qtbot.waitSignal(page.models_changed, timeout=5000):
+        qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    (row,) = _rows(page)
+    assert row[:4] == ["2x-small", "RealESRGAN Compact", "x2", "SR"]
+    assert row[5:] == ["user", "ready"]
+    assert "Added 2x-small." in page.message.text()
+    assert "broken.pth" in page.message.text()
+    assert page.message.property("error") is True
+    page.tree.setCurrentItem(page.tree.topLevelItem(0))
+    assert "architecture" in page.details.text()
+    assert page.selected_id() == "model:2x-small"
+
+
+def test_remove_asks_first_and_deletes(
+    page: ModelsPage,
+    qtbot,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    page.add_files([mf.save(mf.compact(), tmp_path / "c.pth")])
+    page.tree.setCurrentItem(page.tree.topLevelItem(0))
+    page.confirm_remove = lambda _id: False
+    assert not page.remove_selected()
+    assert (paths.models_dir() / "c.pth").exists()
+    page.confirm_remove = lambda _id: True
+    with qtbot.waitSignal(page.models_changed, timeout=5000):
+        assert page.remove_selected()
+    assert _rows(page) == []
+    assert not (paths.models_dir() / "c.pth").exists()
+
+
+def test_import_ncnn_folder_and_drops(page: ModelsPage, tmp_path: Path) -> None:
+    ncnn_dir = tmp_path / "upscayl-models"
+    ncnn_dir.mkdir()
+    nx.export_compact(mf.compact(scale=4), ncnn_dir, "realesr-animevideov3-x4")
+    model = mf.save(mf.rrdb(scale=4), tmp_path / "4x-rrdb.pth")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(model)), QUrl.fromLocalFile(str(ncnn_dir))])
+    event = QDropEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    page.dropEvent(event)
+    names = sorted(row[0] for row in _rows(page))
+    assert names == ["4x-rrdb", "realesr-animevideov3-x4"]
+    assert page.import_folder(tmp_path / "empty-dir-missing") == 0
+    assert "no .param/.bin pairs" in page.message.text()
+
+
+def test_engine_failures_never_escape(
+    page: ModelsPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*_a: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(models, "add", boom)
+    monkeypatch.setattr(models, "entries", boom)
+    assert page.add_files([tmp_path / "x.pth"]) == 0
+    assert "disk on fire" in page.message.text()
+    page.refresh()
+    assert "Could not list the models: disk on fire" in page.message.text()
+    assert page.remove_selected() is False

@@ -1,0 +1,158 @@
+"""Running spandrel networks: padding, tiles equal to the whole image, bf16 check."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine import device as devices
+from engine import jobs, models
+from engine.models import inference
+from engine.models.loading import load_uncached
+from tests import model_factory as mf
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    models.clear_cache()
+
+
+def _image(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Smooth colours plus texture: what a photo gives a network."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([xx / w, yy / h, 0.5 + 0.4 * np.sin(xx / 3 + yy / 5)], axis=2)
+    return np.clip(base + rng.normal(0, 0.05, base.shape), 0, 1).astype(np.float32)
+
+
+def _unshuffle_rrdb() -> torch.nn.Module:
+    """A Real-ESRGAN x2 style net: pixel-unshuffle in front, needs multiples of 4."""
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    net = ESRGAN(
+        in_nc=12, out_nc=3, num_filters=8, num_blocks=1, scale=4, shuffle_factor=2
+    )
+    return mf._shrink(net, 3, 1.0)
+
+
+# maker, scale, tile, overlap: the overlap covers the receptive field, so the
+# tiles see what the whole image shows them.
+CASES = {
+    "compact": (lambda: mf.compact(scale=2, nc=2), 2, 16, 16),
+    "rrdb": (lambda: mf.rrdb(scale=4, nb=1), 4, 20, 40),
+    "rrdb-unshuffle": (_unshuffle_rrdb, 2, 28, 40),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_tiled_output_equals_whole_image(
+    tmp_path: Path, rng: np.random.Generator, name: str
+) -> None:
+    maker, scale, tile, overlap = CASES[name]
+    loaded = models.load(mf.save(maker(), tmp_path / f"{name}.pth"))
+    assert loaded.info.scale == scale
+    img = _image(rng, 29, 39)  # odd sizes: edge tiles are partial
+    whole = jobs.run(inference.upscale(loaded, img, precision="fp32", tile=1000))
+    events: list[object] = []
+    tiled = jobs.run(
+        inference.upscale(loaded, img, precision="fp32", tile=tile, overlap=overlap),
+        events.append,
+    )
+    assert whole.shape == tiled.shape == (29 * scale, 39 * scale, 3)
+    assert whole.std() > 0.05  # not a flat or saturated output
+    assert np.abs(whole - tiled).max() <= 1 / 255
+    assert sum(isinstance(e, jobs.Progress) for e in events) >= 4  # one per tile
+
+
+def test_padding_meets_size_requirements_and_is_cropped(tmp_path: Path) -> None:
+    loaded = models.load(mf.save(_unshuffle_rrdb(), tmp_path / "u.pth"))
+    assert loaded.info.multiple_of == 4
+    info = dataclasses.replace(loaded.info, min_size=16, square=True)
+    x = torch.rand(1, 3, 5, 9)
+    padded = inference.pad_to(x, info)
+    assert padded.shape[-2:] == (16, 16)  # beyond reflect's reach: replicated
+    assert torch.equal(padded[..., :5, :9], x)
+    # A 7x13 image through a multiple-of-4 model comes back exactly 2x.
+    out = jobs.run(inference.upscale(loaded, np.full((7, 13, 3), 0.5, np.float32)))
+    assert out.shape == (14, 26, 3)
+
+
+def test_plan_follows_tiling_advice_and_budget(tmp_path: Path) -> None:
+    info = models.describe(mf.save(mf.rrdb(), tmp_path / "r.pth"))
+    edge, overlap = inference.plan(info, 4000, 3000, tile=None, memory_mb=1536)
+    assert edge is not None and 64 <= edge < 4000 and overlap == 16
+    # More memory, bigger tiles; the image fits whole when small enough.
+    bigger, _ = inference.plan(info, 4000, 3000, tile=None, memory_mb=6144)
+    assert bigger is not None and bigger > edge
+    assert inference.plan(info, 100, 80, tile=None, memory_mb=1536) == (None, 0)
+    assert inference.plan(info, 400, 400, tile=100, memory_mb=1536) == (100, 16)
+    internal = dataclasses.replace(info, tiling="internal")
+    assert inference.plan(internal, 4000, 3000, tile=100, memory_mb=10) == (None, 0)
+    discouraged = dataclasses.replace(info, tiling="discouraged")
+    d_edge, d_overlap = inference.plan(
+        discouraged, 4000, 3000, tile=None, memory_mb=1536
+    )
+    assert d_edge is not None and d_edge > edge and d_overlap == 32
+    aligned = dataclasses.replace(info, multiple_of=8, min_size=64)
+    assert inference.plan(aligned, 500, 500, tile=37, memory_mb=1)[0] == 64
+    assert inference.plan(aligned, 500, 500, tile=101, memory_mb=1)[0] == 96
+
+
+def test_bf16_is_used_only_within_one_level_of_fp32(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+) -> None:
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    x = torch.from_numpy(_image(rng, 40, 40).transpose(2, 0, 1))[None]
+    cpu = torch.device("cpu")
+    real = inference._forward_fn
+
+    for shift, verdict in ((0.5 / 255, True), (2 / 255, False)):
+        loaded = load_uncached(mf.save(mf.compact(), tmp_path / "c.pth"))
+
+        def fake(loaded, dev, bf16, shift=shift):  # type: ignore[no-untyped-def]
+            fn = real(loaded, dev, False)
+            return (lambda t: fn(t) + shift) if bf16 else fn
+
+        monkeypatch.setattr(inference, "_forward_fn", fake)
+        assert inference.bf16_ok(loaded, x, cpu) is verdict
+    monkeypatch.setattr(inference, "_forward_fn", real)
+    # Architectures without bf16 support, and CPUs without it, stay fp32.
+    loaded = load_uncached(mf.save(mf.compact(), tmp_path / "d.pth"))
+    no_bf16 = models.LoadedModel(
+        dataclasses.replace(loaded.info, supports_bfloat16=False), loaded.descriptor
+    )
+    assert not inference.bf16_ok(no_bf16, x, cpu)
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    assert not inference.bf16_ok(loaded, x, cpu)
+
+
+def test_auto_precision_stays_within_one_level(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    loaded = models.load(mf.save(mf.compact(scale=2), tmp_path / "c.pth"))
+    img = _image(rng, 20, 24)
+    ref = jobs.run(inference.upscale(loaded, img, precision="fp32"))
+    events: list[object] = []
+    auto = jobs.run(inference.upscale(loaded, img, precision="auto"), events.append)
+    assert np.abs(ref - auto).max() <= 1 / 255
+    said = [e for e in events if isinstance(e, jobs.Message)]
+    assert said and said[0].data["bf16"] in (True, False)
+
+
+def test_grey_models_run_per_channel(tmp_path: Path, rng: np.random.Generator) -> None:
+    from spandrel.architectures.Compact import Compact
+
+    net = mf._shrink(
+        Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=1, upscale=2), 4, 1.0
+    )
+    loaded = models.load(mf.save(net, tmp_path / "grey.pth"))
+    assert loaded.info.input_channels == 1 and loaded.info.channels_ok
+    img = _image(rng, 12, 10)
+    out = jobs.run(inference.upscale(loaded, img, precision="fp32"))
+    assert out.shape == (24, 20, 3)
+    with torch.no_grad():
+        green = net(torch.from_numpy(img[..., 1].copy())[None, None]).clamp(0, 1)
+    assert np.allclose(out[..., 1], green[0, 0].numpy(), atol=1e-5)

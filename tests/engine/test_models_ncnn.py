@@ -1,0 +1,129 @@
+"""ncnn import: round trips through .param/.bin, and refusals with reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine import models, paths
+from engine.models import ModelError, ncnn
+from engine.models.ncnn_format import NcnnError, parse_param
+from tests import model_factory as mf
+from tests import ncnn_export as nx
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    models.clear_cache()
+
+
+def _same_output(
+    original: torch.nn.Module, entry: models.Entry, size: int = 20
+) -> None:
+    x = torch.rand(1, 3, size, size + 3, generator=torch.Generator().manual_seed(5))
+    loaded = models.load(entry.path)
+    with torch.inference_mode():
+        want = original(x)
+        got = loaded.descriptor.model(x)
+    assert got.shape == want.shape
+    assert float((got - want).abs().max()) <= 1e-5
+
+
+@pytest.mark.parametrize("fp16", [False, True])
+def test_compact_round_trip(tmp_path: Path, fp16: bool) -> None:
+    net = mf.compact(scale=4, nf=8, nc=3)
+    if fp16:
+        nx.round_to_fp16(net)
+    nx.export_compact(net, tmp_path, "realesr-animevideov3-x4", fp16=fp16)
+    (result,) = ncnn.import_folder(tmp_path)
+    assert result.error is None and result.entry is not None
+    entry = result.entry
+    assert entry.id == "model:realesr-animevideov3-x4"
+    assert entry.path.parent == paths.models_dir()
+    assert entry.path.suffix == ".safetensors"
+    assert entry.info is not None
+    assert (entry.info.arch_id, entry.info.scale) == ("Compact", 4)
+    _same_output(net, entry)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_rrdb_round_trip(tmp_path: Path, scale: int) -> None:
+    net = nx.round_to_fp16(mf.rrdb(scale=scale, nf=16, nb=2, seed=scale))
+    nx.export_rrdb(net, tmp_path, f"rrdb-x{scale}", fp16=True)
+    entry = ncnn.import_model(tmp_path / f"rrdb-x{scale}.param")
+    assert entry.info is not None
+    assert (entry.info.arch_id, entry.info.scale) == ("ESRGAN", scale)
+    assert "2nb" in entry.info.tags and "16nf" in entry.info.tags
+    _same_output(net, entry, size=12)
+
+
+def test_import_twice_reuses_the_first(tmp_path: Path) -> None:
+    nx.export_compact(mf.compact(), tmp_path, "c")
+    first = ncnn.import_model(tmp_path / "c.param")
+    again = ncnn.import_model(tmp_path / "c.param")
+    assert again.path == first.path
+    assert len(list(paths.models_dir().glob("*.safetensors"))) == 1
+
+
+def test_a_graph_that_computes_something_else_is_refused(tmp_path: Path) -> None:
+    # Same layers and shapes as an RRDB, but a residual scale of 0.3: matching
+    # shapes alone would accept it; the numerical check must not.
+    net = mf.rrdb(scale=2, nf=8, nb=1)
+    nx.export_rrdb(net, tmp_path, "odd", rdb_residual=0.3)
+    with pytest.raises(ModelError, match="does not reproduce"):
+        ncnn.convert(tmp_path / "odd.param")
+    assert list(paths.models_dir().iterdir()) == []
+
+
+def _write(folder: Path, name: str, param: str, data: bytes = b"") -> Path:
+    (folder / f"{name}.param").write_text(param)
+    (folder / f"{name}.bin").write_bytes(data)
+    return folder / f"{name}.param"
+
+
+def test_bad_pairs_are_reported_and_the_folder_goes_on(tmp_path: Path) -> None:
+    nx.export_compact(mf.compact(), tmp_path, "good")
+    good_bin = (tmp_path / "good.bin").read_bytes()
+    good_param = (tmp_path / "good.param").read_text()
+    _write(tmp_path, "cut", good_param, good_bin[:-10])
+    _write(tmp_path, "extra", good_param, good_bin + b"\0" * 8)
+    _write(tmp_path, "magic", "123\n1 1\nInput in 0 1 data\n")
+    _write(
+        tmp_path,
+        "deconv",
+        "7767517\n2 2\nInput in 0 1 data\nDeconvolution d 1 1 data out 0=3 1=4 6=144\n",
+    )
+    (tmp_path / "lonely.param").write_text(good_param)
+    int8 = good_param.replace("Convolution", "Convolution", 1)
+    _write(tmp_path, "int8", int8, (0x000D4B38).to_bytes(4, "little") + good_bin[4:])
+    results = {r.param.stem: r for r in ncnn.import_folder(tmp_path)}
+    assert results["good"].entry is not None
+    reasons = {k: r.error or "" for k, r in results.items() if k != "good"}
+    assert "shorter" in reasons["cut"]
+    assert "more than" in reasons["extra"]
+    assert "7767517" in reasons["magic"]
+    assert "Deconvolution" in reasons["deconv"]
+    assert "lonely.bin is missing" in reasons["lonely"]
+    assert "int8" in reasons["int8"]
+    assert [p.name for p in paths.models_dir().iterdir()] == ["good.safetensors"]
+
+
+def test_unsupported_architecture_names_its_layers(tmp_path: Path) -> None:
+    g = nx.Builder()
+    conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+    g.add("Sigmoid", [g.conv("data", conv)], [])
+    g.write(tmp_path / "seg.param", tmp_path / "seg.bin")
+    with pytest.raises(ModelError, match=r"not an architecture unsr converts.*Sigmoid"):
+        ncnn.convert(tmp_path / "seg.param")
+
+
+def test_param_arrays_and_counts() -> None:
+    layers = parse_param(
+        "7767517\n2 2\nInput in 0 1 data\n"
+        "Eltwise e 2 1 a b out 0=1 -23301=2,2.000000e-01,1.0\n"
+    )
+    assert layers[1].params == {0: 1, 1: (0.2, 1.0)}
+    with pytest.raises(NcnnError, match="announces 3 layers"):
+        parse_param("7767517\n3 2\nInput in 0 1 data\n")
