@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("split", "side", "diff"),
         help="with --screenshot: the viewer's mode",
     )
+    p.add_argument(
+        "--tab",
+        choices=("studio", "train", "models"),
+        help="the page to show (with --screenshot: the page captured)",
+    )
     p.add_argument("--timeout", type=float, default=600.0, help=argparse.SUPPRESS)
     p.add_argument("--report-startup", action="store_true", help=argparse.SUPPRESS)
     return p

@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         window.resize(args.size)
     if args.load:
         window.studio.queue.add_paths(args.load)
+    if args.tab:
+        window.show_page(args.tab)
     try:
         if args.screenshot:
             with loop:

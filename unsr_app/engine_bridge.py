@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from unsr_app.models import FileOutcome, MethodInfo, RunRequest, RunRow
+from unsr_app.models import (
+    FileOutcome,
+    MethodInfo,
+    RunRequest,
+    RunRow,
+    TrainChoices,
+    TrainRequest,
+)
 
 
 def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
@@ -143,3 +150,43 @@ def metrics_job(
         "SSIM": float(metrics.ssim(sr, hr)),
         "LPIPS": metrics.lpips(sr, hr) if metrics.lpips_available() else None,
     }
+
+
+def train_choices_job() -> Generator[Any, None, TrainChoices]:
+    """A job returning the training recipes and where checkpoints are saved."""
+    yield from ()
+    from engine import paths
+    from engine.train.checkpoint import SUFFIX
+    from engine.train.recipes import RECIPES
+
+    return TrainChoices(
+        recipes=tuple((name, r.label) for name, r in RECIPES.items()),
+        models_dir=paths.models_dir(),
+        suffix=SUFFIX,
+    )
+
+
+def train_job(request: TrainRequest) -> Generator[Any, None, Any]:
+    """Train from two folders; the checkpoint is written to ``request.output``.
+
+    Closing the job (Stop) makes the trainer save what it has learnt so far.
+    """
+    from engine.train.trainer import RunSpec, train_folders
+
+    spec = RunSpec(
+        recipe=request.recipe,
+        profile=request.profile,
+        scale=request.scale,
+        budget_s=request.budget_s,
+        iterations=request.iterations,
+        device="auto",
+        preview_every_s=5.0,
+        info={
+            "trained_on": (
+                f"real LR photos in {request.real_lr}; clean HR photos in {request.hr}"
+            ),
+            "command": request.command,
+        },
+    )
+    request.output.parent.mkdir(parents=True, exist_ok=True)
+    return (yield from train_folders(spec, request.real_lr, request.hr, request.output))

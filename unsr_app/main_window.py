@@ -26,6 +26,8 @@ from unsr_app.batch_runner import BatchRunner, ItemJobFactory, default_factory
 from unsr_app.models import QueueItem, RunRow
 from unsr_app.qimage import load_qimage
 from unsr_app.studio_page import StudioPage
+from unsr_app.widgets.models_page import ModelsPage
+from unsr_app.widgets.train_page import TrainPage
 from unsr_app.worker import JobFactory, JobHandle
 
 
@@ -65,12 +67,17 @@ class MainWindow(QMainWindow):
         self._store = store if store is not None else settings.default_store()
         self._settings = settings.load(self._store)
         self._jobs: set[JobHandle] = set()
+        self._methods_job = methods_job
 
         self.studio = StudioPage(paste_dir)
+        # Both pages load the engine only when first shown (or on Start).
+        self.train_page = TrainPage()
+        self.models_page = ModelsPage()
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
-        # Further pages (Train, Models) are one addTab each.
         self.pages.addTab(self.studio, "Studio")
+        self.pages.addTab(self.train_page, "Train")
+        self.pages.addTab(self.models_page, "Models")
         self.setCentralWidget(self.pages)
         s = self.studio
         self.runner = BatchRunner(factory, self._needs_fit, self)
@@ -97,12 +104,14 @@ class MainWindow(QMainWindow):
         r.item_changed.connect(self._on_runner_item_changed)
         r.item_finished.connect(self._on_runner_item_finished)
         r.batch_finished.connect(self._on_runner_batch_finished)
+        self.models_page.models_changed.connect(self._on_models_page_models_changed)
+        self.train_page.model_trained.connect(self._on_train_page_model_trained)
 
         s.method.set_request(self._settings.request)
         if self._settings.geometry:
             self.restoreGeometry(self._settings.geometry)
         s.restore_layout(self._settings.window_state)
-        self._run(methods_job, self._on_methods_listed)
+        self._refresh_methods()
         if warm_up:
             self._run(engine_bridge.warm_up_job, self._on_engine_warmed_up)
         self._on_history_refresh_requested()
@@ -119,9 +128,24 @@ class MainWindow(QMainWindow):
         handle.start()
         return handle
 
+    def _refresh_methods(self) -> None:
+        self._run(self._methods_job, self._on_methods_listed)
+
     def is_idle(self) -> bool:
-        """True when no batch and no look-up is running."""
-        return not self.runner.is_running() and not self._jobs
+        """True when no batch, no training and no look-up is running."""
+        return (
+            not self.runner.is_running()
+            and not self.train_page.is_busy()
+            and not self._jobs
+        )
+
+    def show_page(self, name: str) -> bool:
+        """Bring the tab titled ``name`` (any case) forward; False if none is."""
+        for i in range(self.pages.count()):
+            if self.pages.tabText(i).lower() == name.lower():
+                self.pages.setCurrentIndex(i)
+                return True
+        return False
 
     def _needs_fit(self, method_id: str) -> bool:
         info = self.studio.method.method_info(method_id)
@@ -210,9 +234,20 @@ class MainWindow(QMainWindow):
 
     # -- slots -------------------------------------------------------------
     def _on_methods_listed(self, methods: Any) -> None:
+        # set_methods keeps the selected method when it is still listed.
         self.studio.method.set_methods(methods)
+        if self.runner.is_running():
+            self.studio.method.set_running(True)  # a refresh mid-batch
         self.studio.log.append(f"{len(methods)} methods available")
         self.methods_loaded.emit()
+
+    def _on_models_page_models_changed(self) -> None:
+        self._refresh_methods()
+
+    def _on_train_page_model_trained(self, path: str) -> None:
+        self.studio.log.append(f"trained model saved: {path}")
+        self.models_page.invalidate()
+        self._refresh_methods()
 
     def _on_engine_warmed_up(self, version: str) -> None:
         self.studio.log.append(f"engine ready (torch {version})")
@@ -331,6 +366,7 @@ class MainWindow(QMainWindow):
         """Save settings, stop the batch and wait for every worker thread."""
         self.save_settings()
         self.runner.shutdown()
+        self.train_page.shutdown()
         for handle in list(self._jobs):
             handle.cancel()
             handle.wait(15000)  # look-ups don't yield; they end soon

@@ -105,3 +105,37 @@ class RunRow:
     seconds: float | None
     status: str
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainChoices:
+    """What the Train page offers, looked up in a worker (recipes import torch).
+
+    Attributes
+    ----------
+    recipes : tuple of (id, label)
+        The unpaired training recipes, in display order.
+    models_dir : Path
+        The user models folder, where trained checkpoints are saved.
+    suffix : str
+        The file suffix of unsr's trained checkpoints.
+    """
+
+    recipes: tuple[tuple[str, str], ...]
+    models_dir: Path
+    suffix: str
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """One training run as set on the Train page."""
+
+    real_lr: Path
+    hr: Path
+    recipe: str
+    output: Path
+    profile: str = "cpu"
+    scale: int = 2
+    budget_s: float | None = None
+    iterations: int | None = None
+    command: str = ""

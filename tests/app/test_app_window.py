@@ -178,3 +178,48 @@ def test_a_real_run_lands_in_the_history_and_opens(
     assert s.viewer.before is not None and s.viewer.after is not None
     assert s.viewer.after.width() == 2 * s.viewer.before.width()
     w.close()
+
+
+def test_the_window_has_studio_train_and_models_tabs(window: MainWindow) -> None:
+    tabs = [window.pages.tabText(i) for i in range(window.pages.count())]
+    assert tabs == ["Studio", "Train", "Models"]
+    assert window.pages.widget(1) is window.train_page
+    assert window.pages.widget(2) is window.models_page
+    # Neither page has loaded the engine: they wait until they are shown.
+    assert window.train_page.method.count() == 1 and not window.train_page.is_busy()
+    assert window.show_page("models") and window.pages.currentWidget() is (
+        window.models_page
+    )
+
+
+def _real_window(qtbot: QtBot, store: QSettings) -> MainWindow:
+    w = MainWindow(store, factory=fake_fit, warm_up=False)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.methods_loaded, timeout=30_000):
+        w.show()
+    qtbot.waitUntil(w.is_idle, timeout=5000)
+    return w
+
+
+@pytest.mark.parametrize("source", ["models_page", "train_page"])
+def test_a_new_model_appears_in_the_method_list(
+    qtbot: QtBot, store: QSettings, loop: asyncio.AbstractEventLoop, source: str
+) -> None:
+    from engine import paths
+    from tests import model_factory as mf
+
+    w = _real_window(qtbot, store)
+    panel = w.studio.method
+    panel.method.setCurrentIndex(panel.method.findData("lanczos"))
+    before = {m.id for m in panel.methods()}
+    model = mf.save(mf.compact(scale=2), paths.models_dir() / "tiny-new.safetensors")
+    with qtbot.waitSignal(w.methods_loaded, timeout=30_000):
+        if source == "models_page":
+            w.models_page.models_changed.emit()
+        else:
+            w.train_page.model_trained.emit(str(model))
+    added = {m.id for m in panel.methods()} - before
+    assert len(added) == 1 and "tiny-new" in added.pop()
+    assert panel.request().method == "lanczos"  # the selection is kept
+    qtbot.waitUntil(w.is_idle, timeout=5000)
+    w.close()

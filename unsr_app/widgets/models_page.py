@@ -119,6 +119,13 @@ class ModelsPage(QWidget):
         if not self._loaded:
             self.refresh()
 
+    def invalidate(self) -> None:
+        """The library changed elsewhere: list it again now, or when next shown."""
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._loaded = False
+
     # --- data ---------------------------------------------------------------
 
     def refresh(self) -> None:

@@ -6,21 +6,19 @@ translated LR, the domain-adaptation method's target-style LR). A finished (or
 stopped) model is saved to the user models folder and announced with
 ``model_trained`` so the window can refresh its method list.
 
-The training job runs in a QThread through a small local runner
-(``_JobRunner``); it follows the same pattern as ``unsr_app/worker.py`` and
-can be replaced by it once that lands.
+Jobs run through the app's one thread bridge (:class:`~unsr_app.worker.JobHandle`).
+The recipes import torch, so they are looked up in a worker the first time the
+page is shown: building the window stays instant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -36,64 +34,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-_COLORS = [
-    "#e6194b",
-    "#3cb44b",
-    "#4363d8",
-    "#f58231",
-    "#911eb4",
-    "#42d4f4",
-    "#f032e6",
-    "#9a6324",
-    "#808000",
-    "#000075",
-    "#a9a9a9",
-    "#ffe119",
-]
+from unsr_app import engine_bridge
+from unsr_app.models import TrainChoices, TrainRequest
+from unsr_app.widgets.loss_plot import LossPlot
+from unsr_app.worker import JobHandle, PreviewFrame
 
-
-class _JobRunner(QObject):
-    """Consumes one engine job in a worker thread and re-emits its events."""
-
-    progressed = Signal(object)
-    finished = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
-
-    def __init__(self, job: Generator[Any, None, Any]) -> None:
-        super().__init__()
-        self._job = job
-        self._stop = False
-
-    def cancel(self) -> None:
-        """Ask the job to stop at its next yield (thread-safe flag)."""
-        self._stop = True
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            while True:
-                if self._stop:
-                    self._job.close()  # the trainer saves a resumable checkpoint
-                    self.cancelled.emit()
-                    return
-                self.progressed.emit(next(self._job))
-        except StopIteration as stop:
-            self.finished.emit(stop.value)
-        except Exception as err:  # report any failure to the page, never crash Qt
-            self._job.close()
-            self.failed.emit(f"{type(err).__name__}: {err}")
-
-
-def _pixmap(img: np.ndarray, size: int = 128) -> QPixmap:
-    a = np.ascontiguousarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8))
-    h, w = a.shape[:2]
-    qimg = QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(qimg).scaled(size, size)
+_PREVIEW_PX = 160
+ChoicesJob = Callable[[], Generator[Any, None, TrainChoices]]
+TrainJob = Callable[[TrainRequest], Generator[Any, None, Any]]
 
 
 class TrainPage(QWidget):
     """Train an unpaired method from two folders.
+
+    Parameters
+    ----------
+    choices_job, train_job
+        The look-up of the recipes and the training job (tests may pass fakes).
 
     Signals
     -------
@@ -106,43 +63,65 @@ class TrainPage(QWidget):
     model_trained = Signal(str)
     running = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        choices_job: ChoicesJob = engine_bridge.train_choices_job,
+        train_job: TrainJob = engine_bridge.train_job,
+    ) -> None:
         super().__init__(parent)
-        from engine.train.recipes import RECIPES
-
-        self._recipes = RECIPES
-        self._thread: QThread | None = None
-        self._runner: _JobRunner | None = None
+        self._choices_job = choices_job
+        self._train_job = train_job
+        self._choices: TrainChoices | None = None
+        self._lookup: JobHandle | None = None
+        self._handle: JobHandle | None = None
         self._out: Path | None = None
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        self._series: dict[str, tuple[list[int], list[float]]] = {}
         self._previews: dict[str, QLabel] = {}
 
         self.real_lr = QLineEdit(placeholderText="folder of real low-resolution photos")
         self.hr = QLineEdit(placeholderText="folder of clean high-resolution photos")
         self.method = QComboBox()
-        for name, recipe in RECIPES.items():
-            self.method.addItem(recipe.label, name)
+        self.method.addItem("Loading methods…")
+        self.method.setEnabled(False)
         self.profile = QComboBox()
         self.profile.addItem("CPU (small nets, minutes)", "cpu")
         self.profile.addItem("Paper (published settings, GPU)", "paper")
         self.scale = QComboBox()
-        self.scale.addItem("x2", 2)
-        self.scale.addItem("x4", 4)
+        self.scale.addItem("×2", 2)
+        self.scale.addItem("×4", 4)
         self.budget = QSpinBox(minimum=1, maximum=24 * 60, value=30, suffix=" min")
-        self.name = QLineEdit(placeholderText="model name (default: method and scale)")
+        self.name = QLineEdit(placeholderText="default: method and scale")
         self.start_button = QPushButton("Start")
+        self.start_button.setEnabled(False)  # until the recipes are known
+        self.start_button.setMinimumHeight(30)
+        font = self.start_button.font()
+        font.setBold(True)
+        self.start_button.setFont(font)
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop and save the model trained so far")
         self.stop_button.setEnabled(False)
+        self.stop_button.setMinimumHeight(30)
         self.progress = QProgressBar()
+        self.progress.setFormat("idle")
+        self.progress.setValue(0)
         self.status = QLabel("Pick the two folders, then Start.")
         self.status.setWordWrap(True)
-        self.plot = pg.PlotWidget(title="losses")
-        self.plot.addLegend()
-        self.plot.setLogMode(y=True)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.losses = LossPlot()
+        self.losses.title.setText("<b>Training losses</b>")
+        self.losses.hint.setText("Every loss gets its own curve here while training.")
+        self.losses.set_log(True)
+        self.preview_hint = QLabel(
+            "The images each method makes on the way (translated or pseudo-clean "
+            "LR, the SR output) appear here every few seconds."
+        )
+        self.preview_hint.setWordWrap(True)
+        self.preview_hint.setEnabled(False)
         self._preview_grid = QGridLayout()
+        self._preview_grid.setAlignment(Qt.AlignmentFlag.AlignLeft)
 
         form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Real LR photos", self._picker(self.real_lr))
         form.addRow("Clean HR photos", self._picker(self.hr))
         form.addRow("Method", self.method)
@@ -151,15 +130,28 @@ class TrainPage(QWidget):
         form.addRow("Budget", self.budget)
         form.addRow("Save as", self.name)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.plot, 1)
-        layout.addLayout(self._preview_grid)
+        buttons.addWidget(self.start_button, 2)
+        buttons.addWidget(self.stop_button, 1)
+        side = QWidget()
+        side.setMaximumWidth(460)
+        side.setMinimumWidth(340)
+        left = QVBoxLayout(side)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addWidget(QLabel("<b>Train an unpaired method</b>"))
+        left.addLayout(form)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        left.addWidget(self.status, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.losses, 1)
+        right.addWidget(QLabel("<b>Intermediate images</b>"))
+        right.addWidget(self.preview_hint)
+        right.addLayout(self._preview_grid)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(12)
+        layout.addWidget(side)
+        layout.addLayout(right, 1)
 
         self.start_button.clicked.connect(self._on_start_clicked)
         self.stop_button.clicked.connect(self.stop)
@@ -182,18 +174,50 @@ class TrainPage(QWidget):
         button.clicked.connect(browse)
         return box
 
+    # -- data -------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        """Look the recipes up the first time the page is shown."""
+        super().showEvent(event)
+        self.load_choices()
+
+    def load_choices(self) -> None:
+        """Look the recipes up in a worker (once)."""
+        if self._choices is not None or self._lookup is not None:
+            return
+        self._lookup = JobHandle(self._choices_job, self)
+        self._lookup.finished.connect(self.set_choices)
+        self._lookup.failed.connect(self._on_lookup_failed)
+        self._lookup.cancelled.connect(self._on_lookup_cancelled)
+        self._lookup.start()
+
+    def set_choices(self, choices: TrainChoices) -> None:
+        """Offer ``choices``' recipes; Start is possible from now on."""
+        self._lookup = None
+        self._choices = choices
+        self.method.clear()
+        for name, label in choices.recipes:
+            self.method.addItem(label, name)
+        self.method.setEnabled(bool(choices.recipes))
+        self.start_button.setEnabled(bool(choices.recipes))
+
+    def is_busy(self) -> bool:
+        """True while training or looking the recipes up."""
+        return self._handle is not None or self._lookup is not None
+
+    def is_running(self) -> bool:
+        """True while a training job runs."""
+        return self._handle is not None
+
     # -- intents ----------------------------------------------------------
-    @Slot()
     def _on_start_clicked(self) -> None:
         self.start()
 
     def start(self, iterations: int | None = None) -> None:
         """Start training as set on the page (``iterations`` replaces the budget)."""
-        from engine import paths
-        from engine.train.checkpoint import SUFFIX
-        from engine.train.trainer import RunSpec, train_folders
-
-        if self._thread is not None:
+        if self._handle is not None:
+            return
+        if self._choices is None:
+            self.status.setText("The training methods are still loading…")
             return
         for label, edit in (("real LR", self.real_lr), ("HR", self.hr)):
             if not edit.text().strip():
@@ -202,128 +226,135 @@ class TrainPage(QWidget):
             if not Path(edit.text()).is_dir():
                 self.status.setText(f"The {label} folder does not exist: {edit.text()}")
                 return
+        request = self._request(iterations)
+        self._out = request.output
+        self._reset_views()
+        handle = JobHandle(lambda: self._train_job(request), self)
+        handle.progressed.connect(self._on_job_progressed)
+        handle.losses.connect(self._on_job_losses)
+        handle.preview.connect(self._on_job_preview)
+        handle.message.connect(self._on_job_message)
+        handle.finished.connect(self._on_job_finished)
+        handle.failed.connect(self._on_job_failed)
+        handle.cancelled.connect(self._on_job_cancelled)
+        self._handle = handle
+        self._set_running(True)
+        self.status.setText(f"Training {self.method.currentText()}…")
+        handle.start()
+
+    def _request(self, iterations: int | None) -> TrainRequest:
+        assert self._choices is not None
         real, hr = Path(self.real_lr.text()), Path(self.hr.text())
         method, scale = self.method.currentData(), int(self.scale.currentData())
+        profile = self.profile.currentData()
         name = self.name.text().strip() or f"{method}-x{scale}"
-        self._out = paths.models_dir() / f"{name}{SUFFIX}"
+        out = self._choices.models_dir / f"{name}{self._choices.suffix}"
         budget = None if iterations is not None else self.budget.value() * 60.0
-        spec = RunSpec(
+        length = (
+            f"--budget-minutes {self.budget.value()}"
+            if budget
+            else f"--iterations {iterations}"
+        )
+        return TrainRequest(
+            real_lr=real,
+            hr=hr,
             recipe=method,
-            profile=self.profile.currentData(),
+            output=out,
+            profile=profile,
             scale=scale,
             budget_s=budget,
             iterations=iterations,
-            device="auto",
-            preview_every_s=5.0,
-            info={
-                "trained_on": f"real LR photos in {real}; clean HR photos in {hr}",
-                "command": (
-                    f"unsr train {method} --real-lr {real} --hr {hr} --scale {scale} "
-                    f"--profile {self.profile.currentData()} "
-                    + (
-                        f"--budget-minutes {self.budget.value()}"
-                        if budget
-                        else f"--iterations {iterations}"
-                    )
-                    + f" -o {self._out}"
-                ),
-            },
+            command=(
+                f"unsr train {method} --real-lr {real} --hr {hr} --scale {scale} "
+                f"--profile {profile} {length} -o {out}"
+            ),
         )
-        self._reset_views()
-        job = train_folders(spec, real, hr, self._out)
-        self._runner = _JobRunner(job)
-        self._thread = QThread(self)
-        self._runner.moveToThread(self._thread)
-        self._thread.started.connect(self._runner.run)
-        self._runner.progressed.connect(self._on_runner_event)
-        self._runner.finished.connect(self._on_runner_finished)
-        self._runner.failed.connect(self._on_runner_failed)
-        self._runner.cancelled.connect(self._on_runner_cancelled)
-        for signal in (
-            self._runner.finished,
-            self._runner.failed,
-            self._runner.cancelled,
-        ):
-            signal.connect(self._thread.quit)
-        self._thread.finished.connect(self._on_thread_finished)
-        self._set_running(True)
-        self.status.setText(f"Training {self.method.currentText()}…")
-        self._thread.start()
 
-    @Slot()
     def stop(self) -> None:
         """Stop training; the model trained so far is saved and can be resumed."""
-        if self._runner is not None:
-            self._runner.cancel()
+        if self._handle is not None:
+            self._handle.cancel()
             self.status.setText("Stopping after the current step…")
 
-    def is_running(self) -> bool:
-        """True while a training job runs."""
-        return self._thread is not None
+    def shutdown(self) -> None:
+        """Stop every job of the page and wait for its thread (window closing)."""
+        for handle in (self._handle, self._lookup):
+            if handle is not None:
+                handle.cancel()
+                handle.wait(30000)
 
     # -- events -----------------------------------------------------------
     def _reset_views(self) -> None:
-        self.plot.clear()
-        self._curves.clear()
-        self._series.clear()
-        for label in self._previews.values():
-            label.deleteLater()
+        self.losses.clear()
+        while self._preview_grid.count():
+            item = self._preview_grid.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self._previews.clear()
+        self.preview_hint.show()
         self.progress.setValue(0)
+        self.progress.setFormat("starting %p%")
 
-    @Slot(object)
-    def _on_runner_event(self, event: Any) -> None:
-        from engine.events import Losses, Message, Preview, Progress
+    def _on_job_losses(self, event: Any) -> None:
+        self.losses.add(event.step, event.values)
 
-        if isinstance(event, Losses):
-            for key, value in event.values.items():
-                xs, ys = self._series.setdefault(key, ([], []))
-                xs.append(event.step)
-                ys.append(max(float(value), 1e-8))
-                if key not in self._curves:
-                    pen = pg.mkPen(_COLORS[len(self._curves) % len(_COLORS)], width=1.5)
-                    self._curves[key] = self.plot.plot(name=key, pen=pen)
-                if event.step % 5 == 0 or len(xs) < 50:
-                    self._curves[key].setData(xs, ys)
-        elif isinstance(event, Progress):
-            self.progress.setValue(int(100 * event.fraction))
-            eta = f", about {event.eta_s / 60:.0f} min left" if event.eta_s else ""
-            self.progress.setFormat(f"{event.stage} %p%{eta}")
-        elif isinstance(event, Preview):
-            if event.label not in self._previews:
-                cell = QLabel()
-                cell.setToolTip(event.label)
-                n = len(self._previews)
-                caption = QLabel(event.label)
-                self._preview_grid.addWidget(caption, 0, n)
-                self._preview_grid.addWidget(cell, 1, n)
-                self._previews[event.label] = cell
-            self._previews[event.label].setPixmap(_pixmap(event.image))
-        elif isinstance(event, Message):
-            self.status.setText(event.text)
+    def _on_job_progressed(self, event: Any) -> None:
+        self.progress.setValue(int(100 * event.fraction))
+        eta = ""
+        if event.eta_s:
+            eta = (
+                f", about {event.eta_s / 60:.0f} min left"
+                if event.eta_s >= 90
+                else f", {event.eta_s:.0f} s left"
+            )
+        self.progress.setFormat(f"{event.stage} %p%{eta}")
 
-    def _flush_curves(self) -> None:
-        for key, (xs, ys) in self._series.items():
-            self._curves[key].setData(xs, ys)
+    def _on_job_preview(self, frame: PreviewFrame) -> None:
+        cell = self._previews.get(frame.label)
+        if cell is None:
+            n = len(self._previews)
+            cell = QLabel()
+            cell.setFixedSize(_PREVIEW_PX, _PREVIEW_PX)
+            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            cell.setToolTip(frame.label)
+            caption = QLabel(frame.label)
+            caption.setMaximumWidth(_PREVIEW_PX)
+            self._preview_grid.addWidget(caption, 0, n)
+            self._preview_grid.addWidget(cell, 1, n)
+            self._previews[frame.label] = cell
+            self.preview_hint.hide()
+        cell.setPixmap(
+            QPixmap.fromImage(frame.image).scaled(
+                _PREVIEW_PX,
+                _PREVIEW_PX,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
 
-    @Slot(object)
-    def _on_runner_finished(self, result: Any) -> None:
-        self._flush_curves()
+    def _on_job_message(self, event: Any) -> None:
+        self.status.setText(event.text)
+
+    def _on_job_finished(self, result: Any) -> None:
+        self._job_ended()
         self.status.setText(
             f"Done: {result.steps} steps in {result.elapsed_s / 60:.1f} min. "
             f"Saved {self._out}; it is now in the method list."
         )
         self.progress.setValue(100)
+        self.progress.setFormat("done")
         if self._out is not None and self._out.is_file():
             self.model_trained.emit(str(self._out))
 
-    @Slot(str)
-    def _on_runner_failed(self, message: str) -> None:
-        self.status.setText(f"Training failed: {message}")
+    def _on_job_failed(self, reason: str) -> None:
+        self._job_ended()
+        self.progress.setFormat("failed")
+        self.status.setText(f"Training failed: {reason}")
 
-    @Slot()
-    def _on_runner_cancelled(self) -> None:
-        self._flush_curves()
+    def _on_job_cancelled(self) -> None:
+        self._job_ended()
+        self.progress.setFormat("stopped")
         saved = self._out is not None and self._out.is_file()
         self.status.setText(
             f"Stopped. Saved {self._out}; resume with unsr train --resume."
@@ -333,27 +364,31 @@ class TrainPage(QWidget):
         if saved:
             self.model_trained.emit(str(self._out))
 
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        if self._thread is not None:
-            self._thread.deleteLater()
-        if self._runner is not None:
-            self._runner.deleteLater()
-        self._thread, self._runner = None, None
+    def _on_lookup_failed(self, reason: str) -> None:
+        self._lookup = None
+        self.method.setItemText(0, "unavailable")
+        self.status.setText(f"Training is unavailable: {reason}")
+
+    def _on_lookup_cancelled(self) -> None:
+        self._lookup = None
+
+    def _job_ended(self) -> None:
+        # Terminal signals come once the thread has ended: nothing to wait for.
+        self._handle = None
         self._set_running(False)
 
     def _set_running(self, on: bool) -> None:
         self.start_button.setEnabled(not on)
         self.stop_button.setEnabled(on)
+        for w in (self.real_lr, self.hr, self.method, self.profile, self.scale):
+            w.setEnabled(not on)
+        self.budget.setEnabled(not on)
+        self.name.setEnabled(not on)
         self.running.emit(on)
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         """Stop and wait for the worker so no thread outlives the page."""
-        if self._runner is not None:
-            self._runner.cancel()
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()
+        self.shutdown()
         super().closeEvent(event)
 
 
