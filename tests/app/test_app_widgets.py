@@ -83,7 +83,7 @@ def test_loss_plot_receives_points(qtbot: QtBot) -> None:
     assert list(xs) == [1, 2, 3, 4, 5] and ys[-1] == 0.2
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plot.set_log(True)  # zeros are clipped, no log10 warning
+        plot.set_log(True)  # zeros leave a gap, no log10 warning
     plot.clear()
     assert plot.names() == [] and not plot._curves
 

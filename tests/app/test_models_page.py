@@ -71,7 +71,9 @@ def test_add_button_adds_good_files_and_explains_bad_ones(
     assert "Added 2x-small." in page.message.text()
     assert "broken.pth" in page.message.text()
     assert page.message.property("error") is True
+    assert not page.remove_button.isEnabled()  # nothing selected yet
     page.tree.setCurrentItem(page.tree.topLevelItem(0))
+    assert page.remove_button.isEnabled()
     assert "architecture" in page.details.text()
     assert page.selected_id() == "model:2x-small"
 

@@ -78,6 +78,8 @@ class LossPlot(QWidget):
             axis = self.plot.getAxis(side)
             axis.setPen(pg.mkPen(fg))
             axis.setTextPen(pg.mkPen(fg))
+        # pyqtgraph's default legend text is pale grey: unreadable on white.
+        self.plot.plotItem.legend.setLabelTextColor(fg)
 
     def add(self, step: int, values: Mapping[str, float]) -> None:
         """Buffer one point per loss; drawn at the next tick."""
@@ -127,10 +129,14 @@ class LossPlot(QWidget):
         for name, steps in self._steps.items():
             values = np.asarray(self._values[name])
             if self.is_log():
-                values = np.maximum(values, 1e-8)
+                # A zero (a loss not active yet) has no logarithm: leave a
+                # gap rather than a plunge that squeezes every other curve.
+                values = np.where(values > 0, values, np.nan)
             curve = self._curves.get(name)
             if curve is None:
                 colour = _COLOURS[len(self._curves) % len(_COLOURS)]
-                curve = self.plot.plot(name=name, pen=pg.mkPen(colour, width=1.6))
+                curve = self.plot.plot(
+                    name=name, pen=pg.mkPen(colour, width=1.6), connect="finite"
+                )
                 self._curves[name] = curve
             curve.setData(np.asarray(steps), values)

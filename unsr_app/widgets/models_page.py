@@ -150,13 +150,18 @@ class ModelsPage(QWidget):
             self.tree.addTopLevelItem(item)
             if entry.id == keep:
                 self.tree.setCurrentItem(item)
+        if entries and self.tree.currentItem() is None:
+            self.details.setText(
+                "Select a model to see its details. Add more with Add…, or drop "
+                ".pth / .safetensors files here."
+            )
         if not entries:
             self.details.setText(
                 "No models yet: add .pth or .safetensors files (Real-ESRGAN, "
                 "SwinIR, SPAN, HAT and other spandrel-readable models), drop them "
                 "here, or import an Upscayl/ncnn models folder."
             )
-        self.remove_button.setEnabled(bool(entries))
+        self._update_remove()
 
     def selected_id(self) -> str | None:
         """The id of the selected model, if any."""
@@ -235,6 +240,7 @@ class ModelsPage(QWidget):
 
     def _on_tree_current_changed(self, current: QTreeWidgetItem | None, _: Any) -> None:
         entry = current.data(0, _ROLE) if current is not None else None
+        self._update_remove()
         if entry is None:
             self.details.clear()
             return
@@ -267,6 +273,12 @@ class ModelsPage(QWidget):
         event.acceptProposedAction()
 
     # --- helpers ------------------------------------------------------------
+
+    def _update_remove(self) -> None:
+        # Bundled models ship with unsr and stay: only the user's can go.
+        item = self.tree.currentItem()
+        entry = item.data(0, _ROLE) if item is not None else None
+        self.remove_button.setEnabled(entry is not None and entry.source == "user")
 
     def _report(self, added: list[str], problems: list[str], verb: str) -> None:
         parts = []

@@ -78,8 +78,10 @@ class TrainPage(QWidget):
         self._out: Path | None = None
         self._previews: dict[str, QLabel] = {}
 
-        self.real_lr = QLineEdit(placeholderText="folder of real low-resolution photos")
-        self.hr = QLineEdit(placeholderText="folder of clean high-resolution photos")
+        self.real_lr = QLineEdit(placeholderText="the photos to improve")
+        self.real_lr.setToolTip("A folder of real low-resolution photos")
+        self.hr = QLineEdit(placeholderText="any sharp photos")
+        self.hr.setToolTip("A folder of clean high-resolution photos (need not match)")
         self.method = QComboBox()
         self.method.addItem("Loading methods…")
         self.method.setEnabled(False)
@@ -104,6 +106,15 @@ class TrainPage(QWidget):
         self.progress = QProgressBar()
         self.progress.setFormat("idle")
         self.progress.setValue(0)
+        self.about = QLabel(
+            "Unpaired training learns how your photos are degraded from two "
+            "folders that need not match: real low-resolution photos and any "
+            "clean high-resolution ones. The model is saved to your models "
+            "folder and appears in the Studio's method list; Stop saves what "
+            "it has learnt so far."
+        )
+        self.about.setWordWrap(True)
+        self.about.setEnabled(False)  # the muted colour of help text
         self.status = QLabel("Pick the two folders, then Start.")
         self.status.setWordWrap(True)
         self.status.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -133,11 +144,12 @@ class TrainPage(QWidget):
         buttons.addWidget(self.start_button, 2)
         buttons.addWidget(self.stop_button, 1)
         side = QWidget()
-        side.setMaximumWidth(460)
-        side.setMinimumWidth(340)
+        side.setFixedWidth(420)
         left = QVBoxLayout(side)
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(QLabel("<b>Train an unpaired method</b>"))
+        left.addWidget(self.about)
+        left.addSpacing(4)
         left.addLayout(form)
         left.addLayout(buttons)
         left.addWidget(self.progress)
