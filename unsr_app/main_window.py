@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         return (
             not self.runner.is_running()
             and not self.train_page.is_busy()
+            and not self.models_page.is_busy()
             and not self._jobs
         )
 
@@ -367,6 +368,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.runner.shutdown()
         self.train_page.shutdown()
+        self.models_page.shutdown()
         for handle in list(self._jobs):
             handle.cancel()
             handle.wait(15000)  # look-ups don't yield; they end soon

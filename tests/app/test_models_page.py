@@ -47,6 +47,18 @@ def test_listing_waits_until_shown(qtbot) -> None:  # type: ignore[no-untyped-de
     assert "No models yet" in widget.details.text()
 
 
+def test_first_show_lists_in_the_background_when_the_engine_is_cold(
+    qtbot, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(ModelsPage, "engine_loaded", lambda _self: False)
+    widget = ModelsPage()
+    qtbot.addWidget(widget)
+    widget.show()  # returns at once: the import runs in a worker
+    assert widget.is_busy() and "Listing the models" in widget.details.text()
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=30_000)
+    assert "No models yet" in widget.details.text()
+
+
 def test_empty_page_explains_what_to_do(page: ModelsPage) -> None:
     assert _rows(page) == []
     assert "No models yet" in page.details.text()

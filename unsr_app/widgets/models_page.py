@@ -8,7 +8,8 @@ the page's message line and the page keeps working.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from unsr_app.worker import JobHandle
 
 if TYPE_CHECKING:  # the engine (and torch) load lazily, off the start-up path
     from engine.models.library import Entry
@@ -111,13 +114,54 @@ class ModelsPage(QWidget):
         # Listing imports torch and reads model files: wait until shown, so
         # building the window stays instant.
         self._loaded = False
+        self._lookup: JobHandle | None = None
         self.details.setText("The models are listed when this page is shown.")
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         """List the models the first time the page is shown."""
         super().showEvent(event)
-        if not self._loaded:
+        if self._loaded:
+            return
+        if self.engine_loaded():
             self.refresh()
+        else:
+            self._load_in_background()
+
+    def engine_loaded(self) -> bool:
+        """True once the models library (and torch) is imported: listing is quick."""
+        return "engine.models" in sys.modules
+
+    def _load_in_background(self) -> None:
+        # Importing torch takes seconds: do it in a worker, then list here.
+        self._loaded = True
+        self.details.setText("Listing the models…")
+        self._lookup = JobHandle(_import_library_job, self)
+        self._lookup.finished.connect(self._on_lookup_finished)
+        self._lookup.failed.connect(self._on_lookup_failed)
+        self._lookup.cancelled.connect(self._on_lookup_cancelled)
+        self._lookup.start()
+
+    def _on_lookup_finished(self, _value: object) -> None:
+        self._lookup = None
+        self.refresh()
+
+    def _on_lookup_failed(self, reason: str) -> None:
+        self._lookup = None
+        self._say(f"Could not list the models: {reason}", error=True)
+
+    def _on_lookup_cancelled(self) -> None:
+        self._lookup = None
+        self._loaded = False
+
+    def is_busy(self) -> bool:
+        """True while the library is being imported in the background."""
+        return self._lookup is not None
+
+    def shutdown(self) -> None:
+        """Wait for the background import (the window is closing)."""
+        if self._lookup is not None:
+            self._lookup.cancel()
+            self._lookup.wait(30000)
 
     def invalidate(self) -> None:
         """The library changed elsewhere: list it again now, or when next shown."""
@@ -318,6 +362,12 @@ class ModelsPage(QWidget):
             f"Delete {model_id} from your models folder? This cannot be undone.",
         )
         return answer == QMessageBox.StandardButton.Yes
+
+
+def _import_library_job() -> Generator[Any, None, None]:
+    """Import the models library (and torch) in a worker thread."""
+    yield from ()
+    import engine.models  # noqa: F401 - imported for its side effect
 
 
 def _cell(entry: Entry, column: str) -> str:
