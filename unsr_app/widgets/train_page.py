@@ -352,8 +352,10 @@ class TrainPage(QWidget):
         self._job_ended()
         self.status.setText(
             f"Done: {result.steps} steps in {result.elapsed_s / 60:.1f} min. "
-            f"Saved {self._out}; it is now in the method list."
+            f"Saved {self._saved_name()} in your models folder; it is now in "
+            "the Studio's method list."
         )
+        self.status.setToolTip(str(self._out))
         self.progress.setValue(100)
         self.progress.setFormat("done")
         if self._out is not None and self._out.is_file():
@@ -369,12 +371,18 @@ class TrainPage(QWidget):
         self.progress.setFormat("stopped")
         saved = self._out is not None and self._out.is_file()
         self.status.setText(
-            f"Stopped. Saved {self._out}; resume with unsr train --resume."
+            f"Stopped. Saved {self._saved_name()} in your models folder; "
+            "resume with unsr train --resume."
             if saved
             else "Stopped before the first step; nothing was saved."
         )
+        self.status.setToolTip(str(self._out) if saved else "")
         if saved:
             self.model_trained.emit(str(self._out))
+
+    def _saved_name(self) -> str:
+        # The name, not the path: a long path wraps mid-word in the narrow column.
+        return self._out.name if self._out is not None else "the model"
 
     def _on_lookup_failed(self, reason: str) -> None:
         self._lookup = None
