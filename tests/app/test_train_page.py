@@ -91,3 +91,18 @@ def test_missing_folder_is_explained(qtbot: QtBot, tmp_path: Path) -> None:
     page.start(iterations=1)
     assert not page.is_running()
     assert "does not exist" in page.status.text()
+
+
+def test_closing_mid_training_stops_and_waits_for_the_thread(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    page = _page(qtbot)
+    lr, hr = _folders(tmp_path)
+    page.real_lr.setText(str(lr))
+    page.hr.setText(str(hr))
+    page.method.setCurrentIndex(page.method.findData("bicubic"))
+    page.start(iterations=100_000)
+    qtbot.waitUntil(lambda: page.losses.point_count("sr_pixel") > 0, timeout=30_000)
+    page.close()  # the window closing: no event loop turn after this
+    assert not worker.live_threads()
+    assert (paths.models_dir() / "bicubic-x2.unsr.pt").is_file()  # saved on close
