@@ -10,22 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from engine import models, paths
+from engine.cli_info import table
 from engine.models.errors import LibraryError, ModelError
 from engine.models.library import Entry, human_bytes
-
-
-def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        out.write("  ".join(cells).rstrip() + "\n")
-        if n == 0:
-            out.write("  ".join("-" * width for width in widths) + "\n")
 
 
 def _row(e: Entry) -> tuple[str, ...]:
@@ -61,7 +52,7 @@ def run_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         ("id", "architecture", "scale", "purpose", "size", "source", "status")
     ]
     rows += [_row(e) for e in found]
-    _table(rows, out)
+    table(rows, out)
     out.write(f"\nUser models folder: {paths.models_dir()}\n")
     return 0
 
