@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.methods import resample
+from engine.methods.dualsr import DUALSR
 from engine.methods.base import Method, MethodError
 
-_BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS)
+_BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS, DUALSR)
 
 #: Functions that list methods backed by files on disk (model libraries).
 _PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = ()
