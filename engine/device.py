@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 
 import numpy as np
@@ -62,22 +62,53 @@ def autocast(
     return contextlib.nullcontext()
 
 
+@cache
+def physical_cores() -> int | None:
+    """Physical cores among the CPUs this process may use (Linux), else None."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            text = f.read()
+    except OSError:
+        return None
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cores: set[tuple[str, str]] = set()
+    for block in text.split("\n\n"):
+        fields = {
+            k.strip(): v.strip()
+            for k, _, v in (line.partition(":") for line in block.splitlines())
+        }
+        if "processor" not in fields or "core id" not in fields:
+            continue
+        if allowed is not None and int(fields["processor"]) not in allowed:
+            continue
+        cores.add((fields.get("physical id", "0"), fields["core id"]))
+    return len(cores) or None
+
+
+def default_threads() -> int:
+    """Threads for torch: ``UNSR_THREADS`` if set, else physical usable cores."""
+    env = os.environ.get("UNSR_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass  # a typo in an env var should not stop the program
+    usable = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else (os.cpu_count() or 1)
+    )
+    physical = physical_cores()
+    return max(1, min(usable, physical) if physical else usable)
+
+
 def configure_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads (physical cores by default) and return it.
 
     ``UNSR_THREADS`` overrides the default. Hyper-threads slow convolutions down,
-    so the default is the number of usable cores, not logical CPUs.
+    so the default is the number of usable physical cores, not logical CPUs.
     """
-    if threads is None:
-        env = os.environ.get("UNSR_THREADS")
-        threads = (
-            int(env)
-            if env
-            else len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else (os.cpu_count() or 1)
-        )
-    threads = max(1, threads)
+    threads = max(1, default_threads() if threads is None else threads)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
@@ -91,6 +122,59 @@ def seed_all(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+#: The most a bf16 pass may differ from fp32, on outputs in [0, 1]: one 8-bit
+#: level, so an 8-bit file cannot tell the two apart by more than rounding.
+BF16_TOLERANCE = 1.0 / 255.0
+
+
+def bf16_error(
+    fn: Callable[[torch.Tensor], torch.Tensor], sample: torch.Tensor
+) -> float:
+    """Return the largest |bf16 - fp32| of ``fn`` on ``sample``, outputs clamped.
+
+    Parameters
+    ----------
+    fn
+        Maps (1, C, h, w) in [0, 1] to an image in [0, 1].
+    sample
+        A small input on the device ``fn`` runs on (e.g. a 48x48 crop).
+
+    Returns
+    -------
+    float
+        ``inf`` when the device has no bf16 autocast worth using (the policy
+        then keeps fp32).
+    """
+    device = sample.device
+    if device.type not in ("cpu", "cuda") or (
+        device.type == "cpu" and not cpu_has_bf16()
+    ):
+        return float("inf")
+    with torch.inference_mode():
+        ref = fn(sample).float().clamp(0, 1)
+        with autocast(device):
+            low = fn(sample).float().clamp(0, 1)
+    if low.shape != ref.shape:
+        return float("inf")
+    return float((low - ref).abs().max())
+
+
+def bf16_ok(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    sample: torch.Tensor,
+    tolerance: float = BF16_TOLERANCE,
+) -> bool:
+    """Return True when ``fn`` may run under bf16 autocast.
+
+    bf16 keeps 8 significant bits, about the size of one 8-bit level, so some
+    networks stay within ``tolerance`` and others (deep ones, ones that add
+    large residuals) do not. This checks the network at hand on a sample at run
+    time instead of trusting a blanket rule; callers fall back to fp32 when it
+    says no.
+    """
+    return bf16_error(fn, sample) <= tolerance
+
+
 @contextlib.contextmanager
 def inference(device: torch.device) -> Iterator[None]:
     """Inference mode: no autograd bookkeeping."""
@@ -99,10 +183,15 @@ def inference(device: torch.device) -> Iterator[None]:
 
 
 __all__ = [
+    "BF16_TOLERANCE",
     "autocast",
+    "bf16_error",
+    "bf16_ok",
     "configure_threads",
     "cpu_has_bf16",
+    "default_threads",
     "inference",
+    "physical_cores",
     "pick",
     "seed_all",
 ]

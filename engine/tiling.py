@@ -1,20 +1,104 @@
 """Tiled inference for any upscale callable, with feathered seams.
 
-The callable takes a tensor (1, C, h, w) in [0, 1] and returns (1, C, s*h, s*w).
+The callable takes a tensor (1, C, h, w) in [0, 1] and returns (1, C', s*h, s*w).
 Tiles overlap by ``overlap`` input pixels; each tile's output is weighted by a
-ramp that falls to ~0 at its inner edges, so seams blend instead of showing.
+ramp that falls to 0 at its inner edges, so seams blend instead of showing.
+
+Memory, and why it is handled this way:
+
+* The tile edge comes from a budget (:func:`auto_tile`): a method declares the
+  peak bytes its network needs per *output* pixel, and the largest tile that
+  fits the budget is used.
+* A budget is a guess. When a tile still runs out of memory, the whole pass
+  restarts with half the tile edge (with a warning Message), down to
+  ``min_tile``; out-of-memory strikes on the first tile, because every tile is
+  at most that size, so a restart loses little work.
+* The result is assembled on the CPU. The blending weights are separable
+  (a row ramp times a column ramp on a grid), so their sum is two 1-D vectors,
+  not a second full-size image.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Final
 
+import numpy as np
 import torch
 
+from engine import device as devices
+from engine.events import FloatArray, Message
 from engine.jobs import Clock, Job
 
 UpscaleFn = Callable[[torch.Tensor], torch.Tensor]
+
+#: A fallback for methods that do not declare their peak memory: 64 channels
+#: of float32 times a few live feature maps at output resolution.
+DEFAULT_BYTES_PER_OUT_PIXEL: Final = 64 * 4 * 4
+#: Below this edge a tile is mostly overlap; give up instead.
+MIN_TILE: Final = 32
+#: Tile edges are rounded down to a multiple of this (friendlier to kernels).
+TILE_MULTIPLE: Final = 8
+
+
+class TileMemoryError(MemoryError):
+    """Even the smallest allowed tile ran out of memory."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Return True when ``exc`` means an allocation failed (CUDA, MPS or CPU)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+        return True
+    if isinstance(exc, RuntimeError):
+        text = str(exc).lower()
+        return "out of memory" in text or "can't allocate memory" in text
+    return False
+
+
+def auto_tile(
+    h: int,
+    w: int,
+    scale: int,
+    memory_mb: float,
+    bytes_per_out_pixel: float = DEFAULT_BYTES_PER_OUT_PIXEL,
+    *,
+    min_tile: int = MIN_TILE,
+) -> int:
+    """Return the largest tile edge (input pixels) whose pass fits the budget.
+
+    Parameters
+    ----------
+    h, w
+        Input size.
+    scale
+        Upscale factor.
+    memory_mb
+        Budget for the network's working memory per tile, in MiB (the
+        assembled output is not part of it).
+    bytes_per_out_pixel
+        The network's peak bytes per output pixel, as the method declares.
+    min_tile
+        Never return less than this.
+
+    Returns
+    -------
+    int
+        ``max(h, w)`` when the whole image fits (one tile), else an edge that
+        is a multiple of 8 and at least ``min_tile``.
+    """
+    if h <= 0 or w <= 0 or scale <= 0:
+        raise ValueError(f"bad size {w}x{h} or scale {scale}")
+    # Input pixels one tile may hold.
+    area = memory_mb * 2**20 / (bytes_per_out_pixel * scale * scale)
+    if h * w <= area:
+        return max(h, w)
+    short, long = min(h, w), max(h, w)
+    # A thin image: tiles span the short side and are long along the other.
+    thin = short * short <= area
+    edge = int(area // short) if thin else math.isqrt(int(area))
+    edge = edge // TILE_MULTIPLE * TILE_MULTIPLE
+    return max(min_tile, min(edge, long))
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -34,6 +118,7 @@ def _ramp(n: int, lo: int, hi: int) -> torch.Tensor:
     """
     w = torch.ones(n)
     for size, flip in ((lo, False), (hi, True)):
+        size = min(size, n)
         if size <= 0:
             continue
         cut = size // 2
@@ -47,58 +132,266 @@ def _ramp(n: int, lo: int, hi: int) -> torch.Tensor:
     return w
 
 
+def _axis(
+    length: int, tile: int, overlap: int, scale: int
+) -> tuple[list[tuple[int, int, torch.Tensor]], torch.Tensor]:
+    """Tiles along one axis as (start, end, ramp) and the ramps' sum (output px)."""
+    total = torch.zeros(length * scale)
+    spans = []
+    for a in _starts(length, tile, overlap):
+        b = min(a + tile, length)
+        ov = overlap * scale
+        # Blend only on sides that touch another tile.
+        ramp = _ramp((b - a) * scale, ov if a > 0 else 0, ov if b < length else 0)
+        total[a * scale : b * scale] += ramp
+        spans.append((a, b, ramp))
+    return spans, total
+
+
+def _one_pass(
+    fn: UpscaleFn,
+    x: torch.Tensor,
+    scale: int,
+    tile: int,
+    overlap: int,
+    make_out: Callable[[int], torch.Tensor],
+) -> Job[torch.Tensor]:
+    """Run every tile once at edge ``tile`` and blend them into one image.
+
+    ``make_out(channels)`` gives the zeroed (1, C', sH, sW) CPU tensor to
+    accumulate into, possibly a strided view (the numpy HWC buffer of
+    :func:`upscale_array`); it is called once the first tile shows C'.
+    """
+    _, _, h, w = x.shape
+    overlap = min(overlap, tile // 2)
+    rows, row_sum = _axis(h, tile, overlap, scale)
+    cols, col_sum = _axis(w, tile, overlap, scale)
+    out: torch.Tensor | None = None
+    clock = Clock(len(rows) * len(cols), "upscaling tiles")
+    yield clock.progress(0)
+    done = 0
+    for y0, y1, wy in rows:
+        for x0, x1, wx in cols:
+            # inference_mode only around the call: a generator must not leave
+            # a thread-local grad mode switched while it is suspended.
+            with torch.inference_mode():
+                piece = fn(x[:, :, y0:y1, x0:x1])
+            piece = piece.detach().to("cpu", torch.float32)
+            expected = ((y1 - y0) * scale, (x1 - x0) * scale)
+            if piece.ndim != 4 or tuple(piece.shape[2:]) != expected:
+                raise ValueError(
+                    f"the network returned {tuple(piece.shape)} for a "
+                    f"{x1 - x0}x{y1 - y0} tile; expected x{scale}, i.e. "
+                    f"(1, C, {expected[0]}, {expected[1]})"
+                )
+            if out is None:
+                out = make_out(piece.shape[1])
+            sy, sx = y0 * scale, x0 * scale
+            region = out[:, :, sy : sy + expected[0], sx : sx + expected[1]]
+            region += piece * (wy[:, None] * wx[None, :])
+            del piece
+            done += 1
+            yield clock.progress(done)
+    assert out is not None
+    # Every pixel's weight is row_sum[y] * col_sum[x] (separable ramps).
+    out.div_(row_sum.clamp_min(1e-8)[:, None]).div_(col_sum.clamp_min(1e-8))
+    return out
+
+
+def _backing_off(
+    attempt: Callable[[int], Job[torch.Tensor]], tile: int, min_tile: int
+) -> Job[torch.Tensor]:
+    """Run ``attempt(tile)``, halving ``tile`` on out-of-memory errors."""
+    while True:
+        try:
+            return (yield from attempt(tile))
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if tile <= min_tile:
+            raise TileMemoryError(
+                f"out of memory even with {tile} px tiles ({reason}); close other "
+                "programs, lower the memory budget's demands or use a smaller scale"
+            )
+        smaller = max(min_tile, tile // 2)
+        yield Message(
+            f"out of memory with {tile} px tiles; retrying with {smaller} px tiles",
+            level="warning",
+            data={"tile": smaller, "previous_tile": tile, "reason": reason},
+        )
+        tile = smaller
+
+
 def upscale_tiled(
     fn: UpscaleFn,
     x: torch.Tensor,
     scale: int,
     tile: int,
     overlap: int = 16,
+    *,
+    min_tile: int = MIN_TILE,
 ) -> Job[torch.Tensor]:
     """Upscale ``x`` (1, C, H, W) tile by tile and blend the tiles.
 
     Parameters
     ----------
     fn
-        The upscale callable; it is called under no particular grad mode.
+        The upscale callable; it is called under ``torch.inference_mode``.
     x
         Input on the device ``fn`` expects.
     scale
         The integer factor ``fn`` applies.
     tile
-        Tile edge in input pixels.
+        Tile edge in input pixels; halved on out-of-memory errors.
     overlap
         Overlap between neighbouring tiles in input pixels.
+    min_tile
+        The smallest tile edge to back off to.
 
     Returns
     -------
     torch.Tensor
-        (1, C, scale*H, scale*W) on the CPU, float32.
+        (1, C', scale*H, scale*W) on the CPU, float32.
+
+    Raises
+    ------
+    TileMemoryError
+        If a tile of ``min_tile`` still runs out of memory.
     """
-    _, c, h, w = x.shape
-    overlap = min(overlap, tile // 2)
-    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
-    out = torch.zeros(1, c, h * scale, w * scale)
-    weight = torch.zeros(1, 1, h * scale, w * scale)
-    clock = Clock(len(ys) * len(xs), "upscaling tiles")
-    done = 0
-    yield clock.progress(0)
-    for y0 in ys:
-        for x0 in xs:
-            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-            piece = fn(x[:, :, y0:y1, x0:x1]).float().cpu()
-            # Blend only on sides that touch another tile.
-            ov = overlap * scale
-            wy = _ramp(piece.shape[2], ov if y0 > 0 else 0, ov if y1 < h else 0)
-            wx = _ramp(piece.shape[3], ov if x0 > 0 else 0, ov if x1 < w else 0)
-            wmap = (wy[:, None] * wx[None, :])[None, None]
-            sy, sx = y0 * scale, x0 * scale
-            out[:, :, sy : sy + piece.shape[2], sx : sx + piece.shape[3]] += (
-                piece * wmap
+    _, _, h, w = x.shape
+
+    def make_out(channels: int) -> torch.Tensor:
+        return torch.zeros(1, channels, h * scale, w * scale)
+
+    return (
+        yield from _backing_off(
+            lambda t: _one_pass(fn, x, scale, t, overlap, make_out),
+            tile,
+            min(min_tile, tile),
+        )
+    )
+
+
+def upscale_array(
+    fn: UpscaleFn,
+    rgb: FloatArray,
+    scale: int,
+    *,
+    device: torch.device | str = "cpu",
+    tile: int | None = None,
+    memory_mb: float = 1536,
+    overlap: int = 16,
+    bytes_per_out_pixel: float = DEFAULT_BYTES_PER_OUT_PIXEL,
+    channels_last: bool = False,
+    bf16: bool = False,
+    min_tile: int = MIN_TILE,
+) -> Job[FloatArray]:
+    """Upscale an (H, W, 3) image with ``fn``, tile by tile, on ``device``.
+
+    This is what methods call for their final pass: the image stays on the CPU
+    and only one tile at a time is moved to the device; the output is written
+    straight into the (sH, sW, C) array that is returned.
+
+    Parameters
+    ----------
+    fn
+        Maps (1, C, h, w) in [0, 1] on ``device`` to (1, C', s*h, s*w).
+    rgb
+        float32 (H, W, C) in [0, 1].
+    scale
+        The factor ``fn`` applies.
+    device
+        Where ``fn`` runs (a name is resolved with :func:`engine.device.pick`).
+    tile
+        Tile edge in input pixels; None picks it from ``memory_mb`` and
+        ``bytes_per_out_pixel`` (see :func:`auto_tile`).
+    memory_mb, bytes_per_out_pixel
+        The budget and the network's declared peak bytes per output pixel.
+    overlap
+        Tile overlap in input pixels; more than the network's receptive radius.
+    channels_last
+        Feed tiles in channels-last layout (pair with a channels-last model).
+    bf16
+        Run under bf16 autocast, if a check on a small crop shows the output
+        stays within :data:`engine.device.BF16_TOLERANCE` of fp32; otherwise a
+        Message says so and fp32 is used.
+    min_tile
+        The smallest tile to back off to on out-of-memory errors.
+
+    Returns
+    -------
+    ndarray
+        float32 (sH, sW, C') in [0, 1].
+    """
+    if rgb.ndim != 3:
+        raise ValueError(f"expected an (H, W, C) image, got shape {rgb.shape}")
+    h, w, _ = rgb.shape
+    dev = device if isinstance(device, torch.device) else devices.pick(device)
+    if tile is None:
+        tile = auto_tile(h, w, scale, memory_mb, bytes_per_out_pixel, min_tile=min_tile)
+    src = np.ascontiguousarray(rgb, np.float32)
+    if not src.flags.writeable:
+        src = src.copy()  # torch.from_numpy refuses read-only memory
+    # A (1, C, H, W) view of the HWC array, not a copy: each tile is made
+    # contiguous on its way to the device, and a 12 MP image is 144 MB.
+    x = torch.from_numpy(src).permute(2, 0, 1)[None]
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def to_device(t: torch.Tensor) -> torch.Tensor:
+        return t.to(dev).contiguous(memory_format=fmt)
+
+    use_bf16 = False
+    if bf16:
+        cy, cx = max(0, h // 2 - 24), max(0, w // 2 - 24)
+        sample = to_device(x[:, :, cy : cy + 48, cx : cx + 48])
+        err = devices.bf16_error(fn, sample)
+        use_bf16 = err <= devices.BF16_TOLERANCE
+        if not use_bf16:
+            shown = "not available here" if math.isinf(err) else f"off by {err:.4f}"
+            yield Message(
+                f"bf16 skipped: {shown} against fp32 on a sample (the limit is "
+                f"{devices.BF16_TOLERANCE:.4f}); running in fp32",
+                data={"bf16_error": err},
             )
-            weight[:, :, sy : sy + piece.shape[2], sx : sx + piece.shape[3]] += wmap
-            done += 1
-            yield clock.progress(done)
-    return out / weight.clamp_min(1e-8)
+
+    def run_tile(t: torch.Tensor) -> torch.Tensor:
+        piece = to_device(t)
+        if use_bf16:
+            with devices.autocast(dev):
+                return fn(piece)
+        return fn(piece)
+
+    buffer: FloatArray | None = None
+
+    def make_out(channels: int) -> torch.Tensor:
+        # Kept across back-off restarts: allocating 0.5 GB again is not free.
+        nonlocal buffer
+        if buffer is None or buffer.shape[2] != channels:
+            buffer = np.zeros((h * scale, w * scale, channels), np.float32)
+        else:
+            buffer.fill(0.0)
+        return torch.from_numpy(buffer).permute(2, 0, 1)[None]
+
+    yield from _backing_off(
+        lambda t: _one_pass(run_tile, x, scale, t, overlap, make_out),
+        tile,
+        min(min_tile, tile),
+    )
+    assert buffer is not None
+    np.clip(buffer, 0.0, 1.0, out=buffer)
+    return buffer
 
 
-__all__ = ["UpscaleFn", "upscale_tiled"]
+__all__ = [
+    "DEFAULT_BYTES_PER_OUT_PIXEL",
+    "MIN_TILE",
+    "TileMemoryError",
+    "UpscaleFn",
+    "auto_tile",
+    "is_out_of_memory",
+    "upscale_array",
+    "upscale_tiled",
+]

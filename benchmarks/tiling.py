@@ -1,0 +1,227 @@
+"""Tiled vs whole-image inference: peak memory and time, and the dtype/layout knobs.
+
+Upscales a 4000x3000 image x2 on the CPU with a small SR network (conv 3->64,
+four 64->64 convs with ReLU, conv 64->12, pixel shuffle). Every variant runs in
+a fresh child process so its peak resident memory (``ru_maxrss``) is its own;
+torch's allocations are invisible to tracemalloc, so this is the honest figure.
+
+Variants: the whole image in one call; ``engine.tiling.upscale_array`` with the
+tile from a 512 MiB and from the default 1536 MiB budget; and, for the 512 MiB
+tile, fp32 vs bf16 autocast and contiguous vs channels-last.
+
+Run from the repository root::
+
+    python -m benchmarks.tiling            # writes the "## Tiling" section
+    python -m benchmarks.tiling --size 1000x750 --no-write   # a quick look
+
+Timings on a shared machine are noisy; compare the ratios of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+SCALE = 2
+# This net keeps ~3 maps of 64 float32 channels alive at input resolution
+# (a conv's input and output, ReLU's output): 3 * 64 * 4 B per input pixel,
+# i.e. 192 B per output pixel at x2; rounded up for the library's scratch.
+BYTES_PER_OUT_PIXEL = 256
+
+VARIANTS = {
+    "whole": "whole image, fp32",
+    "tiled-512": "tiled (512 MiB budget), fp32",
+    "tiled-1536": "tiled (1536 MiB budget), fp32",
+    "tiled-512-cl": "tiled (512 MiB), fp32, channels-last",
+    "tiled-512-bf16": "tiled (512 MiB), bf16 autocast",
+    "tiled-512-bf16-cl": "tiled (512 MiB), bf16 autocast, channels-last",
+}
+
+
+def _maxrss_mb() -> float:
+    # Linux reports KiB, macOS bytes.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
+def _child(variant: str, h: int, w: int) -> dict[str, object]:
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from engine import device, tiling
+    from engine.jobs import run
+
+    threads = device.configure_threads()
+    torch.manual_seed(0)
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 3, padding=1), nn.ReLU()]
+    for _ in range(4):
+        layers += [nn.Conv2d(64, 64, 3, padding=1), nn.ReLU()]
+    layers += [nn.Conv2d(64, 3 * SCALE * SCALE, 3, padding=1), nn.PixelShuffle(SCALE)]
+    net = nn.Sequential(*layers).eval()
+    rgb = np.random.default_rng(0).random((h, w, 3), dtype=np.float32)
+    channels_last = variant.endswith("-cl")
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    bf16 = "bf16" in variant
+
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        ctx = device.autocast(torch.device("cpu")) if bf16 else contextlib.nullcontext()
+        with ctx:
+            out: torch.Tensor = net(t)
+        return out
+
+    # Warm up on a small crop so one-time kernel set-up is not timed.
+    run(tiling.upscale_array(fn, rgb[:64, :64], SCALE, tile=64))
+    base = _maxrss_mb()
+    info: dict[str, object] = {"threads": threads}
+    start = time.perf_counter()
+    if variant == "whole":
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+            y = fn(x).clamp_(0, 1)[0].permute(1, 2, 0).contiguous().numpy()
+        info["tile"] = max(h, w)
+    else:
+        budget = 1536 if "1536" in variant else 512
+        tile = tiling.auto_tile(h, w, SCALE, budget, BYTES_PER_OUT_PIXEL)
+        events: list[object] = []
+        y = run(
+            tiling.upscale_array(
+                fn, rgb, SCALE, tile=tile, channels_last=channels_last
+            ),
+            events.append,
+        )
+        info["tile"] = tile
+        info["tiles"] = sum(1 for e in events if type(e).__name__ == "Progress") - 1
+        if bf16:
+            crop = torch.from_numpy(
+                np.ascontiguousarray(rgb[:96, :96].transpose(2, 0, 1))
+            )[None]
+            info["bf16_error"] = device.bf16_error(net, crop)
+    seconds = time.perf_counter() - start
+    assert y.shape == (h * SCALE, w * SCALE, 3)
+    info.update(seconds=seconds, peak_mb=_maxrss_mb(), base_mb=base)
+    return info
+
+
+def _spawn(variant: str, h: int, w: int) -> dict[str, object]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.tiling",
+        "--child",
+        variant,
+        "--size",
+        f"{w}x{h}",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["killed"])[-1]}
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _table(results: dict[str, dict[str, object]]) -> list[str]:
+    ref = results.get("tiled-512", {}).get("seconds")
+    rows = [
+        "| variant | tile (px) | time (s) | time vs tiled fp32 | peak RSS (MB) "
+        "| RSS before the pass (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, label in VARIANTS.items():
+        r = results.get(key)
+        if r is None:
+            continue
+        if "error" in r:
+            rows.append(f"| {label} | - | failed: {r['error']} | - | - | - |")
+            continue
+        secs = float(str(r["seconds"]))
+        ratio = f"{secs / float(str(ref)):.2f}" if ref else "-"
+        rows.append(
+            f"| {label} | {r['tile']} | {secs:.1f} | {ratio} | "
+            f"{float(str(r['peak_mb'])):.0f} | {float(str(r['base_mb'])):.0f} |"
+        )
+    return rows
+
+
+def _write_section(text: str) -> None:
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    old = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    lines = old.splitlines()
+    try:
+        start = lines.index("## Tiling")
+    except ValueError:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+            len(lines),
+        )
+        new = "\n".join([*lines[:start], text.rstrip("\n"), *lines[end:]])
+    DOC.write_text(new.rstrip("\n") + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="4000x3000", help="W x H of the input")
+    # The whole-image pass runs last: it is the one that may exhaust memory.
+    order = [v for v in VARIANTS if v != "whole"] + ["whole"]
+    parser.add_argument("--variants", default=",".join(order))
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    if args.child:
+        print(json.dumps(_child(args.child, h, w)))
+        return
+    results: dict[str, dict[str, object]] = {}
+    for variant in args.variants.split(","):
+        results[variant] = _spawn(variant, h, w)
+        print(variant, results[variant], flush=True)
+    rows = _table(results)
+    print("\n".join(rows))
+    if args.no_write:
+        return
+    bf16 = results.get("tiled-512-bf16", {})
+    threads = next((r["threads"] for r in results.values() if "threads" in r), "?")
+    cmd = "python -m benchmarks.tiling" + (
+        f" --size {args.size}" if args.size != "4000x3000" else ""
+    )
+    text = "\n".join(
+        [
+            "## Tiling",
+            "",
+            f"`{cmd}`, {dt.date.today().isoformat()}, CPU, {threads} threads, "
+            f"{w}x{h} RGB x{SCALE}.",
+            "",
+            "Network: conv 3->64, 4x conv 64->64 + ReLU, conv 64->12, pixel "
+            "shuffle (random weights). Each variant runs in a fresh process; "
+            "peak RSS is that process's `ru_maxrss` (includes Python, torch, "
+            f"the {w}x{h} input and the {w * SCALE}x{h * SCALE} output, which "
+            f"alone is {w * h * SCALE * SCALE * 3 * 4 / 2**20:.0f} MB in float32). "
+            f"Tiles from `tiling.auto_tile` with {BYTES_PER_OUT_PIXEL} bytes per "
+            "output pixel declared. The machine is shared with other jobs: "
+            "compare ratios.",
+            "",
+            *rows,
+            "",
+            f"bf16 max |bf16 - fp32| on a 96x96 crop: {bf16.get('bf16_error', '-')} "
+            "(the tolerance for using bf16 is 1/255 = 0.0039; "
+            "`upscale_array(bf16=True)` checks this per network at run time).",
+            "",
+        ]
+    )
+    _write_section(text)
+    print(f"wrote the Tiling section of {DOC}")
+
+
+if __name__ == "__main__":
+    main()

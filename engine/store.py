@@ -1,0 +1,516 @@
+"""The run history: one SQLite row per run, plus one folder per run.
+
+The database is ``unsr.sqlite`` in :func:`engine.paths.data_dir` (WAL journal, so
+the app can read while the CLI or a worker writes); each run gets a folder
+``runs/<id>/`` for its artefacts (output, kernel, loss log, previews, weights).
+
+Design choices, and why:
+
+* **Short-lived connections.** Every call opens and closes its own connection.
+  sqlite3 objects must not cross threads, and the app reads on the GUI thread
+  while a worker writes from a QThread; opening a local file costs well under a
+  millisecond next to the seconds a run takes.
+* **Crash safety.** WAL plus explicit transactions: a process killed mid-write
+  leaves the last committed state, never a broken file.
+* **Several writers.** ``busy_timeout`` makes a writer wait for another's lock
+  instead of failing; writes take the lock up front (``BEGIN IMMEDIATE``).
+* **Interrupted runs.** ``begin`` records the writer's pid (and, where the OS
+  tells it, the process start time, so a recycled pid is not mistaken for the
+  writer). Whenever the store is opened or listed, rows still "running" whose
+  process is gone become "interrupted". A run recorded from another machine
+  sharing the folder cannot be checked and is left alone.
+* **Schema versions.** ``PRAGMA user_version`` counts the migrations applied;
+  :data:`MIGRATIONS` is the ordered list, each applied in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from engine import paths
+
+Status = Literal["running", "done", "failed", "cancelled", "interrupted"]
+
+#: Every status a run can have. "interrupted" is set by the store itself.
+STATUSES: Final = ("running", "done", "failed", "cancelled", "interrupted")
+#: Statuses ``finish`` accepts.
+FINAL_STATUSES: Final = ("done", "failed", "cancelled")
+
+#: How long a writer waits for another's lock before giving up, in ms.
+BUSY_TIMEOUT_MS: Final = 30_000
+
+_HASH_CHUNK: Final = 1 << 20
+
+
+class StoreError(RuntimeError):
+    """The run store cannot be used (newer schema, unreadable file)."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as recorded in the store.
+
+    Attributes
+    ----------
+    id : int
+        Row id; stable, never reused within one database.
+    created : datetime
+        When the run began (UTC, timezone-aware).
+    input_path : Path
+        The input file as given.
+    input_sha256 : str or None
+        Hex digest of the input's bytes; None when it could not be read.
+    method : str
+        The method id.
+    params : dict
+        The parameters the method ran with (JSON-serialisable view).
+    scale : int
+        The scale factor.
+    output : Path or None
+        Where the result was written, once it was.
+    status : str
+        One of :data:`STATUSES`.
+    duration_s : float or None
+        Wall time of the run, when finished.
+    metrics : dict
+        Named figures (PSNR, SSIM, ...) when measured.
+    error : str or None
+        Why a run failed.
+    folder : Path
+        The run's artefact folder.
+    """
+
+    id: int
+    created: datetime
+    input_path: Path
+    input_sha256: str | None
+    method: str
+    params: dict[str, Any]
+    scale: int
+    output: Path | None
+    status: Status
+    duration_s: float | None
+    metrics: dict[str, float]
+    error: str | None
+    folder: Path
+
+
+# --- schema -----------------------------------------------------------------
+
+
+def _v1_runs_table(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created TEXT NOT NULL,
+            input_path TEXT NOT NULL,
+            input_sha256 TEXT,
+            method TEXT NOT NULL,
+            scale INTEGER NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            output TEXT,
+            status TEXT NOT NULL,
+            duration_s REAL,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            error TEXT
+        )
+        """
+    )
+    conn.execute("CREATE INDEX runs_created ON runs (created)")
+
+
+def _v2_owner_and_folder(conn: sqlite3.Connection) -> None:
+    # Who is writing a running row (to spot dead writers) and the folder name
+    # (usually the id; different if a stale folder of that name existed).
+    conn.execute("ALTER TABLE runs ADD COLUMN pid INTEGER")
+    conn.execute("ALTER TABLE runs ADD COLUMN pid_started TEXT")
+    conn.execute("ALTER TABLE runs ADD COLUMN folder TEXT")
+    conn.execute("CREATE INDEX runs_status ON runs (status)")
+
+
+#: Ordered migrations; ``user_version`` N means the first N were applied.
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
+    _v1_runs_table,
+    _v2_owner_and_folder,
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> int:
+    """Apply the pending migrations up to version ``upto``; return the version.
+
+    Each migration runs in its own ``BEGIN IMMEDIATE`` transaction together with
+    the version bump, so a crash leaves the database at a whole version, and a
+    second process migrating at the same time waits and then finds no work.
+
+    Raises
+    ------
+    StoreError
+        If the database was made by a newer unsr.
+    """
+    version = _user_version(conn)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the run history has schema version {version}, newer than this "
+            f"unsr understands ({SCHEMA_VERSION}); update unsr"
+        )
+    while version < upto:
+        with _transaction(conn):
+            version = _user_version(conn)  # re-read under the lock
+            if version >= upto:
+                break
+            MIGRATIONS[version](conn)
+            version += 1
+            conn.execute(f"PRAGMA user_version = {version}")
+    return version
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open ``path`` in autocommit mode with WAL and a busy timeout."""
+    # isolation_level=None: the module issues no hidden BEGINs; we do our own.
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL is crash-safe in WAL mode (a power cut may lose the last commit).
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+# --- process liveness --------------------------------------------------------
+
+
+def _process_started(pid: int) -> str | None:
+    """Start time of ``pid`` as the OS reports it (Linux only), else None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; fields after ')' are fixed.
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if sys.platform == "win32":
+        return _pid_alive_windows(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except OSError:
+        return False
+    return True
+
+
+def _pid_alive_windows(pid: int) -> bool:  # pragma: no cover - Windows only
+    # os.kill(pid, 0) would terminate the process on Windows; ask the kernel.
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return bool(ok) and code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def _writer_gone(pid: int | None, started: str | None) -> bool:
+    if pid is None:
+        return True  # a row from before pids were recorded cannot still run
+    if not _pid_alive(pid):
+        return True
+    now = _process_started(pid)
+    return started is not None and now is not None and now != started
+
+
+# --- the store ---------------------------------------------------------------
+
+
+def file_sha256(path: Path) -> str | None:
+    """Hex SHA-256 of a file, read in chunks; None if it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(_HASH_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _to_json(value: Mapping[str, Any] | None) -> str:
+    # default=str: params may hold Paths, enums or tuples; a readable view is
+    # what the history needs, not a perfect round trip of every type.
+    return json.dumps(dict(value or {}), default=str, sort_keys=True)
+
+
+class Store:
+    """The run history.
+
+    Parameters
+    ----------
+    path
+        The SQLite file; ``data_dir()/unsr.sqlite`` when None. Run folders live
+        in ``runs/`` next to it.
+
+    Raises
+    ------
+    StoreError
+        If the file is not a usable database or is from a newer unsr.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else paths.data_dir() / "unsr.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.runs_dir = self.path.parent / "runs"
+        try:
+            with self._connect() as conn:
+                migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the run history {self.path}: {exc}") from exc
+        self.mark_interrupted()
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = connect(self.path)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def begin(
+        self,
+        input_path: str | os.PathLike[str],
+        method: str,
+        scale: int,
+        params: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        """Record a run that starts now and create its folder.
+
+        Parameters
+        ----------
+        input_path
+            The input image; hashed (streamed) so later runs can be matched to
+            the same bytes even if the file moved.
+        method, scale, params
+            What is being run.
+
+        Returns
+        -------
+        RunRecord
+            With status "running" and an existing, empty ``folder``.
+        """
+        source = Path(input_path)
+        sha = file_sha256(source)
+        created = datetime.now(UTC).isoformat(timespec="microseconds")
+        pid = os.getpid()
+        with self._connect() as conn, _transaction(conn):
+            cur = conn.execute(
+                "INSERT INTO runs (created, input_path, input_sha256, method,"
+                " scale, params, status, pid, pid_started)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    created,
+                    str(source),
+                    sha,
+                    method,
+                    int(scale),
+                    _to_json(params),
+                    pid,
+                    _process_started(pid),
+                ),
+            )
+            run_id = int(cur.lastrowid or 0)
+            folder = self._new_folder(run_id)
+            conn.execute(
+                "UPDATE runs SET folder = ? WHERE id = ?", (folder.name, run_id)
+            )
+        return self.get(run_id)
+
+    def _new_folder(self, run_id: int) -> Path:
+        # A folder of this name can exist if the database was deleted and made
+        # again; never mix a new run's artefacts into an old run's folder.
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        name, n = str(run_id), 1
+        while True:
+            folder = self.runs_dir / name
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                n += 1
+                name = f"{run_id}-{n}"
+                continue
+            return folder
+
+    def finish(
+        self,
+        run_id: int,
+        status: str,
+        output: str | os.PathLike[str] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        duration_s: float | None = None,
+        error: str | None = None,
+    ) -> RunRecord:
+        """Record how a run ended and return the updated record.
+
+        Raises
+        ------
+        ValueError
+            If ``status`` is not one of :data:`FINAL_STATUSES`.
+        KeyError
+            If there is no run ``run_id``.
+        """
+        if status not in FINAL_STATUSES:
+            raise ValueError(
+                f"a run ends as one of {', '.join(FINAL_STATUSES)}, not {status!r}"
+            )
+        with self._connect() as conn, _transaction(conn):
+            cur = conn.execute(
+                "UPDATE runs SET status = ?, output = ?, metrics = ?,"
+                " duration_s = ?, error = ? WHERE id = ?",
+                (
+                    status,
+                    None if output is None else str(output),
+                    _to_json({k: float(v) for k, v in (metrics or {}).items()}),
+                    duration_s,
+                    error,
+                    int(run_id),
+                ),
+            )
+            if cur.rowcount == 0:
+                raise KeyError(f"no run {run_id} in {self.path}")
+        return self.get(run_id)
+
+    def get(self, run_id: int) -> RunRecord:
+        """Return run ``run_id``.
+
+        Raises
+        ------
+        KeyError
+            If there is no such run.
+        """
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT * FROM runs WHERE id = ?", (int(run_id),)
+            ).fetchone()
+        if row is None:
+            raise KeyError(f"no run {run_id} in {self.path}")
+        return self._record(row)
+
+    def runs(self, limit: int = 200) -> list[RunRecord]:
+        """Return the newest ``limit`` runs, newest first."""
+        self.mark_interrupted()
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM runs ORDER BY created DESC, id DESC LIMIT ?",
+                (int(limit),),
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
+    def delete(self, run_id: int) -> None:
+        """Forget run ``run_id`` and remove its folder.
+
+        Raises
+        ------
+        KeyError
+            If there is no such run.
+        """
+        record = self.get(run_id)
+        with self._connect() as conn, _transaction(conn):
+            conn.execute("DELETE FROM runs WHERE id = ?", (record.id,))
+        # Only ever remove a folder inside our runs dir, whatever the row says.
+        if record.folder.parent == self.runs_dir and record.folder.is_dir():
+            shutil.rmtree(record.folder, ignore_errors=True)
+
+    def mark_interrupted(self) -> list[int]:
+        """Mark runs whose writer process is gone as "interrupted"; return ids."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, pid, pid_started FROM runs WHERE status = 'running'"
+            ).fetchall()
+            gone = [
+                int(r["id"]) for r in rows if _writer_gone(r["pid"], r["pid_started"])
+            ]
+            if gone:
+                with _transaction(conn):
+                    conn.executemany(
+                        "UPDATE runs SET status = 'interrupted',"
+                        " error = COALESCE(error, 'the process running it ended')"
+                        " WHERE id = ? AND status = 'running'",
+                        [(i,) for i in gone],
+                    )
+        return gone
+
+    def _record(self, row: sqlite3.Row) -> RunRecord:
+        metrics = {k: float(v) for k, v in json.loads(row["metrics"] or "{}").items()}
+        duration = row["duration_s"]
+        return RunRecord(
+            id=int(row["id"]),
+            created=datetime.fromisoformat(row["created"]),
+            input_path=Path(row["input_path"]),
+            input_sha256=row["input_sha256"],
+            method=row["method"],
+            params=json.loads(row["params"] or "{}"),
+            scale=int(row["scale"]),
+            output=Path(row["output"]) if row["output"] is not None else None,
+            status=row["status"],
+            duration_s=None if duration is None else float(duration),
+            metrics=metrics,
+            error=row["error"],
+            folder=self.runs_dir / (row["folder"] or str(row["id"])),
+        )
+
+
+__all__ = [
+    "FINAL_STATUSES",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "RunRecord",
+    "Status",
+    "Store",
+    "StoreError",
+    "connect",
+    "file_sha256",
+    "migrate",
+]

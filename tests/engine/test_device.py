@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from engine import device as devices
+
+
+def test_pick_cpu_and_auto() -> None:
+    assert devices.pick("cpu") == torch.device("cpu")
+    auto = devices.pick("auto")
+    if not torch.cuda.is_available() and not torch.backends.mps.is_available():
+        assert auto == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_missing_cuda_is_refused() -> None:
+    with pytest.raises(ValueError, match="CUDA"):
+        devices.pick("cuda")
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is present")
+def test_missing_mps_is_refused() -> None:
+    with pytest.raises(ValueError, match="MPS"):
+        devices.pick("mps")
+
+
+def _draw() -> tuple[float, float, list[float]]:
+    return random.random(), float(np.random.rand()), torch.rand(4).tolist()
+
+
+def test_seed_all_is_deterministic() -> None:
+    g1 = devices.seed_all(7)
+    first = _draw()
+    a = torch.rand(3, generator=g1).tolist()
+    g2 = devices.seed_all(7)
+    assert _draw() == first
+    assert torch.rand(3, generator=g2).tolist() == a
+    devices.seed_all(8)
+    assert _draw() != first
+
+
+def test_threads_follow_the_env_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("UNSR_THREADS", "1")
+        assert devices.configure_threads() == 1
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("UNSR_THREADS", "lots")
+        assert devices.default_threads() >= 1
+        monkeypatch.delenv("UNSR_THREADS")
+        cores = devices.physical_cores()
+        if cores is not None:
+            assert devices.default_threads() <= cores
+    finally:
+        torch.set_num_threads(before)
+
+
+def _small_sr_net() -> nn.Module:
+    """A typical small SR net: convs on top of a nearest-upsampled input."""
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(3, 16, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(16, 12, 3, padding=1),
+                nn.PixelShuffle(2),
+            )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            up = nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+            out: torch.Tensor = up + 0.1 * self.body(x)
+            return out
+
+    return Net().eval()
+
+
+def test_bf16_check_measures_the_real_error(rng: np.random.Generator) -> None:
+    net = _small_sr_net()
+    x = torch.from_numpy(rng.random((1, 3, 24, 24), dtype=np.float32))
+    err = devices.bf16_error(net, x)
+    if not devices.cpu_has_bf16():
+        assert err == float("inf")
+        assert not devices.bf16_ok(net, x)
+        return
+    with torch.inference_mode():
+        ref = net(x).clamp(0, 1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = net(x).float().clamp(0, 1)
+    assert err == pytest.approx(float((low - ref).abs().max()))
+    assert err > 0.0
+    # The policy: this net is allowed in bf16 only if it stays within a level.
+    assert devices.bf16_ok(net, x) == (err <= devices.BF16_TOLERANCE)
+    assert not devices.bf16_ok(net, x, tolerance=err / 2)
+
+
+def test_bf16_refused_without_native_support(
+    monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+) -> None:
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    x = torch.from_numpy(rng.random((1, 3, 8, 8), dtype=np.float32))
+    assert devices.bf16_error(_small_sr_net(), x) == float("inf")
+    assert not devices.bf16_ok(_small_sr_net(), x)
