@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.methods import resample
-from engine.methods.dualsr import DUALSR
 from engine.methods.base import Method, MethodError
+from engine.methods.dualsr import DUALSR
 
 _BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS, DUALSR)
 

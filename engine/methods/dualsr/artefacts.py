@@ -37,7 +37,11 @@ def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write ``data`` as indented JSON, atomically."""
     text = json.dumps(data, indent=2, default=str).encode()
-    _atomic(path, lambda f: f.write(text))
+
+    def write(f: IO[bytes]) -> None:
+        f.write(text)
+
+    _atomic(path, write)
 
 
 def write_status(folder: Path, status: str, **extra: Any) -> None:

@@ -10,7 +10,6 @@ import contextlib
 import copy
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,18 +109,11 @@ def _to_image(t: torch.Tensor) -> FloatArray:
     return np.ascontiguousarray(out)
 
 
-def _tile_for(ctx: RunContext, width: int) -> int:
-    """Tile edge (LR pixels) for the final pass from the memory budget.
-
-    G_UP keeps about three width-channel float32 maps at output resolution, so an
-    LR pixel costs ~4 * 3 * width * 4 bytes; tiles are capped so a tile takes
-    well under a second (tiles are the cancellation points).
-    """
-    if ctx.tile:
-        return max(16, ctx.tile)
-    per_px = 4 * 3 * width * 4
-    edge = int(math.sqrt(ctx.memory_mb * 2**20 / per_px))
-    return max(32, min(edge, 256))
+def _to_tensor(
+    rgb: FloatArray, dev: torch.device, fmt: torch.memory_format
+) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+    return t.to(dev).contiguous(memory_format=fmt)
 
 
 def fit_x2(
@@ -130,6 +122,7 @@ def fit_x2(
     ctx: RunContext,
     run_dir: Path | None = None,
     stage: str = "fitting",
+    snapshots: tuple[int, ...] = (),
 ) -> Job[FitResult]:
     """Fit DualSR on ``rgb`` (float32 (H, W, 3) in [0, 1]) and upscale it x2.
 
@@ -146,6 +139,9 @@ def fit_x2(
         written when None.
     stage
         The Progress stage name (x4 runs two fits).
+    snapshots
+        Iterations after which the whole image is upscaled and yielded as a
+        Preview labelled "snapshot" (for benchmarks tracing quality over a fit).
 
     Returns
     -------
@@ -165,7 +161,6 @@ def fit_x2(
             "warning",
         )
     plan = sampler.plan(img, c, params.iters * params.batch, seed)
-    image = plan.image.to(dev)
     up_mat = sampler.bicubic_up2_matrix(c).to(dev)
 
     g_up = GUp(params.up_width, params.up_depth).to(dev)
@@ -187,7 +182,8 @@ def fit_x2(
 
     def dn(x: torch.Tensor) -> torch.Tensor:
         # G_DN stays in float32: its kernel feeds the priors and is tiny anyway.
-        return g_dn(x.float(), deep=params.deep_dn)
+        out: torch.Tensor = g_dn(x.float(), deep=params.deep_dn)
+        return out
 
     out_lr = c - 6  # G_DN's output edge for a 2c crop; also D's real-crop edge
     preview_lr = sampler.prepare(rgb, 0, keep=0)
@@ -219,7 +215,8 @@ def fit_x2(
         yield clock.progress(0)
         for it in range(params.iters):
             x, y = plan.batch(it, params.batch)
-            x, y = x.to(memory_format=fmt), y.to(memory_format=fmt)
+            x = x.to(dev).contiguous(memory_format=fmt)
+            y = y.to(dev).contiguous(memory_format=fmt)
             b = torch.matmul(torch.matmul(up_mat, x), up_mat.t())
 
             # --- G step: G_UP and G_DN from one summed loss, D frozen.
@@ -275,7 +272,7 @@ def fit_x2(
             d_loss = 0.5 * (
                 losses.lsgan(real.float(), True) + losses.lsgan(fake.float(), False)
             )
-            d_loss.backward()
+            d_loss.backward()  # type: ignore[no-untyped-call]
             opt_d.step()
 
             done = it + 1
@@ -292,12 +289,12 @@ def fit_x2(
             yield clock.progress(done)
             if done % params.losses_every == 0 or done == params.iters:
                 values = {
-                    "gan": float(gan),
-                    "cycle_fwd": float(cyc_f),
-                    "cycle_bwd": float(cyc_b),
-                    "interp": float(interp),
-                    "kernel_reg": float(reg),
-                    "disc": float(d_loss),
+                    "gan": gan.item(),
+                    "cycle_fwd": cyc_f.item(),
+                    "cycle_bwd": cyc_b.item(),
+                    "interp": interp.item(),
+                    "kernel_reg": reg.item(),
+                    "disc": d_loss.item(),
                 }
                 if not all(math.isfinite(v) for v in values.values()):
                     raise FloatingPointError(
@@ -311,7 +308,11 @@ def fit_x2(
                 with torch.inference_mode(), amp():
                     shown = (ema.model if ema else g_up)(preview_in)
                 yield Preview(done, _to_image(shown), "centre crop")
-            if params.early_stop and plateau.stop(done, float(cyc_f + cyc_b)):
+            if done in snapshots:
+                with torch.inference_mode():
+                    full = (ema.model if ema else g_up)(_to_tensor(rgb, dev, fmt))
+                yield Preview(done, _to_image(full), "snapshot")
+            if params.early_stop and plateau.stop(done, (cyc_f + cyc_b).item()):
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
                 break
@@ -321,19 +322,26 @@ def fit_x2(
         yield Kernel(iters_done, kernel)
         final = ema.model if ema is not None else g_up
         final.eval()
-        lr_full = (
-            torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(dev)
-        )
 
         def upscale(t: torch.Tensor) -> torch.Tensor:
-            with torch.inference_mode(), amp():
-                return final(t.to(memory_format=fmt)).float()
+            with torch.inference_mode():
+                out: torch.Tensor = final(t)
+                return out.float()
 
-        out = yield from tiling.upscale_tiled(
-            upscale, lr_full, 2, _tile_for(ctx, params.up_width)
+        out = yield from tiling.upscale_array(
+            upscale,
+            rgb,
+            2,
+            device=dev,
+            tile=ctx.tile,
+            memory_mb=ctx.memory_mb,
+            # ~4 live width-channel float32 maps at output resolution.
+            bytes_per_out_pixel=params.up_width * 4 * 4,
+            channels_last=params.channels_last,
+            bf16=params.bf16,
         )
         result = FitResult(
-            rgb=_to_image(out),
+            rgb=out,
             kernel=kernel,
             iters_done=iters_done,
             lr_crop=c,

@@ -57,7 +57,8 @@ class DualSRParams:
     bf16 : bool
         bf16 autocast for G_UP where the device supports it.
     channels_last : bool
-        channels_last memory format for G_UP and D.
+        channels_last memory format for G_UP and D (exact; on in both profiles
+        because oneDNN's backward is much faster in that layout).
     early_stop : bool
         Stop when the smoothed cycle loss has not improved for ``patience``
         iterations (after ``min_iters``).
@@ -95,7 +96,7 @@ class DualSRParams:
     mask_mean_over_mask: bool = False
     deep_dn: bool = False
     bf16: bool = False
-    channels_last: bool = False
+    channels_last: bool = True
     early_stop: bool = False
     patience: int = 300
     min_iters: int = 600
