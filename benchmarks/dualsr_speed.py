@@ -54,8 +54,9 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--only", nargs="*", default=[])
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     img = data.astronaut().astype(np.float32)[:200, :200] / 255.0
     names = [n for n in VARIANTS if not args.only or any(o in n for o in args.only)]
     times: dict[str, list[float]] = {n: [] for n in names}

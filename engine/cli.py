@@ -15,11 +15,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import cli_eval, cli_info, cli_upscale
+from engine import cli_eval, cli_fit, cli_info, cli_upscale
 
 #: The subcommands, in the order ``unsr --help`` lists them.
 COMMANDS: tuple[Callable[[Any], None], ...] = (
     cli_upscale.register,
+    cli_fit.register,
     cli_info.register_methods,
     cli_info.register_runs,
     cli_eval.register,

@@ -286,7 +286,6 @@ def fit_x2(
                 for group in opt.param_groups:
                     group["lr"] = base * f_dn
 
-            yield clock.progress(done)
             if done % params.losses_every == 0 or done == params.iters:
                 values = {
                     "gan": gan.item(),
@@ -302,6 +301,7 @@ def fit_x2(
                     )
                 log.add(done, values)
                 yield Losses(done, values)
+            yield clock.progress(done)
             if kernel_clock.due():
                 yield Kernel(done, k.detach().float().cpu().numpy())
             if preview_clock.due():

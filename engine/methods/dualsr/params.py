@@ -114,12 +114,12 @@ class DualSRParams:
 PAPER = DualSRParams()
 
 FAST = DualSRParams(
-    iters=600,
-    lr_step=150,
-    lambda_update_every=40,
+    iters=1000,
+    lr_step=250,
+    lambda_update_every=60,
+    lr_crop=48,
+    up_width=32,
     bicubic_prior_sums_channels=False,
-    bf16=True,
-    up_width=48,
 )
 
 #: Named profiles; the first is the default.
