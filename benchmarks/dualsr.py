@@ -184,39 +184,63 @@ def run(
         store.write_text(json.dumps(results, indent=2))
 
 
-def table(store: Path) -> str:
-    results = json.loads(store.read_text())
+def _merge(stores: list[Path]) -> dict[str, dict[str, dict]]:
+    merged: dict[str, dict[str, dict]] = {}
+    for store in stores:
+        if store.exists():
+            for name, entry in json.loads(store.read_text()).items():
+                merged.setdefault(name, {}).update(entry)
+    return merged
+
+
+def _cell(entry: dict[str, dict], prof: str) -> tuple[str, float, float] | None:
+    """Table cell and (PSNR, seconds) of ``prof``; a partial run is projected."""
+    if prof in entry:
+        e = entry[prof]
+        cell = f"{e['psnr']:.2f} / {e['ssim']:.4f} / {e['seconds']:.0f}"
+        return cell, e["psnr"], e["seconds"]
+    part = entry.get(prof + "_partial")
+    if not part or not part["curve"]:
+        return None
+    last = max(part["curve"], key=int)
+    psnr = part["curve"][last]
+    full = PROFILES[prof].iters
+    secs = part["seconds_so_far"] / int(last) * full
+    cell = f"{psnr:.2f} at it {last} (partial) / - / ~{secs:.0f} projected"
+    return cell, psnr, secs
+
+
+def table(stores: list[Path]) -> str:
+    results = _merge(stores)
     cols = ["bicubic", "paper", "fast"]
-    lines = [
-        "| image | "
-        + " | ".join(f"{c} PSNR / SSIM / s" for c in cols)
-        + " | DN-PSNR paper / fast |",
-        "|---" * (len(cols) + 2) + "|",
-    ]
-    sums: dict[str, list[list[float]]] = {c: [] for c in cols}
+    head = " | ".join(f"{c} PSNR / SSIM / s" for c in cols)
+    lines = [f"| image | {head} | DN-PSNR fast |", "|---" * (len(cols) + 2) + "|"]
+    rows: list[dict[str, tuple[float, float]]] = []
     for name, entry in results.items():
-        if not all(c in entry for c in cols):
+        cells = {c: _cell(entry, c) for c in cols}
+        if any(v is None for v in cells.values()):
             continue
-        cells = []
-        for c in cols:
-            e = entry[c]
-            cells.append(f"{e['psnr']:.2f} / {e['ssim']:.4f} / {e['seconds']:.0f}")
-            sums[c].append([e["psnr"], e["ssim"], e["seconds"]])
-        dn = f"{entry['paper']['dn_psnr']:.2f} / {entry['fast']['dn_psnr']:.2f}"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {dn} |")
-    if sums["paper"]:
-        mean = {c: np.mean(sums[c], axis=0) for c in cols}
-        cells = [f"{m[0]:.2f} / {m[1]:.4f} / {m[2]:.0f}" for m in mean.values()]
-        lines.append("| **mean** | " + " | ".join(cells) + " | |")
+        dn = f"{entry['fast']['dn_psnr']:.2f}" if "fast" in entry else "-"
+        text = " | ".join(v[0] for v in cells.values() if v)
+        lines.append(f"| {name} | {text} | {dn} |")
+        rows.append({c: (v[1], v[2]) for c, v in cells.items() if v})
+    if rows:
+        mean = {c: np.mean([r[c] for r in rows], axis=0) for c in cols}
         gain_p = mean["paper"][0] - mean["bicubic"][0]
         gain_f = mean["fast"][0] - mean["bicubic"][0]
         kept = gain_f / gain_p if gain_p > 0 else math.nan
-        lines.append("")
-        lines.append(
-            f"PSNR gain over bicubic: paper {gain_p:+.2f} dB, fast {gain_f:+.2f} dB "
-            f"({kept:.0%} kept); "
-            f"time fast/paper {mean['fast'][2] / mean['paper'][2]:.3f}"
-        )
+        lines += [
+            "",
+            f"Mean PSNR gain over bicubic: paper {gain_p:+.2f} dB, "
+            f"fast {gain_f:+.2f} dB ({kept:.0%} kept); "
+            f"time fast / paper {mean['fast'][1] / mean['paper'][1]:.3f}",
+        ]
+    for name, entry in results.items():
+        for prof in ("paper", "fast"):
+            e = entry.get(prof) or entry.get(prof + "_partial")
+            if e and e.get("curve"):
+                pts = ", ".join(f"{k}: {v:.2f}" for k, v in e["curve"].items())
+                lines.append(f"- {name}, {prof}, PSNR by iteration: {pts}")
     return "\n".join(lines)
 
 
@@ -224,6 +248,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", nargs="*", default=[], choices=list(PROFILES))
     ap.add_argument("--json", type=Path, default=Path("benchmarks/dualsr_results.json"))
+    ap.add_argument(
+        "--also", type=Path, nargs="*", default=[], help="more result files for --table"
+    )
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--images", nargs="*", default=[])
     ap.add_argument("--threads", type=int, default=2)
@@ -234,7 +261,7 @@ def main() -> None:
     if args.profiles:
         run(args.profiles, args.json, args.iters, args.images, args.snapshot_every)
     if args.table:
-        print(table(args.json))
+        print(table([args.json, *args.also]))
 
 
 if __name__ == "__main__":
