@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 SCALE = 2
@@ -36,6 +38,8 @@ SCALE = 2
 # (a conv's input and output, ReLU's output): 3 * 64 * 4 B per input pixel,
 # i.e. 192 B per output pixel at x2; rounded up for the library's scratch.
 BYTES_PER_OUT_PIXEL = 256
+#: Tile edge for the interleaved dtype/layout ratios (the 512 MiB budget's).
+RATIO_TILE = 720
 
 VARIANTS = {
     "whole": "whole image, fp32",
@@ -53,21 +57,63 @@ def _maxrss_mb() -> float:
     return rss / 1024 / (1024 if sys.platform == "darwin" else 1)
 
 
-def _child(variant: str, h: int, w: int) -> dict[str, object]:
-    import numpy as np
-    import torch
+def _net() -> torch.nn.Module:
     from torch import nn
 
-    from engine import device, tiling
-    from engine.jobs import run
-
-    threads = device.configure_threads()
     torch.manual_seed(0)
     layers: list[nn.Module] = [nn.Conv2d(3, 64, 3, padding=1), nn.ReLU()]
     for _ in range(4):
         layers += [nn.Conv2d(64, 64, 3, padding=1), nn.ReLU()]
     layers += [nn.Conv2d(64, 3 * SCALE * SCALE, 3, padding=1), nn.PixelShuffle(SCALE)]
-    net = nn.Sequential(*layers).eval()
+    return nn.Sequential(*layers).eval()
+
+
+def _ratios_child(tile: int, reps: int) -> dict[str, object]:
+    """Time fp32/bf16 x contiguous/channels-last on one tile, interleaved.
+
+    Alternating the four set-ups within one process and taking each one's
+    median makes the ratios robust to the load of other jobs on the machine,
+    which sequential whole runs are not.
+    """
+    import numpy as np
+
+    from engine import device
+
+    threads = device.configure_threads()
+    x = torch.from_numpy(np.random.default_rng(0).random((1, 3, tile, tile), "f"))
+    nets = {False: _net(), True: _net().to(memory_format=torch.channels_last)}
+    setups = [(bf16, cl) for bf16 in (False, True) for cl in (False, True)]
+    times: dict[tuple[bool, bool], list[float]] = {k: [] for k in setups}
+    for rep in range(reps + 1):  # the first round warms up and is dropped
+        for bf16, cl in setups:
+            t = x.contiguous(memory_format=torch.channels_last) if cl else x
+            ctx = device.autocast(torch.device("cpu")) if bf16 else None
+            start = time.perf_counter()
+            with torch.inference_mode(), ctx or contextlib.nullcontext():
+                nets[cl](t)
+            if rep:
+                times[(bf16, cl)].append(time.perf_counter() - start)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    base = med[(False, False)]
+    return {
+        "threads": threads,
+        "tile": tile,
+        "reps": reps,
+        "fp32_s": base,
+        "fp32_cl": med[(False, True)] / base,
+        "bf16": med[(True, False)] / base,
+        "bf16_cl": med[(True, True)] / base,
+    }
+
+
+def _child(variant: str, h: int, w: int) -> dict[str, object]:
+    import numpy as np
+
+    from engine import device, tiling
+    from engine.jobs import run
+
+    threads = device.configure_threads()
+    net = _net()
     rgb = np.random.default_rng(0).random((h, w, 3), dtype=np.float32)
     channels_last = variant.endswith("-cl")
     if channels_last:
@@ -113,7 +159,7 @@ def _child(variant: str, h: int, w: int) -> dict[str, object]:
     return info
 
 
-def _spawn(variant: str, h: int, w: int) -> dict[str, object]:
+def _spawn(variant: str, h: int, w: int, reps: int) -> dict[str, object]:
     cmd = [
         sys.executable,
         "-m",
@@ -122,6 +168,8 @@ def _spawn(variant: str, h: int, w: int) -> dict[str, object]:
         variant,
         "--size",
         f"{w}x{h}",
+        "--reps",
+        str(reps),
     ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -169,33 +217,55 @@ def _write_section(text: str) -> None:
     DOC.write_text(new.rstrip("\n") + "\n")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="4000x3000", help="W x H of the input")
-    # The whole-image pass runs last: it is the one that may exhaust memory.
-    order = [v for v in VARIANTS if v != "whole"] + ["whole"]
-    parser.add_argument("--variants", default=",".join(order))
-    parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    if args.child:
-        print(json.dumps(_child(args.child, h, w)))
-        return
-    results: dict[str, dict[str, object]] = {}
-    for variant in args.variants.split(","):
-        results[variant] = _spawn(variant, h, w)
-        print(variant, results[variant], flush=True)
-    rows = _table(results)
-    print("\n".join(rows))
-    if args.no_write:
-        return
-    bf16 = results.get("tiled-512-bf16", {})
+def _ratio(results: dict[str, dict[str, object]], a: str, b: str) -> float | None:
+    try:
+        return float(str(results[a]["seconds"])) / float(str(results[b]["seconds"]))
+    except (KeyError, ValueError, ZeroDivisionError):
+        return None
+
+
+def render(results: dict[str, dict[str, object]], w: int, h: int, cmd: str) -> str:
+    """The ``## Tiling`` section for ``results`` (variant -> child's figures)."""
     threads = next((r["threads"] for r in results.values() if "threads" in r), "?")
-    cmd = "python -m benchmarks.tiling" + (
-        f" --size {args.size}" if args.size != "4000x3000" else ""
-    )
-    text = "\n".join(
+    notes = []
+    tiled = results.get("tiled-512", {}).get("peak_mb")
+    whole = results.get("whole", {}).get("peak_mb")
+    if tiled is not None:
+        met = "met" if float(str(tiled)) < 2048 else "NOT met"
+        notes.append(
+            f"- Peak memory, tiled at a 512 MiB budget: {float(str(tiled)):.0f} MB "
+            f"(target < 2048 MB: {met})"
+            + (f"; whole image: {float(str(whole)):.0f} MB." if whole else ".")
+        )
+    r = results.get("ratios", {})
+    if "bf16" in r:
+        notes.append(
+            f"- Interleaved in one process (steadier than the sequential times "
+            f"above): one {r['tile']}x{r['tile']} tile, median of {r['reps']} "
+            f"rounds, time relative to fp32 contiguous "
+            f"({float(str(r['fp32_s'])):.2f} s): fp32 channels-last "
+            f"{float(str(r['fp32_cl'])):.2f}, bf16 {float(str(r['bf16'])):.2f}, "
+            f"bf16 channels-last {float(str(r['bf16_cl'])):.2f}."
+        )
+    # The verdict trusts the interleaved ratio when there is one.
+    bf16 = float(str(r["bf16"])) if "bf16" in r else None
+    if bf16 is None:
+        bf16 = _ratio(results, "tiled-512-bf16", "tiled-512")
+    err = results.get("tiled-512-bf16", {}).get("bf16_error")
+    if bf16 is not None:
+        verdict = "pays" if bf16 < 0.9 else "does not pay"
+        notes.append(
+            f"- bf16 {verdict} for CPU inference of this net (bf16 / fp32 time "
+            f"{bf16:.2f}); `upscale_array` keeps fp32 unless `bf16=True`, and "
+            "then checks per network at run time that the output stays within "
+            "1/255 = 0.0039 of fp32"
+            + (
+                f" (here max |bf16 - fp32| = {float(str(err)):.2g} on a 96x96 crop)."
+                if err is not None
+                else "."
+            )
+        )
+    return "\n".join(
         [
             "## Tiling",
             "",
@@ -203,23 +273,52 @@ def main(argv: list[str] | None = None) -> None:
             f"{w}x{h} RGB x{SCALE}.",
             "",
             "Network: conv 3->64, 4x conv 64->64 + ReLU, conv 64->12, pixel "
-            "shuffle (random weights). Each variant runs in a fresh process; "
-            "peak RSS is that process's `ru_maxrss` (includes Python, torch, "
-            f"the {w}x{h} input and the {w * SCALE}x{h * SCALE} output, which "
-            f"alone is {w * h * SCALE * SCALE * 3 * 4 / 2**20:.0f} MB in float32). "
-            f"Tiles from `tiling.auto_tile` with {BYTES_PER_OUT_PIXEL} bytes per "
-            "output pixel declared. The machine is shared with other jobs: "
-            "compare ratios.",
+            "shuffle (random weights). Each variant runs in a fresh process, one "
+            "after another; peak RSS is that process's `ru_maxrss` (includes "
+            f"Python, torch, the {w}x{h} input and the {w * SCALE}x{h * SCALE} "
+            f"output, which alone is {w * h * SCALE * SCALE * 3 * 4 / 2**20:.0f} MB "
+            f"in float32). Tiles from `tiling.auto_tile` with {BYTES_PER_OUT_PIXEL} "
+            "bytes per output pixel declared. The machine is shared with other "
+            "jobs (load average 6-12 on 2 cores during this run): the times are "
+            "noisy, compare ratios.",
             "",
-            *rows,
+            *_table(results),
             "",
-            f"bf16 max |bf16 - fp32| on a 96x96 crop: {bf16.get('bf16_error', '-')} "
-            "(the tolerance for using bf16 is 1/255 = 0.0039; "
-            "`upscale_array(bf16=True)` checks this per network at run time).",
+            *notes,
             "",
         ]
     )
-    _write_section(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="4000x3000", help="W x H of the input")
+    # The whole-image pass runs last: it is the one that may exhaust memory.
+    order = ["ratios", *(v for v in VARIANTS if v != "whole"), "whole"]
+    parser.add_argument("--variants", default=",".join(order))
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--reps", type=int, default=5, help="rounds for the ratios")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    w, h = (int(v) for v in args.size.lower().split("x"))
+    if args.child == "ratios":
+        print(json.dumps(_ratios_child(RATIO_TILE, args.reps)))
+        return
+    if args.child:
+        print(json.dumps(_child(args.child, h, w)))
+        return
+    results: dict[str, dict[str, object]] = {}
+    for variant in args.variants.split(","):
+        results[variant] = _spawn(variant, h, w, args.reps)
+        print(variant, results[variant], flush=True)
+    rows = _table(results)
+    print("\n".join(rows))
+    if args.no_write:
+        return
+    cmd = "python -m benchmarks.tiling" + (
+        f" --size {args.size}" if args.size != "4000x3000" else ""
+    )
+    _write_section(render(results, w, h, cmd))
     print(f"wrote the Tiling section of {DOC}")
 
 

@@ -69,6 +69,7 @@ class FileProgress:
         self.every_s = every_s
         self.clock = clock
         self._stage: str | None = None
+        self._stage_start = 0.0
         self._last_line = -float("inf")
         self._drawn = 0
 
@@ -79,19 +80,29 @@ class FileProgress:
         elif isinstance(event, Message) and event.level != "info":
             self.line(f"{event.level}: {event.text}")
 
+    def _eta(self, event: Progress, now: float) -> float | None:
+        """The job's own ETA, else one from this stage's rate so far."""
+        if event.eta_s is not None:
+            return event.eta_s
+        if event.step <= 0 or event.total <= 0:
+            return None
+        return (now - self._stage_start) / event.step * max(0, event.total - event.step)
+
     def _progress(self, event: Progress) -> None:
+        now = self.clock()
+        new_stage = event.stage != self._stage
+        if new_stage:
+            self._stage = event.stage
+            self._stage_start = now
         text = f"{self.prefix} {event.stage}".strip()
         if event.total > 0:
             percent = round(100 * event.fraction)
-            text += (
-                f" {bar(event.fraction)} {percent:3d}% ETA {format_eta(event.eta_s)}"
-            )
+            eta = format_eta(self._eta(event, now))
+            text += f" {bar(event.fraction)} {percent:3d}% ETA {eta}"
         if self.tty:
             self._draw(text)
             return
-        now = self.clock()
-        if event.stage != self._stage or now - self._last_line >= self.every_s:
-            self._stage = event.stage
+        if new_stage or now - self._last_line >= self.every_s:
             self._last_line = now
             self.stream.write(text + "\n")
             self.stream.flush()

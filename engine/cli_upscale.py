@@ -10,15 +10,15 @@ from typing import Any, TextIO
 from engine import batch, jobs
 from engine.cli_progress import BatchProgress, FileProgress
 from engine.images import FORMATS, ImageError
-from engine.methods.base import MethodError, RunContext
+from engine.methods.base import Method, MethodError, RunContext
 from engine.methods.registry import get as get_method
 from engine.store import Store, StoreError
 
 #: Exit codes shared by the commands.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-#: Errors a file can fail with while the batch goes on. MemoryError and
-#: RuntimeError cover out-of-memory and backend failures in a method.
+#: Errors a file is expected to fail with; their message is the reason.
+#: MemoryError and RuntimeError cover out-of-memory and backend failures.
 FILE_ERRORS = (ImageError, MethodError, ValueError, RuntimeError, MemoryError, OSError)
 
 
@@ -91,18 +91,34 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run the batch; return 0, 1 if any file failed, 2 for bad arguments."""
+def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
+    """Return the method, or None after explaining what is wrong."""
     try:
         spec = get_method(args.method)
         spec.check_scale(args.scale)
         spec.params_for(args.profile)
     except MethodError as exc:
         err.write(f"unsr upscale: {exc}\n")
-        return EXIT_USAGE
+        return None
+    if args.device in ("cuda", "mps"):
+        from engine import device  # imports torch: only when a GPU is asked for
+
+        try:
+            device.pick(args.device)
+        except ValueError as exc:
+            err.write(f"unsr upscale: {exc}\n")
+            return None
     names_file = args.out is not None and args.out.suffix.lower() in FORMATS
     if names_file and (len(args.inputs) != 1 or Path(args.inputs[0]).is_dir()):
         err.write("unsr upscale: -o names a file; give a folder for several inputs\n")
+        return None
+    return spec
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the batch; return 0, 1 if any file failed, 2 for bad arguments."""
+    spec = _check_args(args, err)
+    if spec is None:
         return EXIT_USAGE
     plan = batch.plan_outputs(
         args.inputs, args.out, method=spec.id, scale=args.scale,
@@ -121,6 +137,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"unsr upscale: {exc}\n")
         return EXIT_FAILED
     context = RunContext(device=args.device, tile=args.tile)
+    inputs = [source for source, _ in plan.items]
     progress = BatchProgress(len(plan.items))
     written: list[Path] = []
     skipped: list[Path] = []
@@ -137,6 +154,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             source, target, spec.id, args.scale, profile=args.profile,
             context=context, fmt=args.fmt, quality=args.quality,
             bit_depth=args.bit_depth, overwrite=args.overwrite, store=store,
+            protect=inputs,
         )  # fmt: skip
         try:
             result = jobs.run(job, bar.on_event)
@@ -145,8 +163,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             bar.line("cancelled")
             err.write("unsr upscale: cancelled; nothing half-written was left behind\n")
             return EXIT_INTERRUPTED
-        except FILE_ERRORS as exc:
-            reason = exc.reason if isinstance(exc, ImageError) else str(exc)
+        # One file's failure, expected or not, never ends the batch.
+        except Exception as exc:
+            reason = _reason(exc, source)
             bar.line(f"error: {source}: {reason}")
             failures.append((source, reason))
         else:
@@ -156,6 +175,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(progress.status() + "\n")
     _summary(out, written, skipped, failures, time.monotonic() - start)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def _reason(exc: BaseException, source: Path) -> str:
+    """The reason to print after the input's name (says so when the output failed)."""
+    if isinstance(exc, ImageError):
+        if exc.path != source:
+            return f"cannot write {exc.path}: {exc.reason}"
+        return exc.reason
+    if isinstance(exc, FILE_ERRORS):
+        return str(exc) or type(exc).__name__
+    # A bug rather than a bad file: say what kind, so it can be reported.
+    return f"unexpected {type(exc).__name__}: {exc}"
 
 
 def _summary(

@@ -51,7 +51,10 @@ def autocast(
     """Return a bf16 autocast context where it pays, else a null context.
 
     bf16 is used on CUDA and on CPUs with native bf16; elsewhere it would be
-    emulated and slower than fp32.
+    emulated and slower than fp32. Even with native bf16, CPU *inference* of a
+    small conv net measured slower under autocast than in fp32 (the Tiling
+    section of docs/benchmarks.md), so :func:`engine.tiling.upscale_array`
+    keeps fp32 unless asked, and then only if :func:`bf16_ok` agrees.
     """
     if not enabled:
         return contextlib.nullcontext()

@@ -128,6 +128,19 @@ def clean_exif(
         return None, orientation
 
 
+#: IFD0 tags that point to sub-IFDs (Exif, GPS, Interoperability).
+SUB_IFD_TAGS = (0x8769, 0x8825, 0xA005)
+
+
+def has_sub_ifds(exif: bytes | None) -> bool:
+    """Return True when an EXIF block has an Exif, GPS or Interop sub-IFD."""
+    if not exif:
+        return False
+    parsed = Image.Exif()
+    parsed.load(exif)
+    return any(tag in parsed for tag in SUB_IFD_TAGS)
+
+
 def exif_ascii_tags(exif: bytes | None) -> list[tuple[int, str]]:
     """Return the plain-text IFD0 tags of an EXIF block (for tifffile output)."""
     if not exif:
@@ -169,6 +182,7 @@ __all__ = [
     "add_png_chunks",
     "clean_exif",
     "exif_ascii_tags",
+    "has_sub_ifds",
     "orient",
     "png_chunk",
     "png_exif_chunk",

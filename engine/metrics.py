@@ -201,6 +201,28 @@ def noise_sigma(img: Array) -> float:
     return float(np.median(sigmas))
 
 
+def measure(
+    sr: Array, hr: Array, shave: int = 0, *, with_lpips: bool = True
+) -> dict[str, float]:
+    """All the figures for a result against its ground truth, named for the store.
+
+    Returns
+    -------
+    dict
+        ``psnr_y`` and ``ssim_y`` (dB, [0, 1]); ``lpips`` too when asked and
+        available. PSNR of identical images is ``inf``.
+    """
+    out = {"psnr_y": psnr(sr, hr, shave), "ssim_y": ssim(sr, hr, shave)}
+    if with_lpips:
+        a, b = np.asarray(sr), np.asarray(hr)
+        if shave:
+            a, b = a[shave:-shave, shave:-shave], b[shave:-shave, shave:-shave]
+        value = lpips(a, b)
+        if value is not None:
+            out["lpips"] = value
+    return out
+
+
 # --- LPIPS -------------------------------------------------------------------
 
 
@@ -310,6 +332,7 @@ __all__ = [
     "lpips",
     "lpips_available",
     "lpips_unavailable_reason",
+    "measure",
     "noise_sigma",
     "psnr",
     "rgb_to_y",

@@ -214,7 +214,7 @@ def _backing_off(
         if tile <= min_tile:
             raise TileMemoryError(
                 f"out of memory even with {tile} px tiles ({reason}); close other "
-                "programs, lower the memory budget's demands or use a smaller scale"
+                "programs, or try a smaller scale or another device"
             )
         smaller = max(min_tile, tile // 2)
         yield Message(
@@ -282,7 +282,7 @@ def upscale_array(
     *,
     device: torch.device | str = "cpu",
     tile: int | None = None,
-    memory_mb: float = 1536,
+    memory_mb: float = 768,
     overlap: int = 16,
     bytes_per_out_pixel: float = DEFAULT_BYTES_PER_OUT_PIXEL,
     channels_last: bool = False,

@@ -29,7 +29,8 @@ class RunContext:
         Tile edge in input pixels for the final pass; None picks it from
         ``memory_mb``.
     memory_mb : int
-        Memory budget for tiled inference, in MiB.
+        Memory budget for tiled inference, in MiB. 768 keeps a 12 MP photo
+        at x2 under 2 GB peak with a 64-channel net (docs/benchmarks.md).
     run_dir : Path or None
         A folder the method may write artefacts to (kernel, weights, logs).
     seed : int
@@ -38,7 +39,7 @@ class RunContext:
 
     device: DeviceName | str = "auto"
     tile: int | None = None
-    memory_mb: int = 1536
+    memory_mb: int = 768
     run_dir: Path | None = None
     seed: int = 0
 

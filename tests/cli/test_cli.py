@@ -58,6 +58,85 @@ def test_all_good_exit_zero_and_progress(
     assert "1 written, 0 failed" in captured.out
 
 
+def test_disk_full_reported_per_file_and_nothing_left(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+    import os
+
+    _save(tmp_path / "in" / "a.png", rng)
+    _save(tmp_path / "in" / "b.png", rng)
+    out = tmp_path / "out"
+    real_fsync = os.fsync
+    calls = []
+
+    def fill_up(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:  # the first output fills the disk
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fill_up)
+    assert main(["upscale", str(tmp_path / "in"), "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "a.png: cannot write" in captured.err
+    assert "a_bicubic_x2.png: the disk is full" in captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["b_bicubic_x2.png"]
+
+
+def test_unwritable_output_folder(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+    import os
+
+    a = _save(tmp_path / "a.png", rng)
+    out = tmp_path / "locked"
+    out.mkdir()
+    real_open = os.open
+
+    def refuse(path: str, *args: int) -> int:
+        if str(path).startswith(str(out)):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    assert main(["upscale", str(a), "-o", str(out)]) == 1
+    assert f"no permission to write in {out}" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
+
+
+def test_unexpected_error_in_a_method_does_not_stop_batch(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine import batch
+
+    real = batch.upscale_image
+    calls = []
+
+    def flaky(image, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise TypeError("a bug in a method")
+        return (yield from real(image, *args, **kwargs))
+
+    monkeypatch.setattr(batch, "upscale_image", flaky)
+    _save(tmp_path / "a.png", rng)
+    _save(tmp_path / "b.png", rng)
+    assert main(["upscale", str(tmp_path), "-o", str(tmp_path / "o")]) == 1
+    assert "a.png: unexpected TypeError: a bug in a method" in capsys.readouterr().err
+    assert (tmp_path / "o" / "b_bicubic_x2.png").exists()
+
+
 def test_recursive_mirrors_tree(
     tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -133,6 +212,19 @@ def test_usage_errors_exit_2(
 ) -> None:
     assert main(argv) == 2
     assert capsys.readouterr().err
+
+
+def test_missing_gpu_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine import device
+
+    def no_gpu(name: str) -> None:
+        raise ValueError(f"{name.upper()} was asked for, but none is available")
+
+    monkeypatch.setattr(device, "pick", no_gpu)
+    assert main(["upscale", "x.png", "--device", "cuda"]) == 2
+    assert "CUDA was asked for" in capsys.readouterr().err
 
 
 def test_methods_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -236,6 +328,18 @@ def test_progress_on_tty_redraws_in_place() -> None:
     assert text.count("\r") >= 3
     assert "\n" not in text[:-1]  # only the final line ends with a newline
     assert "100% ETA 0:00" in text and text.endswith("done\n")
+
+
+def test_progress_estimates_eta_when_job_gives_none() -> None:
+    stream = io.StringIO()
+    now = [100.0]
+    bar = FileProgress(stream, tty=False, every_s=0.0, clock=lambda: now[0])
+    bar.on_event(Progress(0, 4, "interpolating"))
+    now[0] = 102.0
+    bar.on_event(Progress(1, 4, "interpolating"))  # 2 s per step, 3 to go
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("ETA ?")
+    assert lines[1].endswith("25% ETA 0:06")
 
 
 def test_batch_progress_eta() -> None:

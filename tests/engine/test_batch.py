@@ -139,6 +139,37 @@ def test_plan_gives_clashing_outputs_distinct_names(
     assert len({out for _, out in plan.items}) == 2
 
 
+def test_plan_never_targets_an_input(tmp_path: Path, photo: np.ndarray) -> None:
+    a = _save(tmp_path / "a.png", photo)
+    b = _save(tmp_path / "a_bicubic_x2.png", photo)  # given explicitly: an input
+    plan = batch.plan_outputs([a, b], None, method="bicubic", scale=2)
+    outputs = [out.name for _, out in plan.items]
+    assert outputs == ["a_bicubic_x2-2.png", "a_bicubic_x2_bicubic_x2.png"]
+
+
+def test_process_file_protects_other_inputs(tmp_path: Path, photo: np.ndarray) -> None:
+    a = _save(tmp_path / "a.png", photo)
+    other = _save(tmp_path / "other.png", photo)
+    before = other.read_bytes()
+    store = Store(tmp_path / "runs.sqlite")
+    job = batch.process_file(
+        a, other, "bicubic", 2, store=store, overwrite=True, protect=[other]
+    )
+    with pytest.raises(WriteError, match="input"):
+        jobs.run(job)
+    assert other.read_bytes() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_process_file_pipe_fails_without_blocking(tmp_path: Path) -> None:
+    pipe = tmp_path / "p.png"
+    os.mkfifo(pipe)
+    store = Store(tmp_path / "runs.sqlite")
+    with pytest.raises(ImageError, match="not a regular file"):
+        jobs.run(batch.process_file(pipe, None, "bicubic", 2, store=store))
+    assert store.runs() == []
+
+
 def test_process_file_writes_and_records(tmp_path: Path, photo: np.ndarray) -> None:
     source = _save(tmp_path / "photo.png", photo)
     store = Store(tmp_path / "runs.sqlite")

@@ -90,6 +90,16 @@ def test_truncated_file(tmp_path: Path, rng: np.random.Generator, fmt: str) -> N
     assert "truncated" in info.value.reason
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_header_cut_short(tmp_path: Path, rng: np.random.Generator, fmt: str) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(_noise(rng, 32, 32)).save(buffer, fmt)
+    path = tmp_path / f"stub.{fmt.lower()}"
+    path.write_bytes(buffer.getvalue()[:14])
+    with pytest.raises(DamagedImageError, match="damaged or truncated"):
+        images.read(path)
+
+
 def test_decompression_bomb_refused_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     _png_header_only(path, 30_000, 30_000)  # 900 MP: beyond Pillow's own guard
@@ -340,3 +350,62 @@ def test_png_exif_after_image_data(
     kept = Image.Exif()
     kept.load(data.exif)
     assert kept[0x010F] == "Late" and kept[0x0112] == 1
+
+
+# --- TIFF layouts Pillow cannot read ---------------------------------------------
+
+
+def test_planar_16_bit_tiff_keeps_every_bit(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    import tifffile
+
+    values = rng.integers(0, 65536, (3, 9, 7), dtype=np.uint16)
+    path = tmp_path / "planar.tif"
+    tifffile.imwrite(path, values, photometric="rgb", planarconfig="separate")
+    data = images.read(path)
+    assert data.bit_depth == 16
+    expected = np.moveaxis(values, 0, -1)
+    np.testing.assert_array_equal(
+        np.round(data.rgb * 65535).astype(np.uint16), expected
+    )
+
+
+def test_gray_alpha_16_bit_tiff_via_tifffile(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    import tifffile
+
+    values = rng.integers(0, 65536, (4, 6, 2), dtype=np.uint16)
+    path = tmp_path / "ga.tif"
+    tifffile.imwrite(
+        path,
+        values,
+        photometric="minisblack",
+        extrasamples=("unassalpha",),
+        extratags=[(274, 3, 1, 6, True), (34675, 7, 4, b"abcd", True)],
+    )
+    data = images.read(path)
+    assert data.gray and data.bit_depth == 16 and data.icc_profile == b"abcd"
+    assert data.alpha is not None and data.rgb.shape == (6, 4, 3)  # orientation 6
+    np.testing.assert_array_equal(
+        np.round(data.alpha * 65535).astype(np.uint16), np.rot90(values[..., 1], -1)
+    )
+    assert any("tifffile" in note for note in data.notes)
+
+
+def test_float_tiff_and_unsupported_samples(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    import tifffile
+
+    floats = rng.random((4, 5, 3), dtype=np.float32)
+    tifffile.imwrite(tmp_path / "f.tif", floats, photometric="rgb")
+    data = images.read(tmp_path / "f.tif")
+    assert data.bit_depth == 16
+    assert np.abs(data.rgb - floats).max() <= 0.5 / 65535 + 1e-7
+    tifffile.imwrite(
+        tmp_path / "i.tif", np.zeros((4, 5, 3), np.int16), photometric="rgb"
+    )
+    with pytest.raises(DamagedImageError, match=r"i\.tif: .*int16"):
+        images.read(tmp_path / "i.tif")

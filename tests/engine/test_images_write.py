@@ -18,11 +18,14 @@ def _srgb_icc() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def _exif(orientation: int = 1) -> bytes:
+def _exif(orientation: int = 1, sub_ifds: bool = False) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = orientation
     exif[0x010F] = "UnsrCam"
     exif[0x013B] = "A. Person"
+    if sub_ifds:
+        exif.get_ifd(0x8769)[0x9003] = "2024:05:06 07:08:09"  # DateTimeOriginal
+        exif.get_ifd(0x8825)[1] = "N"  # GPSLatitudeRef
     return exif.tobytes()
 
 
@@ -33,7 +36,10 @@ def _mode(path: Path) -> str:
 
 def _file_exif(path: Path) -> Image.Exif:
     with Image.open(path) as image:
-        return image.getexif()
+        exif = image.getexif()
+        for tag in (0x8769, 0x8825):
+            exif.get_ifd(tag)  # sub-IFDs load lazily: read them while open
+        return exif
 
 
 def _levels(rng: np.random.Generator, shape: tuple[int, ...], bits: int) -> np.ndarray:
@@ -92,13 +98,16 @@ def test_exif_kept_orientation_reset(
     tmp_path: Path, photo: np.ndarray, suffix: str
 ) -> None:
     source = tmp_path / "src.png"
-    Image.fromarray(np.round(photo * 255).astype(np.uint8)).save(source, exif=_exif(8))
+    exif_in = _exif(8, sub_ifds=True)
+    Image.fromarray(np.round(photo * 255).astype(np.uint8)).save(source, exif=exif_in)
     image = images.read(source)
     assert image.rgb.shape == (64, 48, 3)  # turned
     out = images.write(image, tmp_path / f"e{suffix}")
     exif = _file_exif(out)
     assert exif[0x0112] == 1
     assert exif[0x010F] == "UnsrCam" and exif[0x013B] == "A. Person"
+    assert exif.get_ifd(0x8769)[0x9003] == "2024:05:06 07:08:09"
+    assert exif.get_ifd(0x8825)[1] == "N"
     assert images.read(out).rgb.shape == (64, 48, 3)  # not turned twice
 
 

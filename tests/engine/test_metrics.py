@@ -162,3 +162,17 @@ def test_lpips_uses_cached_weights(
     assert same is not None and other is not None
     assert same == pytest.approx(0.0, abs=1e-6)
     assert other > same
+
+
+def test_measure_names_the_figures(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    photo: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    sr = _noisy(photo, rng, 0.05)
+    figures = metrics.measure(sr, photo, shave=2)
+    assert set(figures) == {"psnr_y", "ssim_y"}  # no LPIPS weights here
+    assert figures["psnr_y"] == metrics.psnr(sr, photo, shave=2)
+    assert figures["ssim_y"] == metrics.ssim(sr, photo, shave=2)
