@@ -22,6 +22,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,6 +119,7 @@ def run(
     iters: int | None,
     names: list[str],
     snap_every: int,
+    overrides: dict[str, Any] | None = None,
 ) -> None:
     results = json.loads(store.read_text()) if store.exists() else {}
     for name, hr, lr, _k in dataset():
@@ -131,6 +133,8 @@ def run(
             params = PROFILES[prof]
             if iters:
                 params = params.with_(iters=iters)
+            if overrides:
+                params = params.with_(**overrides)
             t0 = time.perf_counter()
             curve: dict[int, float] = {}
 
@@ -256,10 +260,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--snapshot-every", type=int, default=0)
+    ap.add_argument(
+        "--set", nargs="*", default=[], help="param overrides, e.g. lr_step=400"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.profiles:
-        run(args.profiles, args.json, args.iters, args.images, args.snapshot_every)
+        overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
+        run(
+            args.profiles,
+            args.json,
+            args.iters,
+            args.images,
+            args.snapshot_every,
+            overrides,
+        )
     if args.table:
         print(table([args.json, *args.also]))
 
