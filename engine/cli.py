@@ -1,4 +1,4 @@
-"""The ``unsr`` command line: ``unsr upscale | methods | runs | eval | train | models``.
+"""The ``unsr`` command line: upscale, fit, methods, runs, eval, train, models.
 
 Each subcommand lives in its own module with a ``register(subparsers)`` that
 adds its parser and sets ``func(args, out, err) -> exit code`` (or
@@ -16,11 +16,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import cli_eval, cli_info, cli_models, cli_train, cli_upscale
+from engine import cli_eval, cli_fit, cli_info, cli_models, cli_train, cli_upscale
 
 #: The subcommands, in the order ``unsr --help`` lists them.
 COMMANDS: tuple[Callable[[Any], object], ...] = (
     cli_upscale.register,
+    cli_fit.register,
     cli_info.register_methods,
     cli_info.register_runs,
     cli_eval.register,

@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from engine.methods import pretrained, resample, unpaired
 from engine.methods.base import Method, MethodError
+from engine.methods.dualsr import DUALSR
 
-_BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS)
+_BUILTIN: tuple[Method, ...] = (resample.BICUBIC, resample.LANCZOS, DUALSR)
 
 #: Functions that list methods backed by files on disk (model libraries).
 _PROVIDERS: tuple[Callable[[], tuple[Method, ...]], ...] = (

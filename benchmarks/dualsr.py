@@ -1,0 +1,283 @@
+"""DualSR on a DIV2KRK-style x2 set built from scikit-image's photos.
+
+Each HR image (a centre crop of a scikit-image photo) is blurred with its own
+random anisotropic Gaussian 11x11 kernel with multiplicative noise (KernelGAN's
+DIV2KRK recipe) and subsampled x2. Bicubic, the paper profile and the fast
+profile are scored on Y (MATLAB), shave 2: PSNR, SSIM, wall time, and the
+"downsampler PSNR": how well the learned kernel, applied to the HR image,
+reproduces the LR image.
+
+Results accumulate in a JSON file (so the slow paper profile is run once):
+
+    python benchmarks/dualsr.py --profiles paper --json benchmarks/dualsr_results.json
+    python benchmarks/dualsr.py --profiles fast --json benchmarks/dualsr_results.json
+    python benchmarks/dualsr.py --table --json benchmarks/dualsr_results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage import data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import jobs, metrics
+from engine.events import Preview, Progress
+from engine.methods.base import RunContext
+from engine.methods.dualsr import PROFILES
+from engine.methods.dualsr.fit import fit_x2
+from engine.methods.resample import resize
+
+#: (name, HR crop edge); crops are centred.
+IMAGES = (("astronaut", 400), ("coffee", 400), ("rocket", 400), ("chelsea", 300))
+
+
+def random_kernel(
+    rng: np.random.Generator, size: int = 11, noise: float = 0.4
+) -> np.ndarray:
+    """An anisotropic Gaussian with multiplicative noise, centred for x2."""
+    lam = rng.uniform(0.35, 5.0, size=2)  # variances in px^2, [0.175 s, 2.5 s] for s=2
+    theta = rng.uniform(0, np.pi)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    cov = rot @ np.diag(lam) @ rot.T
+    inv = np.linalg.inv(cov)
+    # Centre between pixels 5 and 6, so LR pixel i sits at HR 2i + 0.5, as in
+    # bicubic x0.5.
+    z = np.arange(size) - (size // 2 + 0.5)
+    yy, xx = np.meshgrid(z, z, indexing="ij")
+    pts = np.stack([yy, xx], axis=-1)
+    k = np.exp(-0.5 * np.einsum("...i,ij,...j->...", pts, inv, pts))
+    k *= 1 + rng.uniform(-noise, noise, size=k.shape)
+    return (k / k.sum()).astype(np.float32)
+
+
+def degrade(hr: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Correlate with ``k`` (reflect padding) and keep every second pixel."""
+    pad = k.shape[0] // 2
+    x = torch.from_numpy(hr).permute(2, 0, 1)[:, None]
+    x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    y = F.conv2d(x, torch.from_numpy(k)[None, None])[:, :, ::2, ::2]
+    return y[:, 0].permute(1, 2, 0).numpy().clip(0, 1).astype(np.float32)
+
+
+def dataset(seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, edge in IMAGES:
+        img = getattr(data, name)().astype(np.float32) / 255.0
+        h, w = img.shape[:2]
+        t, lft = (h - edge) // 2, (w - edge) // 2
+        hr = np.ascontiguousarray(img[t : t + edge, lft : lft + edge])
+        k = random_kernel(rng)
+        out.append((name, hr, degrade(hr, k), k))
+    return out
+
+
+def downsampler_psnr(hr: np.ndarray, lr: np.ndarray, kernel: np.ndarray) -> float:
+    """PSNR (Y, shave 2) of LR against HR downscaled by the learned kernel."""
+    x = torch.from_numpy(hr).permute(2, 0, 1)[:, None]
+    y = F.conv2d(x, torch.from_numpy(kernel)[None, None], stride=2)
+    y = y[:, 0].permute(1, 2, 0).numpy().clip(0, 1)
+    # A valid 13x13 stride-2 correlation's output i is centred on HR 2i + 6 +
+    # 0.5 (the kernel's target centre), i.e. LR pixel i + 3.
+    ref = lr[3 : 3 + y.shape[0], 3 : 3 + y.shape[1]]
+    return metrics.psnr(y[: ref.shape[0], : ref.shape[1]], ref, shave=2)
+
+
+def _log_progress(event: object) -> None:
+    if (
+        isinstance(event, Progress)
+        and event.step % 100 == 0
+        and event.stage == "fitting"
+    ):
+        eta = f"{event.eta_s:.0f}" if event.eta_s is not None else "?"
+        print(
+            f"  it {event.step}/{event.total} eta {eta} s", file=sys.stderr, flush=True
+        )
+
+
+def score(sr: np.ndarray, hr: np.ndarray) -> dict[str, float]:
+    return {
+        "psnr": metrics.psnr(sr, hr, shave=2),
+        "ssim": metrics.ssim(sr, hr, shave=2),
+    }
+
+
+def run(
+    profiles: list[str],
+    store: Path,
+    iters: int | None,
+    names: list[str],
+    snap_every: int,
+    overrides: dict[str, Any] | None = None,
+) -> None:
+    results = json.loads(store.read_text()) if store.exists() else {}
+    for name, hr, lr, _k in dataset():
+        if names and name not in names:
+            continue
+        entry = results.setdefault(name, {})
+        t0 = time.perf_counter()
+        bic = resize(lr, 2, "bicubic")
+        entry["bicubic"] = {**score(bic, hr), "seconds": time.perf_counter() - t0}
+        for prof in profiles:
+            params = PROFILES[prof]
+            if iters:
+                params = params.with_(iters=iters)
+            if overrides:
+                params = params.with_(**overrides)
+            t0 = time.perf_counter()
+            curve: dict[int, float] = {}
+
+            def on_event(
+                e: object,
+                hr: np.ndarray = hr,
+                curve: dict[int, float] = curve,
+                t0: float = t0,
+                entry: dict = entry,
+                key: str = prof + "_partial",
+            ) -> None:
+                _log_progress(e)
+                if isinstance(e, Preview) and e.label == "snapshot":
+                    curve[e.step] = metrics.psnr(np.clip(e.image, 0, 1), hr, shave=2)
+                    print(
+                        f"  snapshot it {e.step}: PSNR {curve[e.step]:.2f}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    partial = {
+                        "curve": curve,
+                        "partial": True,
+                        "seconds_so_far": time.perf_counter() - t0,
+                    }
+                    entry[key] = partial
+                    store.write_text(json.dumps(results, indent=2))
+
+            snaps = (
+                tuple(range(snap_every, params.iters + 1, snap_every))
+                if snap_every
+                else ()
+            )
+            res = jobs.run(
+                fit_x2(lr, params, RunContext(device="cpu", seed=0), snapshots=snaps),
+                on_event,
+            )
+            secs = time.perf_counter() - t0
+            entry[prof] = {
+                **score(res.rgb, hr),
+                "seconds": secs,
+                "iters": res.iters_done,
+                "dn_psnr": downsampler_psnr(hr, lr, res.kernel),
+                "kernel_sum": float(res.kernel.sum()),
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "threads": torch.get_num_threads(),
+                "curve": curve,
+            }
+            entry.pop(prof + "_partial", None)
+            print(name, prof, json.dumps(entry[prof]), flush=True)
+            store.write_text(json.dumps(results, indent=2))
+        store.write_text(json.dumps(results, indent=2))
+
+
+def _merge(stores: list[Path]) -> dict[str, dict[str, dict]]:
+    merged: dict[str, dict[str, dict]] = {}
+    for store in stores:
+        if store.exists():
+            for name, entry in json.loads(store.read_text()).items():
+                merged.setdefault(name, {}).update(entry)
+    return merged
+
+
+def _cell(entry: dict[str, dict], prof: str) -> tuple[str, float, float] | None:
+    """Table cell and (PSNR, seconds) of ``prof``; a partial run is projected."""
+    if prof in entry:
+        e = entry[prof]
+        cell = f"{e['psnr']:.2f} / {e['ssim']:.4f} / {e['seconds']:.0f}"
+        return cell, e["psnr"], e["seconds"]
+    part = entry.get(prof + "_partial")
+    if not part or not part["curve"]:
+        return None
+    last = max(part["curve"], key=int)
+    psnr = part["curve"][last]
+    full = PROFILES[prof].iters
+    secs = part["seconds_so_far"] / int(last) * full
+    cell = f"{psnr:.2f} at it {last} (partial) / - / ~{secs:.0f} projected"
+    return cell, psnr, secs
+
+
+def table(stores: list[Path]) -> str:
+    results = _merge(stores)
+    cols = ["bicubic", "paper", "fast"]
+    head = " | ".join(f"{c} PSNR / SSIM / s" for c in cols)
+    lines = [f"| image | {head} | DN-PSNR fast |", "|---" * (len(cols) + 2) + "|"]
+    rows: list[dict[str, tuple[float, float]]] = []
+    for name, entry in results.items():
+        cells = {c: _cell(entry, c) for c in cols}
+        if any(v is None for v in cells.values()):
+            continue
+        dn = f"{entry['fast']['dn_psnr']:.2f}" if "fast" in entry else "-"
+        text = " | ".join(v[0] for v in cells.values() if v)
+        lines.append(f"| {name} | {text} | {dn} |")
+        rows.append({c: (v[1], v[2]) for c, v in cells.items() if v})
+    if rows:
+        mean = {c: np.mean([r[c] for r in rows], axis=0) for c in cols}
+        gain_p = mean["paper"][0] - mean["bicubic"][0]
+        gain_f = mean["fast"][0] - mean["bicubic"][0]
+        kept = gain_f / gain_p if gain_p > 0 else math.nan
+        lines += [
+            "",
+            f"Mean PSNR gain over bicubic: paper {gain_p:+.2f} dB, "
+            f"fast {gain_f:+.2f} dB ({kept:.0%} kept); "
+            f"time fast / paper {mean['fast'][1] / mean['paper'][1]:.3f}",
+        ]
+    for name, entry in results.items():
+        for prof in ("paper", "fast"):
+            e = entry.get(prof) or entry.get(prof + "_partial")
+            if e and e.get("curve"):
+                pts = ", ".join(f"{k}: {v:.2f}" for k, v in e["curve"].items())
+                lines.append(f"- {name}, {prof}, PSNR by iteration: {pts}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profiles", nargs="*", default=[], choices=list(PROFILES))
+    ap.add_argument("--json", type=Path, default=Path("benchmarks/dualsr_results.json"))
+    ap.add_argument(
+        "--also", type=Path, nargs="*", default=[], help="more result files for --table"
+    )
+    ap.add_argument("--iters", type=int, default=None)
+    ap.add_argument("--images", nargs="*", default=[])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--table", action="store_true")
+    ap.add_argument("--snapshot-every", type=int, default=0)
+    ap.add_argument(
+        "--set", nargs="*", default=[], help="param overrides, e.g. lr_step=400"
+    )
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.profiles:
+        overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
+        run(
+            args.profiles,
+            args.json,
+            args.iters,
+            args.images,
+            args.snapshot_every,
+            overrides,
+        )
+    if args.table:
+        print(table([args.json, *args.also]))
+
+
+if __name__ == "__main__":
+    main()

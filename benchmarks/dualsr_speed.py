@@ -1,0 +1,75 @@
+"""Seconds per DualSR iteration for variants of the fit, measured side by side.
+
+Variants run interleaved in rounds (so a busy machine slows them alike) and the
+median iteration time of each is reported relative to the paper profile with the
+literal deep G_DN.
+
+    python benchmarks/dualsr_speed.py --iters 12 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from skimage import data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import jobs
+from engine.events import Progress
+from engine.methods.base import RunContext
+from engine.methods.dualsr import FAST, PAPER
+from engine.methods.dualsr.fit import fit_x2
+
+VARIANTS = {
+    "paper, deep G_DN, contiguous": PAPER.with_(deep_dn=True, channels_last=False),
+    "paper, composed G_DN, contiguous": PAPER.with_(channels_last=False),
+    "paper (composed, channels_last)": PAPER,
+    "+ bf16": PAPER.with_(bf16=True),
+    "+ bf16, width 32": PAPER.with_(bf16=True, up_width=32),
+    "+ bf16, width 32, crop 48": PAPER.with_(bf16=True, up_width=32, lr_crop=48),
+    "fast profile": FAST,
+}
+
+
+def seconds_per_iter(params: object, img: np.ndarray, iters: int) -> float:
+    stamps: list[float] = []
+
+    def on(e: object) -> None:
+        if isinstance(e, Progress) and e.stage == "fitting":
+            stamps.append(time.perf_counter())
+
+    p = params.with_(iters=iters, early_stop=False)  # type: ignore[attr-defined]
+    jobs.run(fit_x2(img, p, RunContext(device="cpu")), on)
+    return float(np.median(np.diff(stamps)[2:]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iters", type=int, default=12)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--only", nargs="*", default=[])
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    img = data.astronaut().astype(np.float32)[:200, :200] / 255.0
+    names = [n for n in VARIANTS if not args.only or any(o in n for o in args.only)]
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(args.rounds):
+        for n in names:
+            times[n].append(seconds_per_iter(VARIANTS[n], img, args.iters))
+    base = np.median(times[names[0]])
+    print("| variant | s / iteration | relative |")
+    print("|---|---|---|")
+    for n in names:
+        t = float(np.median(times[n]))
+        print(f"| {n} | {t:.3f} | {t / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""``unsr fit IMAGE``: a DualSR fit on one photo with a live line of losses."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine import batch, jobs
+from engine.cli_progress import format_eta
+from engine.events import Event, Losses, Message, Progress
+from engine.images import ImageError
+from engine.methods.base import MethodError, RunContext
+from engine.methods.dualsr import DUALSR
+from engine.methods.dualsr.fit import InputTooSmallError
+from engine.store import Store, StoreError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+#: Short column names for the live line.
+_SHORT = {
+    "gan": "gan",
+    "cycle_fwd": "cyc>",
+    "cycle_bwd": "cyc<",
+    "interp": "int",
+    "kernel_reg": "reg",
+    "disc": "D",
+}
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def register(sub: Any) -> None:
+    """Add the ``fit`` subcommand to ``sub`` (argparse subparsers)."""
+    p = sub.add_parser(
+        "fit",
+        help="learn one photo's degradation and upscale it (DualSR)",
+        description="Fit DualSR to IMAGE (it learns from the photo alone) and "
+        "write the upscaled image; the run folder keeps the kernel, losses and "
+        "weights (see `unsr runs`).",
+    )
+    p.add_argument("image", type=Path, metavar="IMAGE")
+    p.add_argument(
+        "--profile", choices=tuple(DUALSR.profiles), default=DUALSR.default_profile
+    )
+    p.add_argument("--iters", type=_positive, default=None, help="iterations")
+    p.add_argument("--scale", type=int, choices=DUALSR.scales, default=2)
+    p.add_argument("-o", "--out", type=Path, default=None, help="output file or folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace the output")
+    p.set_defaults(func=run)
+
+
+class LossLine:
+    """Redraws one line: iteration, ETA and the latest losses."""
+
+    def __init__(self, err: TextIO):
+        self.err = err
+        self.losses: dict[str, float] = {}
+        self.width = 0
+
+    def on_event(self, event: Event) -> None:
+        """Handle one event of the job."""
+        if isinstance(event, Losses):
+            self.losses = dict(event.values)
+        elif isinstance(event, Progress) and event.total:
+            parts = [f"{event.stage} {event.step}/{event.total}"]
+            parts.append(f"eta {format_eta(event.eta_s)}")
+            if event.stage.startswith("fitting"):
+                parts += [f"{_SHORT.get(k, k)} {v:.4f}" for k, v in self.losses.items()]
+            self._draw("  ".join(parts))
+        elif isinstance(event, Message):
+            self.end()
+            self.err.write(f"{event.level}: {event.text}\n" if event.level != "info"
+                           else f"{event.text}\n")  # fmt: skip
+
+    def _draw(self, text: str) -> None:
+        pad = max(0, self.width - len(text))
+        self.err.write("\r" + text + " " * pad)
+        self.err.flush()
+        self.width = len(text)
+
+    def end(self) -> None:
+        """Finish the live line so the next output starts on its own line."""
+        if self.width:
+            self.err.write("\n")
+            self.width = 0
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Fit and write; 0 done, 1 failed, 2 bad arguments, 130 interrupted."""
+    params = DUALSR.params_for(args.profile)
+    if args.iters is not None:
+        params = params.with_(
+            iters=args.iters, min_iters=min(params.min_iters, args.iters)
+        )
+    try:
+        store = Store()
+    except StoreError as exc:
+        err.write(f"unsr fit: {exc}\n")
+        return EXIT_FAILED
+    job = batch.process_file(
+        args.image, args.out, DUALSR.id, args.scale, profile=args.profile,
+        params=params, context=RunContext(device=args.device, seed=args.seed),
+        overwrite=args.overwrite, store=store,
+    )  # fmt: skip
+    line = LossLine(err)
+    try:
+        result = jobs.run(job, line.on_event)
+    except KeyboardInterrupt:
+        job.close()
+        line.end()
+        err.write("unsr fit: cancelled; the run folder is marked cancelled\n")
+        return EXIT_INTERRUPTED
+    except ImageError as exc:
+        line.end()
+        err.write(f"unsr fit: {exc.path}: {exc.reason}\n")
+        return EXIT_FAILED
+    except (InputTooSmallError, MethodError) as exc:
+        line.end()
+        err.write(f"unsr fit: {args.image}: {exc}\n")
+        return EXIT_FAILED
+    line.end()
+    folder = store.get(result.run_id).folder
+    out.write(f"{result.output} in {result.seconds:.1f} s (run folder {folder})\n")
+    return EXIT_OK
+
+
+__all__ = ["LossLine", "register", "run"]

@@ -1,0 +1,136 @@
+"""Every knob of a DualSR fit, and the named profiles.
+
+``paper`` reproduces the authors' code, quirks included (each quirk is a named
+flag, see specs/dualsr.md section 8). ``fast`` is the CPU default, tuned by
+measurement against ``paper`` (docs/benchmarks.md, "DualSR").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DualSRParams:
+    """Settings of one DualSR fit (x2).
+
+    Attributes
+    ----------
+    iters : int
+        Training iterations (one G step and one D step each).
+    batch : int
+        Crops per iteration of each kind.
+    lr_crop : int
+        Edge of the LR crops (the HR crops are twice this). Must be even.
+    min_lr_crop : int
+        Smallest LR crop the fit adapts down to for small images.
+    up_width, up_depth : int
+        G_UP's hidden channels and number of convs.
+    dn_width : int
+        G_DN's hidden channels.
+    d_width : int
+        D_DN's channels.
+    lr_up, lr_dn, lr_d : float
+        Adam learning rates of G_UP, G_DN, D_DN (betas 0.5, 0.999).
+    lr_step : int
+        Iterations between LR decays (G_UP halves, G_DN and D divide by
+        ``dn_lr_decay``). Scaled with ``iters`` in compressed schedules.
+    dn_lr_decay : float
+        Divisor of G_DN's and D's learning rates at each step.
+    lambda_cycle, lambda_interp, lambda_reg : float
+        Loss weights.
+    lambda_update_every : int
+        Iterations between decays of the bicubic-prior weight.
+    border_cut : int
+        Pixels cut from every border before sampling (quirk 3).
+    bicubic_prior_sums_channels : bool
+        Quirk 1: the bicubic-prior target is blur(R+G+B) for every channel
+        (3x too bright), as in the authors' code. False applies it per channel.
+    d_paper_init : bool
+        Quirk 2: keep PyTorch's default init on D's spectrally normalised convs.
+    mask_mean_over_mask : bool
+        Quirk 5 fixed when True: divide the masked L1 by the mask's sum.
+    deep_dn : bool
+        Run G_DN as the literal six-layer chain instead of the composed kernel
+        (same maths; only for checks and timing).
+    bf16 : bool
+        bf16 autocast for G_UP where the device supports it.
+    channels_last : bool
+        channels_last memory format for G_UP and D (exact; on in both profiles
+        because oneDNN's backward is much faster in that layout).
+    early_stop : bool
+        Stop when the smoothed cycle loss has not improved for ``patience``
+        iterations (after ``min_iters``).
+    patience, min_iters : int
+        Early-stopping settings.
+    ema : float
+        Decay of an exponential moving average of G_UP's weights used for the
+        output (0 disables it: the last weights are used, as in the paper).
+    kernel_every_s, preview_every_s, losses_every : float
+        How often Kernel / Preview / Losses events are emitted.
+    seed : int or None
+        Seed of the fit; None uses the run context's seed.
+    """
+
+    iters: int = 3000
+    batch: int = 2
+    lr_crop: int = 64
+    min_lr_crop: int = 24
+    up_width: int = 64
+    up_depth: int = 8
+    dn_width: int = 64
+    d_width: int = 64
+    lr_up: float = 1e-3
+    lr_dn: float = 2e-4
+    lr_d: float = 2e-4
+    lr_step: int = 750
+    dn_lr_decay: float = 4.0
+    lambda_cycle: float = 5.0
+    lambda_interp: float = 2.0
+    lambda_reg: float = 2.0
+    lambda_update_every: int = 200
+    border_cut: int = 10
+    bicubic_prior_sums_channels: bool = True
+    d_paper_init: bool = True
+    mask_mean_over_mask: bool = False
+    deep_dn: bool = False
+    bf16: bool = False
+    channels_last: bool = True
+    early_stop: bool = False
+    patience: int = 300
+    min_iters: int = 600
+    ema: float = 0.0
+    kernel_every_s: float = 1.0
+    preview_every_s: float = 3.0
+    losses_every: int = 10
+    seed: int | None = None
+
+    def with_(self, **changes: Any) -> DualSRParams:
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)
+
+
+PAPER = DualSRParams()
+
+#: Measured on the DIV2KRK-style astronaut (docs/benchmarks.md, "DualSR"): G_UP
+#: 32 wide on 48px LR crops costs ~1/3.5 of a paper iteration (G_DN is the exact
+#: composed kernel in both); the bicubic prior per channel (quirk 1 fixed) skips
+#: the paper's ~300 dark iterations; 1400 iterations with G_UP's LR halving every
+#: 600 gave 29.67 dB (1000 with halving every 250 / 450: 28.28 / 28.65) in ~1/10
+#: of the paper's time. bf16 autocast measured slower than
+#: fp32 for this net on one CPU thread, so it stays off; early stopping is
+#: available but unmeasured, so off.
+FAST = DualSRParams(
+    iters=1400,
+    lr_step=600,
+    lambda_update_every=60,
+    lr_crop=48,
+    up_width=32,
+    bicubic_prior_sums_channels=False,
+)
+
+#: Named profiles; the first is the default.
+PROFILES: dict[str, DualSRParams] = {"fast": FAST, "paper": PAPER}
+
+__all__ = ["FAST", "PAPER", "PROFILES", "DualSRParams"]

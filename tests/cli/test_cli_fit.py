@@ -1,0 +1,58 @@
+"""``unsr fit``: a short DualSR fit from the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine import cli
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _save(path: Path, size: int, rng: np.random.Generator) -> Path:
+    pixels = (rng.random((size, size, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_fit_writes_output_and_run_folder(
+    tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _save(tmp_path / "photo.png", 112, rng)
+    code = cli.main(["fit", str(src), "--iters", "3", "-o", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = tmp_path / "out" / "photo_dualsr_x2.png"
+    with Image.open(out) as written:
+        assert written.size == (224, 224)
+    assert "gan" in captured.err and "cyc>" in captured.err
+    folder = Path(captured.out.split("run folder ")[1].rstrip(")\n"))
+    assert json.loads((folder / "status.json").read_text())["status"] == "done"
+    assert (folder / "kernel.npy").exists() and (folder / "losses.csv").exists()
+
+
+def test_fit_refuses_tiny_images_and_bad_scales(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    src = _save(tmp_path / "tiny.png", 30, rng)
+    err = io.StringIO()
+    parser = cli.build_parser()
+    args = parser.parse_args(["fit", str(src), "--iters", "2"])
+    assert args.func(args, io.StringIO(), err) == 1
+    assert "tiny.png" in err.getvalue() and "at least" in err.getvalue()
+    assert not list(tmp_path.glob("tiny_dualsr*"))
+    assert cli.main(["fit", str(src), "--scale", "3"]) == 2
