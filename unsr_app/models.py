@@ -61,7 +61,7 @@ class QueueItem:
 class RunRequest:
     """What the method panel asks for; the same for every item of one batch."""
 
-    method: str = "bicubic"
+    method: str = "dualsr"
     scale: int = 2
     profile: str | None = None
     output_dir: Path | None = None
