@@ -21,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Generator
 from datetime import UTC, datetime
@@ -199,7 +201,9 @@ def main() -> int:
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--fit-seconds", type=float, default=20.0)
     args = parser.parse_args()
-    image = ROOT / "resources" / "samples" / "coffee.png"
+    # A copy in a temp folder: outputs go beside their input, never into resources/.
+    image = Path(tempfile.mkdtemp(prefix="unsr-bench-")) / "coffee.png"
+    shutil.copy(ROOT / "resources" / "samples" / "coffee.png", image)
 
     shown, torch_s = launch_seconds()
     lines = [
