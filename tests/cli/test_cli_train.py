@@ -5,31 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from engine import cli_train
 from engine.methods import get
 from engine.train import checkpoint
+from tests.train_data import unpaired_folders
 
 torch.set_num_threads(1)
 
 
-def _folders(tmp_path: Path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(0)
-    hr, lr = tmp_path / "hr", tmp_path / "lr"
-    hr.mkdir()
-    lr.mkdir()
-    for i in range(2):
-        for folder, size, tag in ((hr, 64, "h"), (lr, 32, "l")):
-            small = rng.random((size // 8, size // 8, 3))
-            img = Image.fromarray((small * 255).astype(np.uint8)).resize(
-                (size, size), Image.Resampling.BICUBIC
-            )
-            img.save(folder / f"{tag}{i}.png")
-    return lr, hr
+_folders = unpaired_folders
 
 
 def test_add_parser_wires_a_handler() -> None:
