@@ -44,6 +44,7 @@ RATIO_TILE = 720
 VARIANTS = {
     "whole": "whole image, fp32",
     "tiled-512": "tiled (512 MiB budget), fp32",
+    "tiled-768": "tiled (768 MiB budget, the default), fp32",
     "tiled-1536": "tiled (1536 MiB budget), fp32",
     "tiled-512-cl": "tiled (512 MiB), fp32, channels-last",
     "tiled-512-bf16": "tiled (512 MiB), bf16 autocast",
@@ -137,7 +138,7 @@ def _child(variant: str, h: int, w: int) -> dict[str, object]:
             y = fn(x).clamp_(0, 1)[0].permute(1, 2, 0).contiguous().numpy()
         info["tile"] = max(h, w)
     else:
-        budget = 1536 if "1536" in variant else 512
+        budget = int(variant.split("-")[1])  # "tiled-<MiB>[-...]"
         tile = tiling.auto_tile(h, w, SCALE, budget, BYTES_PER_OUT_PIXEL)
         events: list[object] = []
         y = run(
