@@ -5,7 +5,7 @@ folder for files added through :func:`add` (a clash gets ``-2``, ``-3`` ...);
 for files dropped in by hand that share a stem, the user folder wins
 ``model:<stem>`` and the others get ``model:<file name>``. unsr's own training
 checkpoints (``*.unsr.pt``) are listed but never opened here: another provider
-turns them into methods.
+turns them into methods, and they carry that method's id, ``trained-<stem>``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from engine.models.loading import (
 
 Source = Literal["user", "bundled"]
 ID_PREFIX = "model:"
+#: The id prefix of unsr's own checkpoints, as the method registry names them.
+TRAINED_PREFIX = "trained-"
 
 
 @dataclass(frozen=True)
@@ -177,13 +179,16 @@ def entries() -> tuple[Entry, ...]:
     taken: set[str] = set()
     for source, folder in _folders():
         for path in _scan(folder):
-            mid = ID_PREFIX + _stem(path)
+            unsr = path.name.lower().endswith(UNSR_SUFFIX)
+            # unsr checkpoints are methods of the registry: same id everywhere.
+            prefix = TRAINED_PREFIX if unsr else ID_PREFIX
+            mid = prefix + _stem(path)
             if mid in taken:
-                mid = ID_PREFIX + path.name
+                mid = prefix + path.name
             if mid in taken:
-                mid = f"{ID_PREFIX}{source}/{path.name}"
+                mid = f"{prefix}{source}/{path.name}"
             taken.add(mid)
-            if path.name.lower().endswith(UNSR_SUFFIX):
+            if unsr:
                 out.append(Entry(mid, path, source, "unsr", None))
                 continue
             try:
@@ -194,18 +199,18 @@ def entries() -> tuple[Entry, ...]:
 
 
 def find(model_id: str) -> Entry:
-    """Return the entry with ``model_id`` ("model:" may be left out).
+    """Return the entry with ``model_id`` ("model:" or "trained-" may be left out).
 
     Raises
     ------
     LibraryError
         If no file has that id; the message lists the known ids.
     """
-    wanted = model_id if model_id.startswith(ID_PREFIX) else ID_PREFIX + model_id
     known = entries()
-    for entry in known:
-        if entry.id == wanted:
-            return entry
+    for wanted in (model_id, ID_PREFIX + model_id, TRAINED_PREFIX + model_id):
+        for entry in known:
+            if entry.id == wanted:
+                return entry
     names = ", ".join(e.id for e in known) or "the library is empty"
     raise LibraryError(f"no model {model_id!r} (known: {names})")
 

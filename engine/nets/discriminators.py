@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -28,12 +29,44 @@ class PatchSpec:
         Normalisation of every hidden conv but the first.
     padding : int
         Padding of every 4x4 conv.
+    highpass : float
+        When above 0, the D sees only ``x - gaussian_blur(x, sigma=highpass)``
+        (the frequency separation of Fritsche et al. 2019): noise, blur and
+        JPEG live in the high band, so a short CPU run's D learns them quickly
+        instead of telling the two domains apart by their content.
     """
 
     ndf: int = 32
     strides: tuple[int, ...] = (2, 1, 1)
     norm: DNorm = "none"
     padding: int = 1
+    highpass: float = 0.0
+
+
+def gaussian_taps(sigma: float) -> torch.Tensor:
+    """A normalised 1-D Gaussian reaching 3 sigma (at least 3 taps)."""
+    r = max(1, int(3 * sigma + 0.5))
+    x = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+class HighPass(nn.Module):
+    """``x - blur(x)``: a fixed separable Gaussian, reflect-padded, per channel."""
+
+    def __init__(self, sigma: float) -> None:
+        super().__init__()
+        # Not persistent: it is a function of ``sigma``, so checkpoints omit it.
+        self.register_buffer("taps", gaussian_taps(sigma), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The high band of ``x`` (same shape)."""
+        c, r = x.shape[1], self.taps.shape[0] // 2
+        kh = self.taps.view(1, 1, 1, -1).expand(c, 1, 1, -1)
+        kv = self.taps.view(1, 1, -1, 1).expand(c, 1, -1, 1)
+        low = F.pad(x, (r, r, r, r), mode="reflect")
+        low = F.conv2d(F.conv2d(low, kh, groups=c), kv, groups=c)
+        return x - low
 
 
 class PatchD(nn.Module):
@@ -42,6 +75,8 @@ class PatchD(nn.Module):
     def __init__(self, spec: PatchSpec, in_ch: int = 3, out_ch: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = []
+        if spec.highpass > 0:
+            layers.append(HighPass(spec.highpass))
         ch, p = in_ch, spec.padding
         for i, s in enumerate(spec.strides):
             nxt = spec.ndf * min(2**i, 8)

@@ -86,12 +86,14 @@ def test_bad_files_in_the_folder_are_listed_not_raised(_bundled: Path) -> None:
         "model:broken",
         "model:good",
         "model:denoise",
-        "model:trained",
+        "trained-trained",
         "model:good.pth",
     }
     assert by_id["model:broken"].error and not by_id["model:broken"].usable
-    assert by_id["model:trained"].kind == "unsr"
-    assert by_id["model:trained"].info is None
+    # An unsr checkpoint carries the id its registry method has.
+    assert by_id["trained-trained"].kind == "unsr"
+    assert by_id["trained-trained"].info is None
+    assert models.find("trained").id == "trained-trained"
     assert "not a super-resolution" in by_id["model:denoise"].status
     assert by_id["model:good.pth"].source == "bundled"
     assert by_id["model:good"].source == "user"

@@ -89,3 +89,21 @@ def test_vgg_style_discriminator() -> None:
     assert VGGStyleD(3, 4, 32)(torch.rand(2, 3, 32, 32)).shape == (2, 1)
     with pytest.raises(ValueError, match="multiple of 16"):
         VGGStyleD(3, 4, 30)
+
+
+def test_highpass_discriminator_ignores_the_low_band() -> None:
+    """With ``highpass`` the D's verdict does not move with flat shading."""
+    from engine.nets.discriminators import HighPass
+
+    hp = HighPass(1.0)
+    flat = torch.full((1, 3, 24, 24), 0.7)
+    assert hp(flat).abs().max() < 1e-6
+    noise = torch.randn(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    # White noise keeps most of its energy in the high band.
+    assert hp(noise).std() > 0.7 * noise.std()
+    d = PatchD(PatchSpec(ndf=8, strides=(2, 1), highpass=1.0))
+    base = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(d(base), d(base + 0.2), atol=1e-5)
+    # The fixed filter is not a parameter and not in the state dict.
+    plain = PatchD(PatchSpec(ndf=8, strides=(2, 1)))
+    assert len(d.state_dict()) == len(plain.state_dict())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -52,7 +52,9 @@ class MaedaConfig(TrainConfig):
         8 averages all dihedral transforms (paper); fewer samples that many
         random non-identity ones per step (much cheaper).
     lr : float
-        Adam rate for every net.
+        Adam rate of the translators and U.
+    lr_d : float or None
+        Adam rate of the discriminators (None: ``lr``).
     milestones : tuple of float
         Run fractions at which every rate halves.
     """
@@ -74,6 +76,7 @@ class MaedaConfig(TrainConfig):
     gamma: float = 0.1
     geo_transforms: int = 1
     lr: float = 2e-4
+    lr_d: float | None = None
     milestones: tuple[float, ...] = (0.6, 0.85)
 
 
@@ -83,7 +86,7 @@ def _hr_spec(c: MaedaConfig, scale: int) -> PatchSpec:
         strides = (2,) * n + c.d_lr.strides
     else:
         strides = (2,) * n + c.d_lr.strides[n:]
-    return PatchSpec(c.d_lr.ndf, strides, c.d_lr.norm, c.d_lr.padding)
+    return replace(c.d_lr, strides=strides)
 
 
 class MaedaSession(Session):
@@ -99,7 +102,8 @@ class MaedaSession(Session):
         self.add_net("D_Yd", PatchD(c.d_lr))
         self.add_net("D_Xup", PatchD(_hr_spec(c, self.scale)))
         self.add_optim("G", ("G_XY", "G_YX"), c.lr, (0.5, 0.999))
-        self.add_optim("D", ("D_X", "D_Yd", "D_Xup"), c.lr, (0.5, 0.999))
+        lr_d = c.lr if c.lr_d is None else c.lr_d
+        self.add_optim("D", ("D_X", "D_Yd", "D_Xup"), lr_d, (0.5, 0.999))
         self.add_optim("U", ("U",), c.lr, (0.9, 0.999))
         self.lr_policy = LRPolicy(c.milestones)
         self.gan = GANLoss("lsgan")
