@@ -57,11 +57,14 @@ class HighPass(nn.Module):
     def __init__(self, sigma: float) -> None:
         super().__init__()
         # Not persistent: it is a function of ``sigma``, so checkpoints omit it.
-        self.register_buffer("taps", gaussian_taps(sigma), persistent=False)
+        taps = gaussian_taps(sigma)
+        self.radius = taps.shape[0] // 2
+        self.taps: torch.Tensor
+        self.register_buffer("taps", taps, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The high band of ``x`` (same shape)."""
-        c, r = x.shape[1], self.taps.shape[0] // 2
+        c, r = x.shape[1], self.radius
         kh = self.taps.view(1, 1, 1, -1).expand(c, 1, 1, -1)
         kv = self.taps.view(1, 1, -1, 1).expand(c, 1, -1, 1)
         low = F.pad(x, (r, r, r, r), mode="reflect")
