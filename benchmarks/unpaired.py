@@ -32,11 +32,13 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import device as devices
+from engine import metrics
 from engine.events import Losses, Message
 from engine.train import checkpoint
 from engine.train.config import from_plain
 from engine.train.degrade import SyntheticRealLR, clean_lr, highpass_sigma
 from engine.train.recipes import get as get_recipe
+from engine.train.recipes.cyclesr import phase_b_snapshot
 from engine.train.trainer import RunSpec, load_inference, train_folders
 
 SCALE = 2
@@ -130,29 +132,11 @@ def to_np(t: torch.Tensor) -> np.ndarray:
     return out
 
 
-def y_channel(a: np.ndarray) -> np.ndarray:
-    out: np.ndarray = (16 + a @ np.array([65.481, 128.553, 24.966])) / 255
-    return out
-
-
 def psnr_ssim(
     sr: np.ndarray, hr: np.ndarray, shave: int = SCALE
 ) -> tuple[float, float]:
-    from skimage.metrics import structural_similarity
-
-    a = y_channel(sr)[shave:-shave, shave:-shave]
-    b = y_channel(hr)[shave:-shave, shave:-shave]
-    mse = float(np.mean((a - b) ** 2))
-    psnr = 10 * np.log10(1 / mse)
-    ssim = structural_similarity(
-        a,
-        b,
-        data_range=1.0,
-        gaussian_weights=True,
-        sigma=1.5,
-        use_sample_covariance=False,
-    )
-    return float(psnr), float(ssim)
+    """Y-channel PSNR and SSIM with the engine's (the app's and the CLI's) code."""
+    return metrics.psnr(sr, hr, shave=shave), metrics.ssim(sr, hr, shave=shave)
 
 
 def test_set(dirs: dict[str, Path]) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -286,6 +270,13 @@ def mechanism(name: str, path: Path, tests: list[Any], hr_dir: Path) -> dict[str
         elif name in ("cyclesr", "csrgan"):
             out["sigma_bicubic_lr"] = sig(bic)
             out["sigma_G(x_bic)"] = sig([to_np(n["G"](to_t(a))) for a in bic])
+        if name == "cyclesr":
+            # (ii): the joint phase against its own bicubic-only warm start.
+            snap = phase_b_snapshot(checkpoint.load(path)["train"]["extra"])
+            if snap:
+                warm = fresh_session(path).nets["SR"]
+                warm.load_state_dict(snap)
+                out["SR_after_phase_B"] = score(warm, tests)
     return out
 
 

@@ -10,6 +10,7 @@ import torch
 from engine.events import Losses
 from engine.jobs import run
 from engine.train import checkpoint
+from engine.train.recipes.cyclesr import phase_b_snapshot
 from engine.train.trainer import RunSpec, load_inference, train
 from tests.engine.unpaired_helpers import tiny, tiny_data
 
@@ -82,6 +83,14 @@ def test_stopped_run_resumes_identically(tmp_path: Path, name: str) -> None:
     for net in a:
         for key in a[net]:
             assert torch.equal(a[net][key], b[net][key]), f"{net}.{key} differs"
+    if name == "cyclesr":
+        # The phase-B snapshot survives the resume (not retaken mid-joint).
+        ea, eb = (checkpoint.load(p)["train"]["extra"] for p in (full, part))
+        snap = phase_b_snapshot(ea)
+        assert set(snap) == set(a["SR"])
+        for key, value in snap.items():
+            assert torch.equal(value, phase_b_snapshot(eb)[key])
+        assert any(not torch.equal(snap[k], a["SR"][k]) for k in snap)
 
 
 def test_resume_refuses_another_recipe(tmp_path: Path) -> None:

@@ -97,6 +97,15 @@ class CycleSRSession(Session):
         self.lr_policy = LRPolicy(decay_from=c.decay_from)
         self.clip_norm = c.clip
         self.gan = GANLoss("lsgan")
+        # The SR net as phase B left it (bicubic pairs only), kept for the
+        # mechanism check: the joint phase must beat its own warm start.
+        self.phase_b_sr: dict[str, torch.Tensor] = {}
+
+    def on_phase(self, phase: Phase) -> None:
+        """Snapshot the SR net when the joint phase begins (once per run)."""
+        if phase.name == "joint" and not self.phase_b_sr:
+            state = self.nets["SR"].state_dict()
+            self.phase_b_sr = {k: v.detach().clone() for k, v in state.items()}
 
     def schedule(self) -> PhaseScheduler:
         """A: cycle only; B: SR on bicubic pairs; C: joint."""
@@ -155,12 +164,14 @@ class CycleSRSession(Session):
         return logs
 
     def extra_state(self) -> dict[str, torch.Tensor]:
-        """The image pools."""
-        return self.cyc.state()
+        """The image pools and the phase-B snapshot of the SR net."""
+        snap = {PHASE_B + k: v for k, v in self.phase_b_sr.items()}
+        return {**self.cyc.state(), **snap}
 
     def load_extra_state(self, state: Mapping[str, torch.Tensor]) -> None:
-        """Restore the image pools."""
+        """Restore the image pools and the phase-B snapshot."""
         self.cyc.load(state)
+        self.phase_b_sr = phase_b_snapshot(state)
 
     def previews(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Translated LR G(x_bic) and the SR of a real-LR patch."""
@@ -171,6 +182,19 @@ class CycleSRSession(Session):
                 "real LR": first(batch.x[:1]),
                 "SR of real LR": first(self.nets["SR"](batch.x[:1])),
             }
+
+
+#: Key prefix of the phase-B SR snapshot in a checkpoint's extra state.
+PHASE_B = "phase_b.SR."
+
+
+def phase_b_snapshot(extra: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The SR net's state at the end of phase B, from a checkpoint's extra state.
+
+    Empty when the run never reached the joint phase.
+    """
+    n = len(PHASE_B)
+    return {k[n:]: v for k, v in extra.items() if k.startswith(PHASE_B)}
 
 
 def build_inference(config: CycleSRConfig, scale: int) -> dict[str, nn.Module]:
@@ -225,4 +249,12 @@ GAN_RECIPE = Recipe(
     inference_path="SR(x)",
 )
 
-__all__ = ["GAN_RECIPE", "PAPER", "RECIPE", "CycleSRConfig", "CycleSRSession"]
+__all__ = [
+    "GAN_RECIPE",
+    "PAPER",
+    "PHASE_B",
+    "RECIPE",
+    "CycleSRConfig",
+    "CycleSRSession",
+    "phase_b_snapshot",
+]
