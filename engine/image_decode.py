@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -84,16 +87,29 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
 
 
+#: ``warnings.catch_warnings`` swaps process-wide state; two threads decoding
+#: at once (the app's worker and a thumbnail loader) would restore each other's
+#: filters out of order. One lock keeps our own enter/exit pairs nested.
+_WARNINGS_LOCK = threading.RLock()
+
+
+@contextmanager
+def _quiet(category: type[Warning] = Warning) -> Iterator[None]:
+    """Ignore ``category`` inside the block, without racing other decodes."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category)
+        yield
+
+
 def _open(path: Path, data: bytes, max_pixels: int) -> Image.Image | None:
     """Open (not decode) the image and refuse it when it is too large.
 
     Returns None for a TIFF that Pillow cannot open (tifffile may).
     """
     try:
-        with warnings.catch_warnings():
-            # The size is checked below against ``max_pixels``; Pillow's warning
-            # would be an error under strict warning filters.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # The size is checked below against ``max_pixels``; Pillow's warning
+        # would be an error under strict warning filters.
+        with _quiet(Image.DecompressionBombWarning):
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise TooLargeError(
@@ -278,10 +294,9 @@ def decode_file(path: str | os.PathLike[str], max_pixels: int) -> ImageData:
         return _read_tiff(path, data, max_pixels)
     notes: list[str] = []
     frames = int(getattr(image, "n_frames", 1) or 1)
-    with image, warnings.catch_warnings():
-        # Decoders warn about oddities they repair (corrupt EXIF, palette
-        # transparency); the image is usable, so these must not become errors.
-        warnings.simplefilter("ignore")
+    # Decoders warn about oddities they repair (corrupt EXIF, palette
+    # transparency); the image is usable, so these must not become errors.
+    with image, _quiet():
         return _decode(path, image, data, frames, notes)
 
 

@@ -409,3 +409,29 @@ def test_float_tiff_and_unsupported_samples(
     )
     with pytest.raises(DamagedImageError, match=r"i\.tif: .*int16"):
         images.read(tmp_path / "i.tif")
+
+
+def test_decoding_from_threads_leaves_the_warning_filters_alone(tmp_path: Path) -> None:
+    """Decodes in several threads must not leave another's "ignore" installed."""
+    import threading
+    import warnings
+
+    path = tmp_path / "a.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(path)
+    before = list(warnings.filters)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(100):
+                images.read(path)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert list(warnings.filters) == before
