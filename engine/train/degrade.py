@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from engine import metrics
 from engine.events import FloatArray
 
 CleanOp = Literal["bicubic", "gauss_bicubic"]
@@ -115,32 +116,17 @@ class SyntheticRealLR:
 
 
 def noise_sigma(img: torch.Tensor | FloatArray) -> float:
-    """Estimate the noise standard deviation of an image (any layout, [0, 1]).
+    """:func:`engine.metrics.noise_sigma` for a tensor (B, C, H, W) or (C, H, W).
 
-    Immerkaer's method per colour channel: the 3x3 Laplacian-difference filter
-    cancels smooth content; the median absolute response (robust to edges)
-    gives sigma; the channels are averaged. Good to ~10 % on photos, which is
-    all a mechanism plot needs.
+    Arrays in (H, W, C) pass straight through; only the layout changes here.
     """
     a = img.detach().float().cpu().numpy() if isinstance(img, torch.Tensor) else img
     a = np.asarray(a, np.float32)
     if a.ndim == 4:
         a = a[0]
-    if a.ndim == 3 and a.shape[0] == 3:
+    if a.ndim == 3 and a.shape[0] == 3 and a.shape[2] != 3:
         a = a.transpose(1, 2, 0)
-    planes = [a[..., c] for c in range(a.shape[2])] if a.ndim == 3 else [a]
-    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    sigmas = []
-    for plane in planes:
-        h, w = plane.shape
-        resp = sum(
-            k[i, j] * plane[i : h - 2 + i, j : w - 2 + j]
-            for i in range(3)
-            for j in range(3)
-        )
-        # For white noise the filter's output std is 6 sigma; MAD -> std is 1.4826.
-        sigmas.append(1.4826 * float(np.median(np.abs(resp))) / 6.0)
-    return float(np.mean(sigmas))
+    return metrics.noise_sigma(a)
 
 
 def highpass_sigma(img: torch.Tensor | FloatArray, blur_sigma: float = 1.0) -> float:
