@@ -48,7 +48,9 @@ class CycleSpec:
     )
     resnet_ngf: int = 64
     resnet_blocks: int = 0
-    d: PatchSpec = field(default_factory=lambda: PatchSpec(ndf=32, strides=(2, 2, 1)))
+    d: PatchSpec = field(
+        default_factory=lambda: PatchSpec(ndf=32, strides=(2, 2, 1), highpass=1.0)
+    )
     w_cyc: float = 10.0
     w_idt: float = 5.0
     pool: int = 50

@@ -65,7 +65,9 @@ class DAConfig(TrainConfig):
         )
     )
     d_f: PatchSpec = field(default_factory=lambda: PatchSpec(ndf=32, strides=(1, 1, 1)))
-    d_t: PatchSpec = field(default_factory=lambda: PatchSpec(ndf=32, strides=(2, 1, 1)))
+    d_t: PatchSpec = field(
+        default_factory=lambda: PatchSpec(ndf=32, strides=(2, 1, 1), highpass=1.0)
+    )
     d_sr: PatchSpec = field(
         default_factory=lambda: PatchSpec(ndf=32, strides=(2, 2, 1, 1))
     )
