@@ -174,6 +174,22 @@ class RRDB(nn.Module):
         return out
 
 
+def icnr(c: nn.Conv2d, f: int) -> nn.Conv2d:
+    """Give the conv before ``PixelShuffle(f)`` an ICNR init (Aitken et al. 2017).
+
+    The f*f sub-pixel outputs of each channel start with the same weights, so the
+    shuffle starts as a nearest-neighbour upsampling: no checkerboard at
+    initialisation, which short CPU runs would otherwise not train away.
+    """
+    # Reuse every (f*f)-th default-initialised filter: same scale as the
+    # default init, and no extra draws from the random stream.
+    with torch.no_grad():
+        c.weight.copy_(c.weight[:: f * f].repeat_interleave(f * f, dim=0))
+        if c.bias is not None:
+            c.bias.copy_(c.bias[:: f * f].repeat_interleave(f * f))
+    return c
+
+
 class Upsampler(nn.Sequential):
     """Upsample features by ``scale`` (a power of two, or 3).
 
@@ -198,7 +214,7 @@ class Upsampler(nn.Sequential):
         for f in factors:
             if mode == "shuffle":
                 layers += [
-                    conv(nf, nf * f * f),
+                    icnr(conv(nf, nf * f * f), f),
                     nn.PixelShuffle(f),
                     act(activation, nf),
                 ]

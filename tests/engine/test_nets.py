@@ -44,6 +44,20 @@ def test_upsampler_scales(scale: int, mode: str) -> None:
     assert up(torch.rand(1, 8, 5, 6)).shape == (1, 8, 5 * scale, 6 * scale)
 
 
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_shuffle_upsampler_starts_without_a_checkerboard(scale: int) -> None:
+    """ICNR: at init every sub-pixel of a block equals its neighbours."""
+    torch.manual_seed(0)
+    up = Upsampler(scale, 8, "shuffle")
+    out = up(torch.rand(1, 8, 5, 6))
+    # The last shuffle stage (x3, or x2 of x2/x4) leaves f x f flat blocks.
+    f = 3 if scale == 3 else 2
+    block = out[:, :, ::f, ::f]
+    for i in range(f):
+        for j in range(f):
+            assert torch.allclose(out[:, :, i::f, j::f], block, atol=1e-6)
+
+
 @pytest.mark.parametrize("body", ["edsr", "rcan", "srresnet", "vdsr", "rrdb"])
 def test_srnet_bodies_upscale_and_split(body: str) -> None:
     torch.manual_seed(0)
