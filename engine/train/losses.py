@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -66,6 +67,25 @@ def pixel(a: torch.Tensor, b: torch.Tensor, kind: PixelKind = "l1") -> torch.Ten
     if kind == "charbonnier":
         return torch.sqrt((a - b) ** 2 + 1e-6).mean()
     return F.l1_loss(a, b)
+
+
+def lowpass_l1(a: torch.Tensor, b: torch.Tensor, sigma: float) -> torch.Tensor:
+    """L1 between the Gaussian low bands (``sigma`` px) of ``a`` and ``b``.
+
+    The colour loss of frequency separation (Fritsche et al. 2019): with
+    high-pass discriminators nothing else stops a translator from shifting
+    colour and brightness, so this term keeps the low band where it was and
+    leaves the high band (noise, blur, JPEG) to the adversarial game.
+    """
+    hp = _highpass(sigma).to(a.device)
+    return pixel(a - hp(a), b - hp(b))
+
+
+@lru_cache(maxsize=4)
+def _highpass(sigma: float) -> nn.Module:
+    from engine.nets.discriminators import HighPass
+
+    return HighPass(sigma)
 
 
 def dihedral(t: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from engine.train.data import DataError, check_disjoint, load_folder, load_unpaired
 from engine.train.degrade import SyntheticRealLR, clean_lr, noise_sigma
-from engine.train.losses import GANLoss, dihedral, geo_ensemble
+from engine.train.losses import GANLoss, dihedral, geo_ensemble, lowpass_l1
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
 from tests.engine.unpaired_helpers import photo
 
@@ -93,6 +93,16 @@ def test_clean_lr_ops() -> None:
         assert out.shape == (2, 3, 16, 16) and out.min() >= 0 and out.max() <= 1
     flat = torch.full((1, 3, 16, 16), 0.3)
     assert torch.allclose(clean_lr(flat, 2), torch.full((1, 3, 8, 8), 0.3), atol=1e-5)
+
+
+def test_lowpass_loss_sees_colour_not_noise() -> None:
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(1, 3, 32, 32, generator=g)
+    noisy = img + 0.05 * torch.randn(1, 3, 32, 32, generator=g)
+    tinted = img + torch.tensor([0.05, 0.0, -0.05]).view(1, 3, 1, 1)
+    # The same amount of change: noise barely reaches the low band, a tint does.
+    assert lowpass_l1(noisy, img, 2.0) < 0.25 * lowpass_l1(tinted, img, 2.0)
+    assert float(lowpass_l1(img, img, 2.0)) == 0.0
 
 
 def test_losses_and_schedules() -> None:

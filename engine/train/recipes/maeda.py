@@ -23,7 +23,7 @@ from engine.nets.discriminators import PatchD, PatchSpec
 from engine.nets.sr import SRNet, SRNetSpec
 from engine.nets.translator import LRTranslator, TranslatorSpec
 from engine.train.data import Batch
-from engine.train.losses import GANLoss, geo_ensemble, pixel
+from engine.train.losses import GANLoss, geo_ensemble, lowpass_l1, pixel
 from engine.train.recipes.base import Recipe, Session
 from engine.train.recipes.common import TrainConfig, first, scalar
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
@@ -48,6 +48,12 @@ class MaedaConfig(TrainConfig):
     w_cyc, w_idt, w_geo, gamma : float
         Weights of the one-sided cycle, identity, geometric-ensemble and
         HR-side adversarial terms.
+    w_low : float
+        Weight of the low-band L1 that keeps both translators' output colour
+        and brightness at their input's (:func:`~engine.train.losses.lowpass_l1`;
+        not in the paper, whose full-band Ds see colour themselves).
+    low_sigma : float
+        Gaussian sigma (LR px) of that low band.
     geo_transforms : int
         8 averages all dihedral transforms (paper); fewer samples that many
         random non-identity ones per step (much cheaper).
@@ -76,6 +82,8 @@ class MaedaConfig(TrainConfig):
     w_idt: float = 2.0
     w_geo: float = 1.0
     gamma: float = 0.1
+    w_low: float = 0.0
+    low_sigma: float = 2.0
     geo_transforms: int = 1
     lr: float = 2e-4
     lr_d: float | None = 5e-4
@@ -156,6 +164,11 @@ class MaedaSession(Session):
         cyc = pixel(pseudo, yd)
         idt = pixel(n["G_XY"](yd), yd)
         geo = geo_ensemble(n["G_XY"], x, clean_x, self._geo_ks())
+        low = (
+            lowpass_l1(clean_x, x, c.low_sigma) + lowpass_l1(fake_x, yd, c.low_sigma)
+            if c.w_low
+            else torch.zeros((), device=x.device)
+        )
         g_total = (
             adv_x
             + adv_y
@@ -163,6 +176,7 @@ class MaedaSession(Session):
             + c.w_cyc * cyc
             + c.w_idt * idt
             + c.w_geo * geo
+            + c.w_low * low
         )
         self.backward_step(g_total, "G")
 
@@ -180,6 +194,7 @@ class MaedaSession(Session):
             "cycle": scalar(cyc),
             "identity": scalar(idt),
             "geo": scalar(geo),
+            "low_band": scalar(low),
             "U_pixel": scalar(u_loss),
         }
 
