@@ -76,7 +76,7 @@ class Entry:
     def status(self) -> str:
         """One line: "ready", or why the model is not offered."""
         if self.kind == "unsr":
-            return "unsr checkpoint (offered by its training method)"
+            return f"unsr checkpoint: method {self.id} in the method list"
         if self.error is not None:
             return self.error
         assert self.info is not None

@@ -94,6 +94,7 @@ def test_bad_files_in_the_folder_are_listed_not_raised(_bundled: Path) -> None:
     assert by_id["trained-trained"].kind == "unsr"
     assert by_id["trained-trained"].info is None
     assert models.find("trained").id == "trained-trained"
+    assert "method trained-trained" in by_id["trained-trained"].status
     assert "not a super-resolution" in by_id["model:denoise"].status
     assert by_id["model:good.pth"].source == "bundled"
     assert by_id["model:good"].source == "user"
