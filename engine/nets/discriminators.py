@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,8 +45,11 @@ class PatchSpec:
 
 
 def gaussian_taps(sigma: float) -> torch.Tensor:
-    """A normalised 1-D Gaussian reaching 3 sigma (at least 3 taps)."""
-    r = max(1, int(3 * sigma + 0.5))
+    """A normalised 1-D Gaussian reaching 3 sigma (at least 3 taps).
+
+    Its outer product is ``degrade.gaussian_kernel(sigma, sigma, 0, 2r + 1)``.
+    """
+    r = max(1, math.ceil(3 * sigma))
     x = torch.arange(-r, r + 1, dtype=torch.float32)
     k = torch.exp(-0.5 * (x / sigma) ** 2)
     return k / k.sum()

@@ -20,6 +20,7 @@ from PIL import Image
 
 from engine import metrics
 from engine.events import FloatArray
+from engine.nets.discriminators import HighPass
 
 CleanOp = Literal["bicubic", "gauss_bicubic"]
 
@@ -142,9 +143,8 @@ def highpass_sigma(img: torch.Tensor | FloatArray, blur_sigma: float = 1.0) -> f
         t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
     if t.ndim == 3:
         t = t[None]
-    size = 2 * math.ceil(3 * blur_sigma) + 1
-    k = torch.from_numpy(gaussian_kernel(blur_sigma, blur_sigma, 0.0, size))
-    r = (t - blur(t, k))[0]
+    # The same high band the CPU profiles' discriminators see.
+    r = HighPass(blur_sigma)(t)[0]
     med = r.flatten(1).median(1).values.view(-1, 1, 1)
     mad = (r - med).abs().flatten(1).median(1).values
     return float(1.4826 * mad.mean())

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.nets.discriminators import HighPass
+
 GANKind = Literal["lsgan", "vanilla", "hinge"]
 PixelKind = Literal["l1", "mse", "charbonnier"]
 
@@ -83,8 +85,6 @@ def lowpass_l1(a: torch.Tensor, b: torch.Tensor, sigma: float) -> torch.Tensor:
 
 @lru_cache(maxsize=4)
 def _highpass(sigma: float) -> nn.Module:
-    from engine.nets.discriminators import HighPass
-
     return HighPass(sigma)
 
 
