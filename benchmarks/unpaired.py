@@ -34,10 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engine import device as devices
 from engine import metrics
 from engine.events import Losses, Message
+from engine.nets.translator import draw_noise
 from engine.train import checkpoint
 from engine.train.config import from_plain
 from engine.train.degrade import SyntheticRealLR, clean_lr, highpass_sigma
 from engine.train.recipes import get as get_recipe
+from engine.train.recipes.cycle import make_real
 from engine.train.recipes.cyclesr import phase_b_snapshot
 from engine.train.trainer import RunSpec, load_inference, train_folders
 
@@ -244,12 +246,9 @@ def mechanism(name: str, path: Path, tests: list[Any], hr_dir: Path) -> dict[str
             yd = to_t(clean[0])
             h, w = yd.shape[2] // 4 * 4, yd.shape[3] // 4 * 4
             yd = yd[:, :, :h, :w]
-            z1 = torch.randn(
-                1, 1, h // 4, w // 4, generator=torch.Generator().manual_seed(1)
-            )
-            z2 = torch.randn(
-                1, 1, h // 4, w // 4, generator=torch.Generator().manual_seed(2)
-            )
+            spec = sess.config.g_yx
+            z1 = draw_noise(spec, yd, torch.Generator().manual_seed(1))
+            z2 = draw_noise(spec, yd, torch.Generator().manual_seed(2))
             f1, f2 = n["G_YX"](yd, z1), n["G_YX"](yd, z2)
             out["sigma_G_YX(clean_lr,z)"] = highpass_sigma(f1)
             out["mean_abs_diff_G_YX_z1_vs_z2"] = float((f1 - f2).abs().mean())
@@ -269,7 +268,9 @@ def mechanism(name: str, path: Path, tests: list[Any], hr_dir: Path) -> dict[str
             out["probe_acc_init"] = probe_accuracy(pool(init, xs), pool(init, xt))
         elif name in ("cyclesr", "csrgan"):
             out["sigma_bicubic_lr"] = sig(bic)
-            out["sigma_G(x_bic)"] = sig([to_np(n["G"](to_t(a))) for a in bic])
+            out["sigma_G(x_bic)"] = sig(
+                [to_np(make_real(n["G"], to_t(a))) for a in bic]
+            )
         if name == "cyclesr":
             # (ii): the joint phase against its own bicubic-only warm start.
             snap = phase_b_snapshot(checkpoint.load(path)["train"]["extra"])
@@ -320,6 +321,13 @@ def train_run(
     return {"steps": result.steps, "seconds": seconds, "last": last, "history": keep}
 
 
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` through a temp file, so a reader never sees half of it."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget-minutes", type=float, default=8.0)
@@ -348,10 +356,13 @@ def main() -> None:
     if not args.eval_only:
         for key in args.only:
             print(f"training {key} for {args.budget_minutes} min", flush=True)
-            results.setdefault("train", {})[key] = train_run(
-                key, dirs, work, args.budget_minutes * 60, cmd
-            )
-            results_path.write_text(json.dumps(results, indent=1))
+            record = train_run(key, dirs, work, args.budget_minutes * 60, cmd)
+            record["command"] = cmd
+            # Re-read first: a second process (the other core) may share ``work``.
+            if results_path.exists():
+                results["train"] = json.loads(results_path.read_text()).get("train", {})
+            results.setdefault("train", {})[key] = record
+            write_json(results_path, results)
     tests = test_set(dirs)
     scores: dict[str, Any] = {"bicubic interpolation": score(bicubic_up, tests)}
     mech: dict[str, Any] = {}
@@ -366,7 +377,9 @@ def main() -> None:
         print(key, scores[key], mech.get(key, ""), flush=True)
     results["scores"], results["mechanism"] = scores, mech
     results["lpips"] = "unavailable (no AlexNet/VGG backbone weights on disk)"
-    results_path.write_text(json.dumps(results, indent=1))
+    if results_path.exists():
+        results["train"] = json.loads(results_path.read_text()).get("train", {})
+    write_json(results_path, results)
     if args.models_out is not None:
         args.models_out.mkdir(parents=True, exist_ok=True)
         for key in DEMO:

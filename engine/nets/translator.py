@@ -2,8 +2,8 @@
 
 One class covers Maeda's correction net G_XY (``body="rcan"``), his degradation
 net G_YX (``noise_ch=1``: a noise map at a quarter of the size, brought up by
-two transposed convs), the LR CycleGANs of CycleSR and CSR-GAN, and G_t of the
-domain-adaptation method (``in_ch=nf``, no global skip).
+two transposed convs, or a per-pixel one), the LR CycleGANs of CycleSR and
+CSR-GAN, and G_t of the domain-adaptation method (``in_ch=nf``, no global skip).
 
 With ``zero_tail`` and ``global_skip`` the last conv starts at zero, so the net
 starts as the identity: the single most useful stabiliser for short CPU runs,
@@ -43,6 +43,11 @@ class TranslatorSpec:
         Initialise the last conv to zero.
     global_skip : bool
         Add the input to the output (needs ``in_ch == out_ch``).
+    noise_scale : int
+        With a noise input, z is 1/``noise_scale`` of the image's size: 4 is
+        yoon28's quarter-size map brought up by two transposed convs (each z
+        value paints one 4x4 pattern); 1 is a per-pixel map through 1x1 convs,
+        which can make a sensor's pixel-level noise directly.
     """
 
     nf: int = 32
@@ -53,10 +58,13 @@ class TranslatorSpec:
     norm: Norm = "none"
     zero_tail: bool = True
     global_skip: bool = True
+    noise_scale: Literal[1, 4] = 4
 
 
 class LRTranslator(nn.Module):
-    """(B, in_ch, h, w) [+ noise (B, noise_ch, h/4, w/4)] -> (B, out_ch, h, w).
+    """(B, in_ch, h, w) [+ noise (B, noise_ch, h/f, w/f)] -> (B, out_ch, h, w).
+
+    f is ``spec.noise_scale``; :func:`draw_noise` makes a map of the right size.
 
     Parameters
     ----------
@@ -80,11 +88,17 @@ class LRTranslator(nn.Module):
         self.head = nn.Sequential(conv(in_ch, nf, spec.k), nn.LeakyReLU(0.2, True))
         if noise_ch:
             c1, c2 = max(4, nf // 8), max(8, nf // 4)
+            up1: nn.Module
+            up2: nn.Module
+            if spec.noise_scale == 4:
+                up1, up2 = (
+                    nn.ConvTranspose2d(noise_ch, c1, 2, 2),
+                    nn.ConvTranspose2d(c1, c2, 2, 2),
+                )
+            else:
+                up1, up2 = nn.Conv2d(noise_ch, c1, 1), nn.Conv2d(c1, c2, 1)
             self.noise = nn.Sequential(
-                nn.ConvTranspose2d(noise_ch, c1, 2, 2),
-                nn.LeakyReLU(0.2, True),
-                nn.ConvTranspose2d(c1, c2, 2, 2),
-                nn.LeakyReLU(0.2, True),
+                up1, nn.LeakyReLU(0.2, True), up2, nn.LeakyReLU(0.2, True)
             )
             self.fuse = nn.Conv2d(nf + c2, nf, 1)
         blocks: list[nn.Module]
@@ -112,4 +126,13 @@ class LRTranslator(nn.Module):
         return out
 
 
-__all__ = ["LRTranslator", "TranslatorSpec"]
+def draw_noise(
+    spec: TranslatorSpec, x: torch.Tensor, gen: torch.Generator | None = None
+) -> torch.Tensor:
+    """A one-channel standard-normal noise map sized for ``x`` and ``spec``."""
+    b, _, h, w = x.shape
+    f = spec.noise_scale
+    return torch.randn(b, 1, h // f, w // f, generator=gen).to(x.device)
+
+
+__all__ = ["LRTranslator", "TranslatorSpec", "draw_noise"]

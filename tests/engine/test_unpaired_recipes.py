@@ -147,3 +147,69 @@ def test_maeda_u_learns_from_the_pseudo_clean_lr_only() -> None:
     # The translators' step must not touch U (HR-side term updates G only).
     assert seen()["G"] == [{"G_XY", "G_YX"}]
     assert seen()["U"] == [{"U"}]
+
+
+def test_maeda_trains_only_u_once_the_game_is_frozen() -> None:
+    data = tiny_data()
+    spec = RunSpec("maeda", overrides=tiny("maeda", joint_until=0.5))
+    g = torch.Generator().manual_seed(0)
+    session = RECIPES["maeda"].session(
+        resolve_config(spec), 2, data, torch.device("cpu"), g
+    )
+    phase = session.schedule().at(0.75)
+    assert phase.name == "sr-pseudo"
+    before = {
+        k: [p.detach().clone() for p in net.parameters()]
+        for k, net in session.nets.items()
+    }
+    session.train_step(data.sample(2, g), phase, 0.75)
+    changed = {
+        k
+        for k, net in session.nets.items()
+        if any(
+            not torch.equal(a, b)
+            for a, b in zip(before[k], net.parameters(), strict=True)
+        )
+    }
+    assert changed == {"U"}
+
+
+def _cycle_session(**cycle: object) -> tuple[Session, torch.Generator]:
+    data = tiny_data()
+    over = tiny("cyclesr")
+    over["cycle"] = {**over["cycle"], **cycle}
+    g = torch.Generator().manual_seed(0)
+    session = RECIPES["cyclesr"].session(
+        resolve_config(RunSpec("cyclesr", overrides=over)),
+        2,
+        data,
+        torch.device("cpu"),
+        g,
+    )
+    return session, g
+
+
+def test_cycle_g_with_noise_learns_to_use_its_noise_map() -> None:
+    session, g = _cycle_session(noise=True)
+    data = session.data
+    assert data is not None
+    phase = session.schedule().at(0.0)
+    for _ in range(3):
+        session.train_step(data.sample(2, g), phase, 0.0)
+    x = data.sample(2, g).y_down
+    z1, z2 = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    with torch.no_grad():
+        a, b = session.nets["G"](x, z1), session.nets["G"](x, z2)
+    assert (a - b).abs().max() > 1e-5
+
+
+def test_low_band_real_terms_ignore_the_noise_a_clean_photo_cannot_hold() -> None:
+    session, _ = _cycle_session(real_low_sigma=1.5)
+    full, _ = _cycle_session()
+    gen = torch.Generator().manual_seed(1)
+    real = torch.rand(1, 3, 1, 1, generator=gen).expand(1, 3, 32, 32).contiguous()
+    noisy = real + 0.05 * torch.randn(1, 3, 32, 32, generator=gen)
+    low = session.cyc._vs_real(noisy, real)  # type: ignore[attr-defined]
+    plain = full.cyc._vs_real(noisy, real)  # type: ignore[attr-defined]
+    # A sigma-1.5 blur keeps about a fifth of white noise's spread.
+    assert float(low) < 0.4 * float(plain)

@@ -24,7 +24,12 @@ from engine.train.degrade import CleanOp, clean_lr
 from engine.train.losses import GANLoss, Perceptual, dihedral, pixel, vgg_features
 from engine.train.recipes.base import Recipe, Session
 from engine.train.recipes.common import TrainConfig, first, scalar
-from engine.train.recipes.cycle import PAPER_CYCLE, CycleGANPart, CycleSpec
+from engine.train.recipes.cycle import (
+    PAPER_CYCLE,
+    CycleGANPart,
+    CycleSpec,
+    make_real,
+)
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
 from engine.train.utils import set_requires_grad
 
@@ -119,7 +124,11 @@ class CSRGANSession(Session):
                 _, h, w = photo.pixels.shape
                 hr = photo.pixels[:, : h // s * s, : w // s * s]
                 bic = clean_lr(hr[None].to(self.device), s, c.clean_op)
-                lr = bic if c.bicubic_only else self.nets["G"](bic).clamp(0, 1)
+                lr = (
+                    bic
+                    if c.bicubic_only
+                    else make_real(self.nets["G"], bic, self.g).clamp(0, 1)
+                )
                 self.pairs.append((lr[0].cpu(), bic[0].cpu(), hr))
 
     def _stage3_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,7 +191,9 @@ class CSRGANSession(Session):
         out = {"real LR": first(batch.x[:1])}
         with torch.no_grad():
             if not self.config.bicubic_only:
-                out["translated G(x_bic)"] = first(self.nets["G"](batch.y_down[:1]))
+                out["translated G(x_bic)"] = first(
+                    make_real(self.nets["G"], batch.y_down[:1])
+                )
             out["SR of real LR"] = first(self.nets["SR"](batch.x[:1]))
         return out
 

@@ -13,9 +13,9 @@ import torch
 
 from engine.nets.cyclegan import ResnetGenerator
 from engine.nets.discriminators import PatchD, PatchSpec
-from engine.nets.translator import LRTranslator, TranslatorSpec
+from engine.nets.translator import LRTranslator, TranslatorSpec, draw_noise
 from engine.train.data import Batch
-from engine.train.losses import GANLoss, pixel
+from engine.train.losses import GANLoss, lowpass_l1, pixel
 from engine.train.recipes.base import Session
 from engine.train.recipes.common import scalar
 from engine.train.utils import ImagePool, set_requires_grad
@@ -41,6 +41,15 @@ class CycleSpec:
         Image-pool size for the D inputs.
     lr : float
         Adam rate of G, F and the Ds (beta1 0.5).
+    noise : bool
+        G (clean -> real) also takes a noise map z, like Maeda's G_YX
+        (LRTranslator only), so it can make noise instead of hiding it.
+    real_low_sigma : float
+        When > 0, the terms that compare G's output with a real photo (the
+        real -> clean -> real cycle and G's identity) compare only the
+        Gaussian low bands (sigma in LR px). Not in the paper: a real photo's
+        noise cannot be rebuilt from its clean version, and asking for it
+        teaches G to make none.
     """
 
     translator: TranslatorSpec = field(
@@ -55,6 +64,8 @@ class CycleSpec:
     w_idt: float = 5.0
     pool: int = 50
     lr: float = 2e-4
+    noise: bool = False
+    real_low_sigma: float = 0.0
 
 
 PAPER_CYCLE = CycleSpec(
@@ -64,11 +75,23 @@ PAPER_CYCLE = CycleSpec(
 )
 
 
-def translator(spec: CycleSpec) -> torch.nn.Module:
-    """G or F as the spec says."""
+def translator(spec: CycleSpec, noise: bool = False) -> torch.nn.Module:
+    """G or F as the spec says; ``noise`` gives the LRTranslator a z input."""
     if spec.resnet_blocks > 0:
         return ResnetGenerator(spec.resnet_ngf, spec.resnet_blocks)
-    return LRTranslator(spec.translator)
+    return LRTranslator(spec.translator, noise_ch=1 if noise else 0)
+
+
+def make_real(
+    g: torch.nn.Module, x: torch.Tensor, gen: torch.Generator | None = None
+) -> torch.Tensor:
+    """G(x), drawing G's noise map when it takes one (previews, probes)."""
+    inner = getattr(g, "module", g)  # unwrap DistributedDataParallel
+    if isinstance(inner, LRTranslator) and inner.noise_ch:
+        out: torch.Tensor = g(x, draw_noise(inner.spec, x, gen))
+        return out
+    out = g(x)
+    return out
 
 
 class CycleGANPart:
@@ -76,7 +99,7 @@ class CycleGANPart:
 
     def __init__(self, session: Session, spec: CycleSpec) -> None:
         self.s, self.spec = session, spec
-        session.add_net("G", translator(spec))
+        session.add_net("G", translator(spec, spec.noise))
         session.add_net("F", translator(spec))
         session.add_net("D_X", PatchD(spec.d))
         session.add_net("D_Y", PatchD(spec.d))
@@ -96,7 +119,7 @@ class CycleGANPart:
         n = self.s.nets
         real_y = batch.x
         ds = [n["D_X"], n["D_Y"]]
-        fake_y = n["G"](x_bic)
+        fake_y = self.g(x_bic, batch)
         with torch.no_grad():
             fake_x = n["F"](real_y)
         set_requires_grad(ds, True)
@@ -116,14 +139,31 @@ class CycleGANPart:
         set_requires_grad([n["D_X"], n["D_Y"]], False)
         fake_x = n["F"](real_y)
         adv = self.gan(n["D_Y"](fake_y), True) + self.gan(n["D_X"](fake_x), True)
-        cyc = pixel(n["F"](fake_y), x_bic) + pixel(n["G"](fake_x), real_y)
-        idt = pixel(n["G"](real_y), real_y) + pixel(n["F"](x_bic), x_bic)
+        cyc = pixel(n["F"](fake_y), x_bic) + self._vs_real(
+            self.g(fake_x, batch), real_y
+        )
+        idt = self._vs_real(self.g(real_y, batch), real_y) + pixel(n["F"](x_bic), x_bic)
         total = adv + sp.w_cyc * cyc + sp.w_idt * idt
         return total, {
             "adv_GF": scalar(adv),
             "cycle": scalar(cyc),
             "identity": scalar(idt),
         }
+
+    def g(self, x: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """G(x), with the batch's noise map when G takes one."""
+        if self.spec.noise:
+            t = self.spec.translator
+            z = batch.z if t.noise_scale == 4 else draw_noise(t, x, self.s.g)
+            out: torch.Tensor = self.s.nets["G"](x, z)
+            return out
+        out = self.s.nets["G"](x)
+        return out
+
+    def _vs_real(self, out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        if self.spec.real_low_sigma > 0:
+            return lowpass_l1(out, real, self.spec.real_low_sigma)
+        return pixel(out, real)
 
     def state(self) -> dict[str, torch.Tensor]:
         """The pools, for checkpoints."""
@@ -136,4 +176,4 @@ class CycleGANPart:
             self.pool_y.load(state["pool_y"])
 
 
-__all__ = ["PAPER_CYCLE", "CycleGANPart", "CycleSpec", "translator"]
+__all__ = ["PAPER_CYCLE", "CycleGANPart", "CycleSpec", "make_real", "translator"]

@@ -24,7 +24,12 @@ from engine.train.degrade import CleanOp
 from engine.train.losses import GANLoss, Perceptual, pixel, vgg_features
 from engine.train.recipes.base import Recipe, Session
 from engine.train.recipes.common import TrainConfig, first, scalar
-from engine.train.recipes.cycle import PAPER_CYCLE, CycleGANPart, CycleSpec
+from engine.train.recipes.cycle import (
+    PAPER_CYCLE,
+    CycleGANPart,
+    CycleSpec,
+    make_real,
+)
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
 from engine.train.utils import set_requires_grad
 
@@ -178,7 +183,9 @@ class CycleSRSession(Session):
         with torch.no_grad():
             return {
                 "bicubic LR x_bic": first(batch.y_down[:1]),
-                "translated G(x_bic)": first(self.nets["G"](batch.y_down[:1])),
+                "translated G(x_bic)": first(
+                    make_real(self.nets["G"], batch.y_down[:1])
+                ),
                 "real LR": first(batch.x[:1]),
                 "SR of real LR": first(self.nets["SR"](batch.x[:1])),
             }

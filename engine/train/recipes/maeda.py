@@ -21,7 +21,7 @@ from torch import nn
 
 from engine.nets.discriminators import PatchD, PatchSpec
 from engine.nets.sr import SRNet, SRNetSpec
-from engine.nets.translator import LRTranslator, TranslatorSpec
+from engine.nets.translator import LRTranslator, TranslatorSpec, draw_noise
 from engine.train.data import Batch
 from engine.train.losses import GANLoss, geo_ensemble, lowpass_l1, pixel
 from engine.train.recipes.base import Recipe, Session
@@ -63,6 +63,10 @@ class MaedaConfig(TrainConfig):
         Adam rate of the discriminators (None: ``lr``).
     milestones : tuple of float
         Run fractions at which every rate halves.
+    joint_until : float
+        Run fraction after which the translators and Ds are frozen and only U
+        trains, on pseudo-clean LR from the frozen translators (1.0: joint to
+        the end, as in the paper).
     """
 
     g_xy: TranslatorSpec = field(
@@ -88,6 +92,10 @@ class MaedaConfig(TrainConfig):
     lr: float = 2e-4
     lr_d: float | None = 5e-4
     milestones: tuple[float, ...] = (0.6, 0.85)
+    # A CPU budget gives the adversarial game ~1000 steps: it learns the camera's
+    # noise, then oscillates. Freezing it half way lets U train ~5x faster on one
+    # consistent pseudo-clean distribution (docs/benchmarks.md, Maeda trials).
+    joint_until: float = 0.5
 
 
 def _hr_spec(c: MaedaConfig, scale: int) -> PatchSpec:
@@ -119,8 +127,37 @@ class MaedaSession(Session):
         self.gan = GANLoss("lsgan")
 
     def schedule(self) -> PhaseScheduler:
-        """One phase: everything trains every step."""
-        return PhaseScheduler((Phase("joint", 1.0, ("D", "G", "U")),))
+        """Joint (Ds, translators and U every step), then U alone if configured."""
+        c: MaedaConfig = self.config
+        if c.joint_until >= 1.0:
+            return PhaseScheduler((Phase("joint", 1.0, ("D", "G", "U")),))
+        return PhaseScheduler(
+            (
+                Phase("joint", c.joint_until, ("D", "G", "U")),
+                Phase("sr-pseudo", 1.0, ("U",)),
+            )
+        )
+
+    def _z(self, batch: Batch) -> torch.Tensor:
+        """G_YX's noise map: the batch's quarter-size one, or a per-pixel draw."""
+        spec = self.config.g_yx
+        if spec.noise_scale == 4:
+            return batch.z
+        return draw_noise(spec, batch.y_down, self.g)
+
+    def _u_only(self, batch: Batch) -> dict[str, float]:
+        """U on pseudo-clean LR from the frozen translators."""
+        n = self.nets
+        frozen = [n["G_XY"], n["G_YX"]]
+        for net in frozen:  # eval: batch-norm statistics stay as the game left them
+            net.eval()
+        with torch.no_grad():
+            pseudo = n["G_XY"](n["G_YX"](batch.y_down, self._z(batch)))
+        for net in frozen:
+            net.train()
+        u_loss = pixel(n["U"](pseudo), batch.y)
+        self.backward_step(u_loss, "U")
+        return {"U_pixel": scalar(u_loss)}
 
     def _geo_ks(self) -> list[int]:
         n = self.config.geo_transforms
@@ -130,9 +167,11 @@ class MaedaSession(Session):
 
     def train_step(self, batch: Batch, phase: Phase, frac: float) -> dict[str, float]:
         """Ds, then the translators jointly, then U on the detached pseudo-clean LR."""
+        if phase.name == "sr-pseudo":
+            return self._u_only(batch)
         c: MaedaConfig = self.config
         n = self.nets
-        x, y, yd, z = batch.x, batch.y, batch.y_down, batch.z
+        x, y, yd, z = batch.x, batch.y, batch.y_down, self._z(batch)
         ds = [n["D_X"], n["D_Yd"], n["D_Xup"]]
         # Forward with U frozen: the HR-side term must move only the translators.
         set_requires_grad([n["U"]], False)
@@ -202,7 +241,7 @@ class MaedaSession(Session):
         """Corrected real LR, real-like clean LR, and the pseudo-clean LR."""
         n = self.nets
         with torch.no_grad():
-            x, yd, z = batch.x[:1], batch.y_down[:1], batch.z[:1]
+            x, yd, z = batch.x[:1], batch.y_down[:1], self._z(batch)[:1]
             fake = n["G_YX"](yd, z)
             return {
                 "real LR x": first(x),
@@ -240,6 +279,7 @@ PAPER = MaedaConfig(
     lr_d=None,
     # yoon28: halve at 100k, 180k, 240k, 280k of 300k iterations.
     milestones=(1 / 3, 0.6, 0.8, 14 / 15),
+    joint_until=1.0,
 )
 
 RECIPE = Recipe(
