@@ -8,6 +8,7 @@ adaptation, SR(x) for CycleSR and CSR-GAN), tiled for large images.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -99,6 +100,20 @@ def _run_for(path: Path) -> RunFn:
     return run
 
 
+def _sidecar(path: Path) -> dict[str, Any]:
+    """The JSON written beside a checkpoint (``name.json``), or {}.
+
+    The demo checkpoints carry their benchmark verdict there, so a user who
+    picks one learns whether it beat the bicubic-pairs baseline.
+    """
+    side = path.with_name(path.name[: -len(SUFFIX)] + ".json")
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def method_for(path: Path) -> Method | None:
     """The method a checkpoint file provides, or None if it is not usable."""
     from engine.train.recipes import RECIPES
@@ -111,13 +126,18 @@ def method_for(path: Path) -> Method | None:
     info = {str(k): str(v) for k, v in dict(head.get("info") or {}).items()}
     name = path.name[: -len(SUFFIX)]
     trained_on = info.get("trained_on", "unknown data")
+    description = (
+        f"{recipe.label} network trained by unsr, applied as {recipe.inference_path}."
+    )
+    extra: dict[str, str] = {}
+    verdict = _sidecar(path).get("verdict")
+    if isinstance(verdict, str) and verdict:
+        description += f" Benchmark: {verdict.rstrip('.')}."
+        extra["benchmark"] = verdict
     return Method(
         id=f"trained-{name}",
         label=f"{name} ({recipe.label})",
-        description=(
-            f"{recipe.label} network trained by unsr, applied as "
-            f"{recipe.inference_path}."
-        ),
+        description=description,
         scales=(int(head["scale"]),),
         profiles={"default": TrainedParams()},
         needs_fit=False,
@@ -130,6 +150,7 @@ def method_for(path: Path) -> Method | None:
             "command": info.get("command", "unknown"),
             "steps": info.get("steps", "?"),
             "file": str(path),
+            **extra,
         },
     )
 
