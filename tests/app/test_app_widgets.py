@@ -146,3 +146,23 @@ def test_settings_survive_nonsense(store: object) -> None:
     loaded = settings.load(store)  # type: ignore[arg-type]
     assert loaded.request.scale == 2 and loaded.request.fmt == "png"
     assert loaded.theme == "system"
+
+
+def test_a_long_method_description_gets_all_its_lines(qtbot: QtBot) -> None:
+    from unsr_app.models import MethodInfo
+    from unsr_app.widgets.method_panel import MethodPanel
+
+    panel = MethodPanel()
+    qtbot.addWidget(panel)
+    panel.resize(340, 400)
+    panel.show()
+    long = "A trained network applied as U(G_XY(x)). Benchmark: " + "words " * 40
+    panel.set_methods(
+        [MethodInfo("m", "model", long, (2,), ("default",), needs_fit=False)]
+    )
+    qtbot.waitExposed(panel)
+    label = panel.description
+    lines = label.minimumHeight() / label.fontMetrics().lineSpacing()
+    # The text wraps to several lines at this width; every one must fit.
+    assert lines >= 3
+    assert label.height() >= label.heightForWidth(label.width())
