@@ -119,7 +119,10 @@ class LRTranslator(nn.Module):
         if self.noise_ch:
             if z is None:
                 raise ValueError("this translator needs a noise map z")
-            h = self.fuse(torch.cat([h, self.noise(z)], 1))
+            # z is drawn at ceil(size / f); trim the upsampled map to the image,
+            # so any size works (a whole photo in a preview, not only patches).
+            n = self.noise(z)[..., : h.shape[2], : h.shape[3]]
+            h = self.fuse(torch.cat([h, n], 1))
         out: torch.Tensor = self.tail(h + self.body(h))
         if self.spec.global_skip:
             out = out + x
@@ -129,10 +132,14 @@ class LRTranslator(nn.Module):
 def draw_noise(
     spec: TranslatorSpec, x: torch.Tensor, gen: torch.Generator | None = None
 ) -> torch.Tensor:
-    """A one-channel standard-normal noise map sized for ``x`` and ``spec``."""
+    """A one-channel standard-normal noise map sized for ``x`` and ``spec``.
+
+    Its size is ``ceil(h / f)`` by ``ceil(w / f)``: the translator trims what
+    its upsampling makes beyond the image.
+    """
     b, _, h, w = x.shape
     f = spec.noise_scale
-    return torch.randn(b, 1, h // f, w // f, generator=gen).to(x.device)
+    return torch.randn(b, 1, -(-h // f), -(-w // f), generator=gen).to(x.device)
 
 
 __all__ = ["LRTranslator", "TranslatorSpec", "draw_noise"]

@@ -20,6 +20,7 @@ from engine.nets import (
     Upsampler,
     VGGStyleD,
 )
+from engine.nets.translator import draw_noise
 
 torch.set_num_threads(1)
 
@@ -82,6 +83,16 @@ def test_translator_starts_as_the_identity() -> None:
         TranslatorSpec(nf=8, nb=1, global_skip=False), in_ch=8, out_ch=3
     )
     assert feat(torch.rand(1, 8, 6, 6)).shape == (1, 3, 6, 6)
+
+
+@pytest.mark.parametrize("noise_scale", [1, 4])
+def test_a_noisy_translator_takes_any_image_size(noise_scale: int) -> None:
+    # Whole photos (previews, probes) are rarely a multiple of 4 in size.
+    spec = TranslatorSpec(nf=8, nb=1, zero_tail=False, noise_scale=noise_scale)
+    net = LRTranslator(spec, noise_ch=1)
+    for h, w in ((37, 41), (150, 148), (32, 32)):
+        x = torch.rand(1, 3, h, w)
+        assert net(x, draw_noise(spec, x)).shape == x.shape
 
 
 def test_resnet_generator_stays_in_range() -> None:
