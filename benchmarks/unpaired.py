@@ -36,7 +36,7 @@ from engine import metrics
 from engine.events import Losses, Message
 from engine.nets.translator import draw_noise
 from engine.train import checkpoint
-from engine.train.config import from_plain
+from engine.train.config import from_plain, to_plain
 from engine.train.degrade import SyntheticRealLR, clean_lr, highpass_sigma
 from engine.train.recipes import get as get_recipe
 from engine.train.recipes.cycle import make_real
@@ -61,11 +61,16 @@ SPLIT = {
 DEGRADATION = SyntheticRealLR(
     scale=SCALE, sigma_range=(0.8, 1.8), noise=8 / 255, jpeg_quality=75, seed=7
 )
-LABEL = (
-    "a synthetic camera (anisotropic Gaussian blur sigma 0.8-1.8 px, bicubic x2, "
-    "Gaussian noise sigma 8/255, JPEG q75) applied to scikit-image sample photos "
-    f"({', '.join(SPLIT['real_lr'])}); clean HR side: {', '.join(SPLIT['hr'])}"
-)
+
+
+def label() -> str:
+    """What the models were trained on (the split may be changed by ``--hr-photos``)."""
+    return (
+        "a synthetic camera (anisotropic Gaussian blur sigma 0.8-1.8 px, bicubic x2, "
+        "Gaussian noise sigma 8/255, JPEG q75) applied to scikit-image sample photos "
+        f"({', '.join(SPLIT['real_lr'])}); clean HR side: {', '.join(SPLIT['hr'])}"
+    )
+
 
 # name -> (recipe, overrides, baseline it is compared with)
 RUNS: dict[str, tuple[str, dict[str, Any], str | None]] = {
@@ -281,10 +286,34 @@ def mechanism(name: str, path: Path, tests: list[Any], hr_dir: Path) -> dict[str
     return out
 
 
+def with_settings(
+    recipe: str, overrides: dict[str, Any], sets: list[str]
+) -> dict[str, Any]:
+    """``overrides`` plus ``--set`` items ``a.b=JSON`` (paths into the cpu profile)."""
+    out = dict(overrides)
+    for item in sets:
+        path, _, raw = item.partition("=")
+        head, *rest = path.split(".")
+        if not rest:
+            out[head] = json.loads(raw)
+            continue
+        node = out.setdefault(head, to_plain(get_recipe(recipe).profiles["cpu"])[head])
+        for part in rest[:-1]:
+            node = node[part]
+        node[rest[-1]] = json.loads(raw)
+    return out
+
+
 def train_run(
-    key: str, dirs: dict[str, Path], work: Path, budget_s: float, cmd: str
+    key: str,
+    dirs: dict[str, Path],
+    work: Path,
+    budget_s: float,
+    cmd: str,
+    sets: list[str],
 ) -> dict[str, Any]:
     recipe, overrides, _ = RUNS[key]
+    overrides = with_settings(recipe, overrides, sets)
     out = work / "runs" / f"{key}.unsr.pt"
     spec = RunSpec(
         recipe,
@@ -295,7 +324,7 @@ def train_run(
         preview_every_s=1e9,
         checkpoint_every_s=120,
         overrides=overrides,
-        info={"trained_on": LABEL, "command": cmd},
+        info={"trained_on": label(), "command": cmd},
     )
     history: list[tuple[int, dict[str, float]]] = []
     messages: list[str] = []
@@ -381,7 +410,22 @@ def main() -> None:
     ap.add_argument("--models-out", type=Path, default=None)
     ap.add_argument("--only", nargs="*", default=list(RUNS))
     ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument(
+        "--hr-photos",
+        nargs="*",
+        default=None,
+        help="replace the clean HR side (scikit-image names; use a fresh --work)",
+    )
+    ap.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="PATH=JSON",
+        help="change the profile of the --only runs, e.g. cycle.real_low_sigma=1",
+    )
     args = ap.parse_args()
+    if args.hr_photos:
+        SPLIT["hr"] = list(args.hr_photos)
     cmd = "python benchmarks/unpaired.py " + shlex.join(sys.argv[1:])
     threads = devices.configure_threads()
     work = args.work
@@ -397,12 +441,12 @@ def main() -> None:
         "threads": threads,
         "budget_minutes": args.budget_minutes,
         "split": SPLIT,
-        "degradation": LABEL,
+        "degradation": label(),
     }
     if not args.eval_only:
         for key in args.only:
             print(f"training {key} for {args.budget_minutes} min", flush=True)
-            record = train_run(key, dirs, work, args.budget_minutes * 60, cmd)
+            record = train_run(key, dirs, work, args.budget_minutes * 60, cmd, args.set)
             record["command"] = cmd
             # Re-read first: a second process (the other core) may share ``work``.
             if results_path.exists():
@@ -440,7 +484,7 @@ def main() -> None:
                 "file": dst.name,
                 "method": get_recipe(RUNS[key][0]).label,
                 "scale": SCALE,
-                "trained_on": LABEL,
+                "trained_on": label(),
                 # The command that trained it (an --eval-only pass only copies).
                 "command": tr.get("command", cmd),
                 "steps": tr.get("steps"),
