@@ -81,7 +81,11 @@ class TrainPage(QWidget):
         self.real_lr = QLineEdit(placeholderText="the photos to improve")
         self.real_lr.setToolTip("A folder of real low-resolution photos")
         self.hr = QLineEdit(placeholderText="any sharp photos")
-        self.hr.setToolTip("A folder of clean high-resolution photos (need not match)")
+        self.hr.setToolTip(
+            "A folder of clean high-resolution photos (need not match). Prefer "
+            "photos with smooth areas (sky, walls, skin): texture everywhere, "
+            "like grass, looks like noise to the discriminators."
+        )
         self.method = QComboBox()
         self.method.addItem("Loading methods…")
         self.method.setEnabled(False)
