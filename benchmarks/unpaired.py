@@ -16,6 +16,7 @@ figure. Writes ``<work>/results.json`` and ``<work>/report.md``; with
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import shlex
@@ -290,7 +291,7 @@ def with_settings(
     recipe: str, overrides: dict[str, Any], sets: list[str]
 ) -> dict[str, Any]:
     """``overrides`` plus ``--set`` items ``a.b=JSON`` (paths into the cpu profile)."""
-    out = dict(overrides)
+    out = copy.deepcopy(overrides)  # RUNS' own dicts stay as they are
     for item in sets:
         path, _, raw = item.partition("=")
         head, *rest = path.split(".")
@@ -359,7 +360,7 @@ BASELINE_LABEL = {
 TIE_DB, TIE_SSIM = 0.05, 0.003
 
 
-def compare(own: dict[str, float], ref: dict[str, float], label: str) -> str:
+def compare(own: dict[str, float], ref: dict[str, float], name: str) -> str:
     """One clause of a verdict: how ``own`` scores against ``ref``."""
     dp, ds = own["psnr"] - ref["psnr"], own["ssim"] - ref["ssim"]
     # The sign of each margin, with a margin inside its tie band counted as 0.
@@ -373,7 +374,7 @@ def compare(own: dict[str, float], ref: dict[str, float], label: str) -> str:
         word = "does not beat"
     else:
         word = "is mixed against"
-    return f"{word} {label} ({dp:+.2f} dB PSNR, {ds:+.3f} SSIM)"
+    return f"{word} {name} ({dp:+.2f} dB PSNR, {ds:+.3f} SSIM)"
 
 
 def verdict(key: str, scores: dict[str, Any], minutes: float) -> str:
