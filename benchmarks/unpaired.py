@@ -374,7 +374,9 @@ def compare(own: dict[str, float], ref: dict[str, float], name: str) -> str:
         word = "does not beat"
     else:
         word = "is mixed against"
-    return f"{word} {name} ({dp:+.2f} dB PSNR, {ds:+.3f} SSIM)"
+    # ``or 0.0`` turns a rounded -0.0 into 0.0, which prints as +0.00, not -0.00.
+    dp_r, ds_r = round(dp, 2) or 0.0, round(ds, 3) or 0.0
+    return f"{word} {name} ({dp_r:+.2f} dB PSNR, {ds_r:+.3f} SSIM)"
 
 
 def verdict(key: str, scores: dict[str, Any], minutes: float) -> str:

@@ -59,3 +59,5 @@ def test_a_margin_inside_its_tie_band_does_not_make_a_result_mixed(
     # +0.003 dB is a tie, -0.024 SSIM is a loss: together, a loss.
     assert bench.compare(s(27.833, 0.7214), ref, "x").startswith("does not beat x")
     assert bench.compare(s(27.90, 0.7460), ref, "x").startswith("beats x")
+    # A margin that rounds to zero is not printed as a negative one.
+    assert "(+0.00 dB PSNR, +0.000 SSIM)" in bench.compare(s(27.828, 0.74535), ref, "x")
