@@ -21,29 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# The benchmark's own photo reading and patch sampling (this folder is on the path).
+from unpaired import patches, read, to_np, to_t
+
 from engine.nets.discriminators import HighPass
 from engine.train.degrade import clean_lr
-
-
-def read(path: Path) -> torch.Tensor:
-    a = np.asarray(Image.open(path).convert("RGB"), np.float32) / 255
-    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
-
-
-def patches(
-    imgs: list[torch.Tensor], n: int, size: int, g: np.random.Generator
-) -> torch.Tensor:
-    out = []
-    for k in range(n):
-        a = imgs[k % len(imgs)]
-        i = int(g.integers(0, a.shape[2] - size))
-        j = int(g.integers(0, a.shape[3] - size))
-        out.append(a[0, :, i : i + size, j : j + size])
-    return torch.stack(out)
 
 
 def floor(x: torch.Tensor, sigma: float, q: float) -> torch.Tensor:
@@ -73,13 +58,13 @@ def main() -> None:
     real_paths = sorted((args.work / "real_lr").glob("*.png"))
     hr_paths = sorted((args.work / "hr").glob("*.png"))
     real = [read(p) for p in real_paths]
-    clean = [clean_lr(read(p), 2, "gauss_bicubic") for p in hr_paths]
+    clean = [to_np(clean_lr(to_t(read(p)), 2, "gauss_bicubic")) for p in hr_paths]
     print("| patch | high band sigma | quantile | held-out accuracy |")
     print("|---:|---:|---:|---:|")
     for size in (32, 64):
         g = np.random.default_rng(0)
-        xr = patches(real, args.patches, size, g)
-        xc = patches(clean, args.patches, size, g)
+        xr = patches(real, size, args.patches, g)
+        xc = patches(clean, size, args.patches, g)
         for sigma in (0.5, 1.0):
             for q in (0.05, 0.25, 0.5):
                 acc = accuracy(floor(xr, sigma, q), floor(xc, sigma, q))
@@ -90,7 +75,7 @@ def main() -> None:
     sides = (("real LR", real, real_paths), ("clean LR", clean, hr_paths))
     for side, imgs, paths in sides:
         for img, path in zip(imgs, paths, strict=True):
-            f = floor(patches([img], 200, 64, g), 0.5, 0.05)
+            f = floor(patches([img], 64, 200, g), 0.5, 0.05)
             lo, mid, hi = (float(f.quantile(q)) for q in (0.1, 0.5, 0.9))
             print(f"| {side} | {path.stem} | {mid:.2f} | {lo:.2f} .. {hi:.2f} |")
 

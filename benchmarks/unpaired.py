@@ -226,8 +226,14 @@ def _fit_probe(
         return float(((x[te] @ w + b > 0).float() == y[te]).float().mean())
 
 
-def patches(imgs: list[np.ndarray], size: int = 32, n: int = 96) -> torch.Tensor:
-    g = np.random.default_rng(0)
+def patches(
+    imgs: list[np.ndarray],
+    size: int = 32,
+    n: int = 96,
+    g: np.random.Generator | None = None,
+) -> torch.Tensor:
+    """``n`` random ``size``-px crops, taken from ``imgs`` in turn, as a batch."""
+    g = np.random.default_rng(0) if g is None else g
     out = []
     for k in range(n):
         a = imgs[k % len(imgs)]
