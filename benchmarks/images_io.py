@@ -1,4 +1,4 @@
-"""Read/write speed and file size of engine.images per format, side by side.
+"""Read/write speed and file size of engine.io.images per format, side by side.
 
 Usage (from the repository root):
 
@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import images
-from engine.images import ImageData
+from engine.io import images
+from engine.io.images import ImageData
 
 CASES = (
     ("PNG 8-bit", ".png", 8, {}),
@@ -91,7 +91,7 @@ def png_levels(rgb: np.ndarray, repeats: int) -> list[str]:
     base = next(t for level, t, _ in rows if level == 6)
     lines = [
         f"8-bit PNG zlib level on a {up.width}x{up.height} bicubic-upscaled image "
-        "(engine.image_encode.PNG_LEVEL = 4):",
+        "(engine.io.encode.PNG_LEVEL = 4):",
         "",
         "| level | write s | time / level 6 | size MB |",
         "|---|---|---|---|",

@@ -3,7 +3,7 @@
 Random-weight networks of realistic size (Real-ESRGAN's SRVGG compact net,
 64 features and 16 convs; ESRGAN's RRDBNet, 23 blocks of 64 features, as in
 RealESRGAN_x4plus) upscale a 1000x1000 image x4 through the models library's
-own path (``engine.models.inference.upscale``: budgeted tiles, padding,
+own path (the pretrained adapter and ``engine.pipeline.infer``: budgeted tiles, padding,
 feathered seams). Each (model, precision) runs in a fresh child process, so
 its peak resident memory (``ru_maxrss``) is its own; the child also reports
 its resident memory before the upscale, so the difference is the pass itself.
@@ -88,8 +88,10 @@ def _child(model: str, precision: str, size: int, crop_out: str) -> dict[str, ob
     import numpy as np
     import torch
 
-    from engine import device, jobs, models
+    from engine import device, jobs, models, pipeline, tiling
     from engine.events import Message
+    from engine.methods import RunContext
+    from engine.methods.pretrained import PretrainedParams, adapter
     from engine.models import inference
 
     threads = device.configure_threads()
@@ -100,9 +102,17 @@ def _child(model: str, precision: str, size: int, crop_out: str) -> dict[str, ob
     base = _rss_mb()
     said: list[Message] = []
     start = time.perf_counter()
-    out = jobs.run(
-        inference.upscale(loaded, img, precision=precision),  # type: ignore[arg-type]
-        lambda e: said.append(e) if isinstance(e, Message) else None,
+    ctx = RunContext(device="cpu", memory_mb=1536)
+    params = PretrainedParams(precision=precision)  # type: ignore[arg-type]
+
+    def job():  # type: ignore[no-untyped-def]
+        up = yield from adapter(loaded, img, params, ctx)
+        return (yield from pipeline.infer(up, img, up.scale, ctx))
+
+    out = jobs.run(job(), lambda e: said.append(e) if isinstance(e, Message) else None)
+    needs = inference.needs(loaded.info)
+    tile = tiling.auto_tile(
+        size, size, loaded.info.scale, ctx.memory_mb, needs.bytes_per_out_pixel
     )
     seconds = time.perf_counter() - start
     h, w = out.shape[:2]
@@ -112,7 +122,7 @@ def _child(model: str, precision: str, size: int, crop_out: str) -> dict[str, ob
         "seconds": seconds,
         "peak_mb": _maxrss_mb(),
         "base_mb": base,
-        "tile": said[0].data.get("tile") if said else None,
+        "tile": None if needs.whole_image or tile >= size else tile,
         "bf16_check": check,
         "threads": threads,
         "params_m": loaded.info.parameters / 1e6,

@@ -1,7 +1,7 @@
 """unsr's engine: images, jobs, methods, training, the run store. No Qt here."""
 
 from engine.events import Event, Kernel, Losses, Message, Preview, Progress
-from engine.jobs import Clock, Job, UpscaleResult, run, upscale
+from engine.jobs import Clock, Job, run
 
 __all__ = [
     "Clock",
@@ -12,7 +12,5 @@ __all__ = [
     "Message",
     "Preview",
     "Progress",
-    "UpscaleResult",
     "run",
-    "upscale",
 ]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -40,6 +41,44 @@ DEFAULT_BYTES_PER_OUT_PIXEL: Final = 64 * 4 * 4
 MIN_TILE: Final = 32
 #: Tile edges are rounded down to a multiple of this (friendlier to kernels).
 TILE_MULTIPLE: Final = 8
+
+
+@dataclass(frozen=True)
+class TilingNeeds:
+    """What a network asks of the tiled pass; the method declares, tiling obeys.
+
+    The same idea as spandrel's size requirements: a method says what its
+    network needs and never tiles by itself.
+
+    Attributes
+    ----------
+    multiple : int
+        Tiles (and the image) must be a multiple of this in input pixels (a
+        pixel-unshuffle front end); the image is padded and the padding cropped.
+    overlap : int
+        Overlap between tiles in input pixels; more than the receptive radius.
+    bytes_per_out_pixel : float
+        The network's peak bytes per output pixel, for :func:`auto_tile`.
+    min_tile : int
+        The smallest tile edge the network accepts (its own size rule); the
+        budget and the out-of-memory back-off never go below :data:`MIN_TILE`.
+    whole_image : bool
+        The network sees the whole image in one piece (it tiles internally,
+        or it is not a network at all, like an interpolator).
+    channels_last : bool
+        Feed tiles in channels-last layout (pair with a channels-last model).
+    bf16 : bool
+        Try bf16 autocast; kept only where a crop check stays within
+        :data:`engine.device.BF16_TOLERANCE` of fp32.
+    """
+
+    multiple: int = 1
+    overlap: int = 16
+    bytes_per_out_pixel: float = DEFAULT_BYTES_PER_OUT_PIXEL
+    min_tile: int = 1
+    whole_image: bool = False
+    channels_last: bool = False
+    bf16: bool = False
 
 
 class TileMemoryError(MemoryError):
@@ -155,6 +194,7 @@ def _one_pass(
     tile: int,
     overlap: int,
     make_out: Callable[[int], torch.Tensor],
+    stage: str = "upscaling tiles",
 ) -> Job[torch.Tensor]:
     """Run every tile once at edge ``tile`` and blend them into one image.
 
@@ -167,7 +207,7 @@ def _one_pass(
     rows, row_sum = _axis(h, tile, overlap, scale)
     cols, col_sum = _axis(w, tile, overlap, scale)
     out: torch.Tensor | None = None
-    clock = Clock(len(rows) * len(cols), "upscaling tiles")
+    clock = Clock(len(rows) * len(cols), stage)
     yield clock.progress(0)
     done = 0
     for y0, y1, wy in rows:
@@ -288,6 +328,7 @@ def upscale_array(
     channels_last: bool = False,
     bf16: bool = False,
     min_tile: int = MIN_TILE,
+    stage: str = "upscaling tiles",
 ) -> Job[FloatArray]:
     """Upscale an (H, W, 3) image with ``fn``, tile by tile, on ``device``.
 
@@ -320,6 +361,8 @@ def upscale_array(
         Message says so and fp32 is used.
     min_tile
         The smallest tile to back off to on out-of-memory errors.
+    stage
+        The Progress stage name of the pass.
 
     Returns
     -------
@@ -376,7 +419,7 @@ def upscale_array(
         return torch.from_numpy(buffer).permute(2, 0, 1)[None]
 
     yield from _backing_off(
-        lambda t: _one_pass(run_tile, x, scale, t, overlap, make_out),
+        lambda t: _one_pass(run_tile, x, scale, t, overlap, make_out, stage),
         tile,
         min(min_tile, tile),
     )
@@ -385,13 +428,92 @@ def upscale_array(
     return buffer
 
 
+def upscale_declared(
+    fn: UpscaleFn,
+    rgb: FloatArray,
+    scale: int,
+    needs: TilingNeeds,
+    *,
+    device: torch.device | str = "cpu",
+    tile: int | None = None,
+    memory_mb: float = 768,
+    stage: str = "upscaling tiles",
+) -> Job[FloatArray]:
+    """Upscale (H, W, C) through ``fn`` as ``needs`` declares; the one tiled pass.
+
+    The image is padded (reflect, then edge) to ``needs.multiple`` so that every
+    tile sits on the network's grid, tile edge and overlap are kept on that
+    grid, and the padding is cropped off the output. ``tile`` (a user's choice)
+    wins over the budget except for networks that must see the whole image.
+
+    Returns
+    -------
+    ndarray
+        float32 (sH, sW, C') in [0, 1].
+    """
+    h, w = rgb.shape[:2]
+    m = max(1, needs.multiple)
+    floor = max(needs.min_tile, m)
+    back_off_floor = max(MIN_TILE, floor)
+    if needs.whole_image:
+        edge = max(h, w)
+    elif tile is not None:
+        edge = tile
+    else:
+        edge = auto_tile(
+            h, w, scale, memory_mb, needs.bytes_per_out_pixel, min_tile=back_off_floor
+        )
+    edge = max(floor, edge // m * m)
+    overlap = needs.overlap
+    src = rgb
+    if m > 1:
+        src = pad_to_multiple(rgb, m)
+        edge = max(edge, m)
+        overlap = min(math.ceil(overlap / m) * m, edge // 2 // m * m)
+    if edge >= max(src.shape[:2]):
+        edge = max(src.shape[:2])  # one tile: the whole image, with the back-off
+    out = yield from upscale_array(
+        fn,
+        src,
+        scale,
+        device=device,
+        tile=edge,
+        overlap=overlap,
+        channels_last=needs.channels_last,
+        bf16=needs.bf16,
+        min_tile=min(back_off_floor, edge),
+        stage=stage,
+    )
+    if out.shape[0] != h * scale or out.shape[1] != w * scale:
+        out = np.ascontiguousarray(out[: h * scale, : w * scale])
+    return out
+
+
+def pad_to_multiple(rgb: FloatArray, multiple: int) -> FloatArray:
+    """Pad (H, W, C) on the bottom/right to multiples of ``multiple``."""
+    h, w = rgb.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return rgb
+    widths = ((0, ph), (0, pw), (0, 0))
+    # Reflect cannot reach further than the edge minus one; replicate then.
+    if ph < h and pw < w:
+        padded: FloatArray = np.pad(rgb, widths, mode="reflect")
+    else:
+        padded = np.pad(rgb, widths, mode="edge")
+    return padded
+
+
 __all__ = [
     "DEFAULT_BYTES_PER_OUT_PIXEL",
     "MIN_TILE",
     "TileMemoryError",
+    "TilingNeeds",
     "UpscaleFn",
     "auto_tile",
     "is_out_of_memory",
+    "pad_to_multiple",
     "upscale_array",
+    "upscale_declared",
     "upscale_tiled",
 ]

@@ -1,14 +1,23 @@
 """Super-resolution methods behind one registry."""
 
 from engine.methods import resample
-from engine.methods.base import Method, MethodError, RunContext, RunFn
+from engine.methods.base import (
+    FitFn,
+    Method,
+    MethodError,
+    RunContext,
+    Upscaler,
+    UpscalerFn,
+)
 from engine.methods.registry import available, builtin, get
 
 __all__ = [
+    "FitFn",
     "Method",
     "MethodError",
     "RunContext",
-    "RunFn",
+    "Upscaler",
+    "UpscalerFn",
     "available",
     "builtin",
     "get",

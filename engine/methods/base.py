@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.events import FloatArray
 from engine.jobs import Job
+from engine.tiling import TilingNeeds
+
+if TYPE_CHECKING:
+    import torch
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 
@@ -44,9 +48,38 @@ class RunContext:
     seed: int = 0
 
 
-#: The job a method runs: (rgb float32 (H, W, 3), scale, params, context) ->
-#: a job returning float32 (sH, sW, 3) in [0, 1].
-RunFn = Callable[[FloatArray, int, Any, RunContext], Job[FloatArray]]
+@dataclass(frozen=True, eq=False)
+class Upscaler:
+    """A ready network for the pipeline's one tiled pass.
+
+    Attributes
+    ----------
+    fn : callable
+        (1, C, h, w) in [0, 1] on ``device`` -> (1, C, s*h, s*w).
+    scale : int
+        The factor ``fn`` applies (a model's native scale; the pipeline
+        resizes to the requested scale when it differs).
+    needs : TilingNeeds
+        What ``fn`` asks of the tiled pass.
+    device : torch.device or str
+        Where tiles are fed to ``fn``; the image itself stays on the CPU.
+    stage : str
+        The Progress stage name of the pass ("interpolating", ...).
+    """
+
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    scale: int
+    needs: TilingNeeds = field(default_factory=TilingNeeds)
+    device: torch.device | str = "cpu"
+    stage: str = "upscaling tiles"
+
+
+#: A method's fit step: (rgb float32 (H, W, 3), scale, params, context) -> a job
+#: returning what the method learned from the image (opaque to the pipeline).
+FitFn = Callable[[FloatArray, int, Any, RunContext], Job[Any]]
+#: A method's network: (rgb, scale, params, context, fitted or None) -> a job
+#: returning the :class:`Upscaler` (loading a model file may take a while).
+UpscalerFn = Callable[[FloatArray, int, Any, RunContext, Any], Job[Upscaler]]
 
 
 @dataclass(frozen=True)
@@ -66,10 +99,10 @@ class Method:
     profiles : Mapping[str, Any]
         Named instances of the method's frozen params dataclass; the first is
         the default.
-    needs_fit : bool
-        True when the method learns from each image before upscaling it.
-    run : RunFn
-        The job that (fits and) upscales.
+    upscaler : UpscalerFn
+        Builds the network the pipeline tiles over the image.
+    fit : FitFn or None
+        The per-image learning step, for zero-shot methods.
     kind : str
         "builtin", "pretrained" or "trained", for grouping in lists.
     info : Mapping[str, str]
@@ -81,10 +114,15 @@ class Method:
     description: str
     scales: tuple[int, ...]
     profiles: Mapping[str, Any]
-    needs_fit: bool
-    run: RunFn
+    upscaler: UpscalerFn
+    fit: FitFn | None = None
     kind: Literal["builtin", "pretrained", "trained"] = "builtin"
     info: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def needs_fit(self) -> bool:
+        """True when the method learns from each image before upscaling it."""
+        return self.fit is not None
 
     @property
     def default_profile(self) -> str:

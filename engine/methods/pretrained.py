@@ -1,7 +1,7 @@
 """Every SR model file of the models library as a method.
 
 A model upscales by its own factor. Asked for another one, it still runs at its
-own scale and the result is resized to the requested size with Lanczos
+own scale and the pipeline resizes the result to the requested size with Lanczos
 (downscaling a x4 result to x2 is what chaiNNer and Upscayl users do to get a
 sharp x2). ``resize_to_requested=False`` refuses other scales instead.
 """
@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
+from engine import device as devices
 from engine import models
 from engine.events import FloatArray, Message
 from engine.jobs import Job
-from engine.methods.base import Method, MethodError, RunContext, RunFn
+from engine.methods.base import Method, MethodError, RunContext, Upscaler, UpscalerFn
 from engine.models import inference
 from engine.models.library import Entry, info_facts
+from engine.models.loading import LoadedModel
 
 #: Scales offered besides a model's own one (by resizing its output).
 RESIZE_SCALES = (2, 3, 4, 8)
@@ -54,21 +53,42 @@ PROFILES = {
 }
 
 
-def resize_to(rgb: FloatArray, height: int, width: int) -> FloatArray:
-    """Resize float32 (H, W, 3) to an exact size with Lanczos, plane by plane."""
-    planes = []
-    for c in range(rgb.shape[2]):
-        plane = Image.fromarray(np.ascontiguousarray(rgb[..., c], dtype=np.float32))
-        resized = plane.resize((width, height), Image.Resampling.LANCZOS)
-        planes.append(np.asarray(resized))
-    out: FloatArray = np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
-    return out
+def adapter(
+    loaded: LoadedModel,
+    rgb: FloatArray,
+    params: PretrainedParams,
+    ctx: RunContext,
+) -> Job[Upscaler]:
+    """A loaded spandrel network as an :class:`Upscaler`.
+
+    The network pads each tile to its size rules; its tiling advice becomes
+    the declared needs ("internal" sees the whole image, "discouraged" gets a
+    budget twice as large and twice the overlap); bf16 runs only where the
+    check on a crop of ``rgb`` keeps it within 1/255 of fp32.
+    """
+    info = loaded.info
+    dev = devices.pick(str(ctx.device))
+    if loaded.descriptor.device != dev:
+        loaded.descriptor.to(dev)
+    bf16 = inference.use_bf16(loaded, rgb, dev, params.precision)
+    needs = inference.needs(info, params.tile_overlap)
+    where = "whole image" if needs.whole_image else "tiles"
+    yield Message(
+        f"{info.architecture} x{info.scale} on {dev.type}, "
+        f"{'bf16' if bf16 else 'fp32'}, {where}",
+        data={"bf16": bf16, "device": dev.type},
+    )
+    return Upscaler(inference.forward_fn(loaded, dev, bf16), info.scale, needs)
 
 
-def _runner(path: Path, label: str) -> RunFn:
-    def run(
-        rgb: FloatArray, scale: int, params: PretrainedParams, ctx: RunContext
-    ) -> Job[FloatArray]:
+def _upscaler(path: Path, label: str) -> UpscalerFn:
+    def build(
+        rgb: FloatArray,
+        scale: int,
+        params: PretrainedParams,
+        ctx: RunContext,
+        fitted: object,
+    ) -> Job[Upscaler]:
         loaded = models.load(path)
         native = loaded.info.scale
         if scale != native and not params.resize_to_requested:
@@ -76,23 +96,9 @@ def _runner(path: Path, label: str) -> RunFn:
                 f"{label} is a x{native} model; ask for x{native}, or let unsr "
                 f"resize its output to x{scale}"
             )
-        out = yield from inference.upscale(
-            loaded,
-            rgb,
-            device=str(ctx.device),
-            tile=ctx.tile,
-            memory_mb=ctx.memory_mb,
-            precision=params.precision,
-            overlap=params.tile_overlap,
-        )
-        if scale != native:
-            yield Message(
-                f"{label} is a x{native} model: its output was resized to x{scale}"
-            )
-            out = resize_to(out, rgb.shape[0] * scale, rgb.shape[1] * scale)
-        return out
+        return (yield from adapter(loaded, rgb, params, ctx))
 
-    return run
+    return build
 
 
 def method_for(entry: Entry) -> Method:
@@ -110,8 +116,7 @@ def method_for(entry: Entry) -> Method:
         ),
         scales=tuple(sorted({info.scale, *RESIZE_SCALES})),
         profiles=PROFILES,
-        needs_fit=False,
-        run=_runner(entry.path, entry.name),
+        upscaler=_upscaler(entry.path, entry.name),
         kind="pretrained",
         info={"file": str(entry.path), "source": entry.source, **info_facts(info)},
     )
@@ -130,4 +135,11 @@ def provide() -> tuple[Method, ...]:
     return tuple(method_for(e) for e in entries if e.usable)
 
 
-__all__ = ["PROFILES", "RESIZE_SCALES", "PretrainedParams", "method_for", "provide"]
+__all__ = [
+    "PROFILES",
+    "RESIZE_SCALES",
+    "PretrainedParams",
+    "adapter",
+    "method_for",
+    "provide",
+]

@@ -8,9 +8,10 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from engine.events import FloatArray, Progress
+from engine.events import FloatArray
 from engine.jobs import Job
-from engine.methods.base import Method, RunContext
+from engine.methods.base import Method, RunContext, Upscaler, UpscalerFn
+from engine.tiling import TilingNeeds
 
 Kernel = Literal["bicubic", "lanczos"]
 _PIL_FILTERS = {
@@ -26,6 +27,16 @@ class ResampleParams:
     """Interpolators have nothing to tune; the dataclass keeps the protocol."""
 
 
+def resize_to(rgb: FloatArray, height: int, width: int, kernel: Kernel) -> FloatArray:
+    """Resize float32 (H, W, C) to an exact size, plane by plane, clamped to [0, 1]."""
+    planes = []
+    for c in range(rgb.shape[2]):
+        plane = Image.fromarray(np.ascontiguousarray(rgb[..., c], dtype=np.float32))
+        planes.append(np.asarray(plane.resize((width, height), _PIL_FILTERS[kernel])))
+    out: FloatArray = np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
+    return out
+
+
 def resize(rgb: FloatArray, scale: int, kernel: Kernel) -> FloatArray:
     """Resize float32 (H, W, C) by an integer factor, channel by channel.
 
@@ -33,27 +44,26 @@ def resize(rgb: FloatArray, scale: int, kernel: Kernel) -> FloatArray:
     cubic that SR papers call bicubic (OpenCV's cubic uses a = -0.75).
     """
     h, w = rgb.shape[:2]
-    size = (w * scale, h * scale)
-    planes = []
-    for c in range(rgb.shape[2]):
-        plane = Image.fromarray(np.ascontiguousarray(rgb[..., c], dtype=np.float32))
-        planes.append(np.asarray(plane.resize(size, _PIL_FILTERS[kernel])))
-    out: FloatArray = np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
-    return out
+    return resize_to(rgb, h * scale, w * scale, kernel)
 
 
-def _job(kernel: Kernel) -> Any:
-    def run(
-        rgb: FloatArray, scale: int, params: ResampleParams, ctx: RunContext
-    ) -> Job[FloatArray]:
-        yield Progress(0, rgb.shape[2], "interpolating")
-        planes = []
-        for c in range(rgb.shape[2]):
-            planes.append(resize(rgb[..., c : c + 1], scale, kernel)[..., 0])
-            yield Progress(c + 1, rgb.shape[2], "interpolating")
-        return np.stack(planes, axis=2)
+def _upscaler(kernel: Kernel) -> UpscalerFn:
+    def build(
+        rgb: FloatArray, scale: int, params: Any, ctx: RunContext, fitted: Any
+    ) -> Job[Upscaler]:
+        import torch
 
-    return run
+        def fn(x: torch.Tensor) -> torch.Tensor:
+            # An interpolator is not a network: it sees the whole image at once
+            # (no seams to blend) and keeps Pillow's exact filters.
+            arr = x[0].permute(1, 2, 0).numpy()
+            return torch.from_numpy(resize(arr, scale, kernel)).permute(2, 0, 1)[None]
+
+        yield from ()
+        needs = TilingNeeds(whole_image=True, overlap=0)
+        return Upscaler(fn, scale, needs, stage="interpolating")
+
+    return build
 
 
 BICUBIC = Method(
@@ -64,8 +74,7 @@ BICUBIC = Method(
     ),
     scales=SCALES,
     profiles={"default": ResampleParams()},
-    needs_fit=False,
-    run=_job("bicubic"),
+    upscaler=_upscaler("bicubic"),
 )
 
 LANCZOS = Method(
@@ -76,6 +85,5 @@ LANCZOS = Method(
     ),
     scales=SCALES,
     profiles={"default": ResampleParams()},
-    needs_fit=False,
-    run=_job("lanczos"),
+    upscaler=_upscaler("lanczos"),
 )

@@ -15,12 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from engine import paths
 from engine.events import FloatArray, Message
 from engine.jobs import Job
-from engine.methods.base import Method, RunContext, RunFn
+from engine.methods.base import Method, RunContext, Upscaler, UpscalerFn
+from engine.tiling import TilingNeeds
 
 SUFFIX = ".unsr.pt"
 
@@ -31,14 +30,16 @@ class TrainedParams:
 
     Attributes
     ----------
-    tile : int
-        Tile edge in input pixels (the context's ``tile`` wins when set).
     overlap : int
         Overlap between tiles in input pixels; covers the nets' receptive field.
+    bytes_per_out_pixel : float
+        Peak bytes per output pixel of the inference path, for the tile size
+        the memory budget allows: a translator and an SR net of 64 channels
+        hold about eight float32 maps at the input size and two at the output.
     """
 
-    tile: int = 192
     overlap: int = 16
+    bytes_per_out_pixel: float = 64 * 4 * 4
 
 
 def _files() -> list[Path]:
@@ -69,35 +70,34 @@ def _loaded(path: Path, mtime_ns: int) -> tuple[Mapping[str, Any], Callable[...,
     return nets, infer
 
 
-def _run_for(path: Path) -> RunFn:
-    def run(
-        rgb: FloatArray, scale: int, params: TrainedParams, ctx: RunContext
-    ) -> Job[FloatArray]:
+def _upscaler_for(path: Path) -> UpscalerFn:
+    def build(
+        rgb: FloatArray,
+        scale: int,
+        params: TrainedParams,
+        ctx: RunContext,
+        fitted: object,
+    ) -> Job[Upscaler]:
         import torch
 
         from engine import device as devices
-        from engine.tiling import upscale_tiled
 
         yield Message(f"loading {path.name}")
         nets, infer = _loaded(path, path.stat().st_mtime_ns)
-        dev = devices.pick(ctx.device)
+        dev = devices.pick(str(ctx.device))
         for net in nets.values():
             net.to(dev)
 
         def fn(t: torch.Tensor) -> torch.Tensor:
-            with torch.inference_mode():
-                out: torch.Tensor = infer(nets, t.to(dev)).clamp(0, 1)
+            out: torch.Tensor = infer(nets, t).clamp(0, 1)
             return out
 
-        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-        tile = ctx.tile or params.tile
-        out = yield from upscale_tiled(fn, x, scale, tile, params.overlap)
-        result: FloatArray = np.ascontiguousarray(
-            out[0].permute(1, 2, 0).numpy(), np.float32
+        needs = TilingNeeds(
+            overlap=params.overlap, bytes_per_out_pixel=params.bytes_per_out_pixel
         )
-        return result
+        return Upscaler(fn, scale, needs, dev)
 
-    return run
+    return build
 
 
 def _sidecar(path: Path) -> dict[str, Any]:
@@ -140,8 +140,7 @@ def method_for(path: Path) -> Method | None:
         description=description,
         scales=(int(head["scale"]),),
         profiles={"default": TrainedParams()},
-        needs_fit=False,
-        run=_run_for(path),
+        upscaler=_upscaler_for(path),
         kind="trained",
         info={
             "method": recipe.label,

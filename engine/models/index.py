@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import paths
-from engine.models.loading import ModelInfo
+from engine.models.info import ModelInfo
 
 Key = tuple[str, int, int]
 _VERSION = 1

@@ -5,9 +5,9 @@ in [0, 1] out. Around it this module adds what a desktop app needs:
 
 * inputs padded (reflect, then replicate) to the model's size requirements,
   with the padding cropped off the output;
-* tiles sized from a memory budget, following the model's tiling advice
+* the model's tiling advice declared as :class:`engine.tiling.TilingNeeds`
   ("internal" models see the whole image, "discouraged" ones get big tiles
-  and a wide overlap);
+  and a wide overlap), for the pipeline's one tiled pass;
 * bf16 autocast only where a quick check on a crop of the image shows the
   output within 1/255 of fp32; otherwise fp32.
 """
@@ -26,8 +26,7 @@ import torch.nn.functional as F
 
 from engine import device as devices
 from engine import tiling
-from engine.events import FloatArray, Message
-from engine.jobs import Job
+from engine.events import FloatArray
 from engine.models.loading import LoadedModel, ModelInfo
 
 Precision = Literal["auto", "fp32", "bf16"]
@@ -101,51 +100,27 @@ def bytes_per_out_pixel(info: ModelInfo) -> float:
     return per_in_px / s2
 
 
-def align_tile(tile: int, info: ModelInfo) -> int:
-    """Round a tile edge down to the model's multiple, at least its minimum."""
-    m = max(1, info.multiple_of)
-    return max(info.min_size, m, tile // m * m)
+def needs(info: ModelInfo, overlap: int = 16) -> tiling.TilingNeeds:
+    """The model's tiling advice and size rules as declared needs.
 
-
-def plan(
-    info: ModelInfo,
-    height: int,
-    width: int,
-    *,
-    tile: int | None,
-    memory_mb: int,
-    overlap: int = 16,
-) -> tuple[int | None, int]:
-    """Choose the tile edge (None: the whole image) and the overlap.
-
-    ``tile`` from the user wins except for models that tile internally, which
-    always see the whole image. Models that discourage tiling get a budget
-    twice as large (fewer seams) and twice the overlap.
+    Models that tile internally see the whole image; models that discourage
+    tiling get twice the budget (fewer seams: half the bytes declared) and
+    twice the overlap. Tiles sit on the model's grid (``multiple_of``).
     """
-    if info.tiling == "internal":
-        return None, 0
-    if info.tiling == "discouraged":
-        overlap *= 2
-    edge = tile
-    if edge is None:
-        factor = 2 if info.tiling == "discouraged" else 1
-        edge = tiling.auto_tile(
-            height,
-            width,
-            info.scale,
-            memory_mb * factor,
-            bytes_per_out_pixel(info),
-            min_tile=max(tiling.MIN_TILE, info.min_size),
-        )
-    edge = align_tile(edge, info)
-    if height <= edge and width <= edge:
-        return None, 0
-    return edge, overlap
+    discouraged = info.tiling == "discouraged"
+    return tiling.TilingNeeds(
+        multiple=max(1, info.multiple_of),
+        overlap=overlap * (2 if discouraged else 1),
+        bytes_per_out_pixel=bytes_per_out_pixel(info) / (2 if discouraged else 1),
+        min_tile=max(1, info.min_size),
+        whole_image=info.tiling == "internal",
+    )
 
 
-def _forward_fn(
+def forward_fn(
     loaded: LoadedModel, dev: torch.device, bf16: bool
 ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The network as (1, 3, h, w) -> (1, 3, sh, sw): padded, on ``dev``, clamped."""
     info = loaded.info
     model = loaded.descriptor.model
 
@@ -196,8 +171,8 @@ def bf16_ok(loaded: LoadedModel, x: torch.Tensor, dev: torch.device) -> bool:
     side = max(CHECK_CROP, info.min_size)
     y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
     crop = x[..., y0 : y0 + side, x0 : x0 + side]
-    ref = _forward_fn(loaded, dev, bf16=False)(crop)
-    low = _forward_fn(loaded, dev, bf16=True)(crop)
+    ref = forward_fn(loaded, dev, bf16=False)(crop)
+    low = forward_fn(loaded, dev, bf16=True)(crop)
     ok = (
         bool(torch.isfinite(low).all())
         and float((ref - low).abs().max()) <= BF16_TOLERANCE
@@ -207,111 +182,29 @@ def bf16_ok(loaded: LoadedModel, x: torch.Tensor, dev: torch.device) -> bool:
     return ok
 
 
-def upscale(
-    loaded: LoadedModel,
-    rgb: FloatArray,
-    *,
-    device: str = "auto",
-    tile: int | None = None,
-    memory_mb: int = 1536,
-    precision: Precision = "auto",
-    overlap: int = 16,
-) -> Job[FloatArray]:
-    """Upscale float32 (H, W, 3) by the model's own scale.
-
-    Parameters
-    ----------
-    loaded
-        A network from :func:`engine.models.load`.
-    rgb
-        float32 (H, W, 3) in [0, 1].
-    device
-        "auto" or a device name, see :func:`engine.device.pick`.
-    tile
-        Tile edge in input pixels; None picks it from ``memory_mb``.
-    memory_mb
-        Memory budget for the activations of one tile.
-    precision
-        "auto" (bf16 where it stays within 1/255 of fp32), "fp32" or "bf16"
-        (forced, where the architecture supports it).
-    overlap
-        Overlap between tiles in input pixels.
-
-    Returns
-    -------
-    ndarray
-        float32 (sH, sW, 3) in [0, 1], s the model's scale.
-    """
+def use_bf16(
+    loaded: LoadedModel, rgb: FloatArray, dev: torch.device, precision: Precision
+) -> bool:
+    """Whether to run under bf16: forced, refused, or checked on a crop of ``rgb``."""
     info = loaded.info
-    dev = devices.pick(device)
-    if loaded.descriptor.device != dev:
-        loaded.descriptor.to(dev)
-    h, w = rgb.shape[:2]
     if precision == "fp32":
-        bf16 = False
-    elif precision == "bf16":
-        bf16 = info.supports_bfloat16 and dev.type in ("cpu", "cuda")
-    else:
-        side = max(CHECK_CROP, info.min_size)
-        y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
-        crop = rgb[y0 : y0 + side, x0 : x0 + side].transpose(2, 0, 1)
-        bf16 = bf16_ok(loaded, torch.from_numpy(np.ascontiguousarray(crop))[None], dev)
-    edge, ov = plan(info, h, w, tile=tile, memory_mb=memory_mb, overlap=overlap)
-    where = "whole image" if edge is None else f"tiles of {edge}px"
-    yield Message(
-        f"{info.architecture} x{info.scale} on {dev.type}, "
-        f"{'bf16' if bf16 else 'fp32'}, {where}",
-        data={"tile": edge or 0, "bf16": bf16, "device": dev.type},
-    )
-    fn = _forward_fn(loaded, dev, bf16)
-    m = max(1, info.multiple_of)
-    src = rgb
-    if edge is None:
-        # One tile: the whole image, still with the out-of-memory back-off.
-        edge = max(h, w)
-    elif m > 1:
-        # Tiles must sit on the model's grid (pixel-unshuffle phases): pad the
-        # image to the multiple, and keep tile and step on it.
-        src = _pad_array(rgb, m)
-        ov = min(math.ceil(ov / m) * m, edge // 2 // m * m)
-    out_arr = yield from tiling.upscale_array(
-        fn,
-        src,
-        info.scale,
-        device="cpu",  # fn moves each tile to the model's device itself
-        tile=edge,
-        memory_mb=memory_mb,
-        overlap=ov,
-        min_tile=max(tiling.MIN_TILE, info.min_size, m),
-    )
-    result: FloatArray = np.ascontiguousarray(
-        out_arr[: h * info.scale, : w * info.scale]
-    )
-    return result
-
-
-def _pad_array(rgb: FloatArray, multiple: int) -> FloatArray:
-    """Pad (H, W, C) on the bottom/right to multiples of ``multiple``."""
+        return False
+    if precision == "bf16":
+        return info.supports_bfloat16 and dev.type in ("cpu", "cuda")
     h, w = rgb.shape[:2]
-    ph, pw = -h % multiple, -w % multiple
-    if ph == 0 and pw == 0:
-        return rgb
-    widths = ((0, ph), (0, pw), (0, 0))
-    # Reflect cannot reach further than the edge minus one; replicate then.
-    if ph < h and pw < w:
-        padded: FloatArray = np.pad(rgb, widths, mode="reflect")
-    else:
-        padded = np.pad(rgb, widths, mode="edge")
-    return padded
+    side = max(CHECK_CROP, info.min_size)
+    y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    crop = rgb[y0 : y0 + side, x0 : x0 + side].transpose(2, 0, 1)
+    return bf16_ok(loaded, torch.from_numpy(np.ascontiguousarray(crop))[None], dev)
 
 
 __all__ = [
     "BF16_TOLERANCE",
     "Precision",
-    "align_tile",
     "bf16_ok",
     "bytes_per_out_pixel",
+    "forward_fn",
+    "needs",
     "pad_to",
-    "plan",
-    "upscale",
+    "use_bf16",
 ]

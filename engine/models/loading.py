@@ -18,95 +18,18 @@ import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from engine.models import index
 from engine.models.errors import ModelError
+from engine.models.info import ModelInfo, Tiling
 
 #: File types spandrel can read and unsr accepts.
 SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 #: unsr's own training checkpoints; another provider owns them.
 UNSR_SUFFIX = ".unsr.pt"
-
-Tiling = Literal["supported", "discouraged", "internal"]
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What a model file is, as spandrel reads it.
-
-    Attributes
-    ----------
-    path : Path
-        The file.
-    architecture : str
-        Human name of the architecture ("ESRGAN", "RealESRGAN Compact", ...).
-    arch_id : str
-        spandrel's stable architecture id.
-    purpose : str
-        "SR", "FaceSR", "Inpainting" or "Restoration" (spandrel's words).
-    scale : int
-        The factor the network upscales by (1 for restoration models).
-    input_channels, output_channels : int
-        Image channels the network takes and gives (3 for RGB, 1 for grey).
-    tags : tuple of str
-        Size hints spandrel derives ("64nf", "23nb").
-    min_size : int
-        Smallest input edge in pixels; smaller inputs are padded.
-    multiple_of : int
-        Input edges must be a multiple of this; others are padded.
-    square : bool
-        The input must be square; others are padded.
-    tiling : str
-        spandrel's advice: "supported", "discouraged" (tiles may show
-        artefacts) or "internal" (the model tiles itself; do not tile).
-    supports_half, supports_bfloat16 : bool
-        Whether fp16 / bf16 weights work with this architecture.
-    parameters : int
-        Number of weights.
-    file_bytes : int
-        Size of the file on disk.
-    """
-
-    path: Path
-    architecture: str
-    arch_id: str
-    purpose: str
-    scale: int
-    input_channels: int
-    output_channels: int
-    tags: tuple[str, ...]
-    min_size: int
-    multiple_of: int
-    square: bool
-    tiling: Tiling
-    supports_half: bool
-    supports_bfloat16: bool
-    parameters: int
-    file_bytes: int
-
-    @property
-    def channels_ok(self) -> bool:
-        """True when unsr can feed the model an RGB image (RGB or per-channel grey)."""
-        return (self.input_channels, self.output_channels) in ((3, 3), (1, 1))
-
-    @property
-    def unusable_reason(self) -> str | None:
-        """Why this model is not offered as an upscaling method, or None."""
-        if self.purpose != "SR":
-            what = {
-                "FaceSR": "face restoration",
-                "Inpainting": "inpainting",
-                "Restoration": "restoration at 1x (denoise, deblur, JPEG)",
-            }.get(self.purpose, self.purpose)
-            return f"a {what} model, not a super-resolution model"
-        if not self.channels_ok:
-            return (
-                f"takes {self.input_channels} and gives {self.output_channels} "
-                "channels; unsr feeds RGB or grey images"
-            )
-        return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -359,8 +282,6 @@ class _Cache:
                 return self._models[key]
             if key in self._errors:
                 raise self._errors[key]
-        from engine.models import index
-
         try:
             loaded = load_uncached(path)
         except ModelError as exc:
@@ -378,8 +299,6 @@ class _Cache:
         return loaded
 
     def info(self, path: Path) -> ModelInfo:
-        from engine.models import index
-
         key = self.key(path)
         with self._lock:
             if key in self._infos:
@@ -425,8 +344,6 @@ def clear_cache() -> None:
 
     The on-disk index stays: it is keyed by mtime and size, so it is never stale.
     """
-    from engine.models import index
-
     _CACHE.clear()
     index.forget_memory()
 

@@ -1,6 +1,6 @@
 """Multi-process training through torch.distributed (DDP), e.g. under torchrun.
 
-``torchrun --nproc_per_node 2 -m engine.cli_train ...`` sets the environment
+``torchrun --nproc_per_node 2 -m engine.cli.train ...`` sets the environment
 variables this module reads; each process then trains on its own batches and
 DistributedDataParallel averages the gradients. Gloo on CPUs, NCCL on GPUs.
 """

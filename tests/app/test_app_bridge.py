@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from engine import jobs
-from engine.images import ImageError
+from engine.io.images import ImageError
 from unsr_app import engine_bridge
 from unsr_app.models import RunRequest
 

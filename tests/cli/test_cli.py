@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import images, metrics
+from engine import metrics
 from engine.cli import COMMANDS, build_parser, main
-from engine.cli_progress import BatchProgress, FileProgress, format_eta
+from engine.cli.progress import BatchProgress, FileProgress, format_eta
 from engine.events import Message, Progress
+from engine.io import images
 from engine.store import Store
 
 
@@ -118,9 +119,9 @@ def test_unexpected_error_in_a_method_does_not_stop_batch(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from engine import batch
+    from engine.batch import file as batch_file
 
-    real = batch.upscale_image
+    real = batch_file.upscale_image
     calls = []
 
     def flaky(image, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -129,7 +130,7 @@ def test_unexpected_error_in_a_method_does_not_stop_batch(
             raise TypeError("a bug in a method")
         return (yield from real(image, *args, **kwargs))
 
-    monkeypatch.setattr(batch, "upscale_image", flaky)
+    monkeypatch.setattr(batch_file, "upscale_image", flaky)
     _save(tmp_path / "a.png", rng)
     _save(tmp_path / "b.png", rng)
     assert main(["upscale", str(tmp_path), "-o", str(tmp_path / "o")]) == 1

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli_models, models, paths
+from engine import models, paths
+from engine.cli import models as cli_models
 from tests import model_factory as mf
 from tests import ncnn_export as nx
 
@@ -104,8 +105,8 @@ def test_a_library_model_upscales_through_unsr_upscale(
     import numpy as np
     from PIL import Image
 
-    from engine import images
     from engine.cli import main
+    from engine.io import images
 
     unsr_models("add", str(mf.save(mf.compact(scale=2), tmp_path / "2x-c.pth")))
     photo = tmp_path / "photo.png"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import cli_train
+from engine.cli import train as cli_train
 from engine.methods import get
 from engine.train import checkpoint
 from tests.train_data import unpaired_folders

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import batch, images, jobs
+from engine import batch, jobs
 from engine.events import Message, Progress
-from engine.images import ImageData, ImageError, WriteError
+from engine.io import images
+from engine.io.images import ImageData, ImageError, WriteError
 from engine.methods.base import MethodError
 from engine.store import Store
 

@@ -11,10 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine import jobs
+from engine import jobs, pipeline
 from engine.events import Kernel, Losses, Message, Preview, Progress
 from engine.methods import MethodError, RunContext, get
 from engine.methods.dualsr import (
+    DUALSR,
     PAPER,
     DualSRParams,
     InputTooSmallError,
@@ -51,6 +52,13 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def _fit(
+    lr: np.ndarray, params: DualSRParams, ctx: RunContext | None = None
+) -> jobs.Job[pipeline.UpscaleResult]:
+    """Fit and upscale x2 through the pipeline, as every caller does."""
+    return pipeline.upscale(lr, DUALSR, 2, params, ctx or RunContext(device="cpu"))
 
 
 def _blurred_photo(rng: np.random.Generator, size: int = 96) -> np.ndarray:
@@ -132,34 +140,30 @@ def test_bicubic_prior_target_quirk_is_three_times_brighter() -> None:
 def test_fit_losses_fall_and_kernel_sums_to_one(rng: np.random.Generator) -> None:
     lr = _blurred_photo(rng)
     events: list[object] = []
-    result = jobs.run(
-        fit_x2(lr, TINY.with_(iters=60), RunContext(device="cpu")), events.append
-    )
+    result = jobs.run(_fit(lr, TINY.with_(iters=60)), events.append)
     logged = [e for e in events if isinstance(e, Losses)]
     assert len(logged) == 60
     for e in logged:
         assert all(np.isfinite(v) for v in e.values.values())
     cyc = [e.values["cycle_fwd"] + e.values["cycle_bwd"] for e in logged]
     assert np.mean(cyc[-10:]) < 0.7 * np.mean(cyc[:5])
-    assert abs(float(result.kernel.sum()) - 1.0) < 0.15
+    assert abs(float(result.fitted.kernel.sum()) - 1.0) < 0.15
     assert result.rgb.shape == (2 * lr.shape[0], 2 * lr.shape[1], 3)
 
 
 def test_seeded_fit_is_deterministic(rng: np.random.Generator) -> None:
     lr = _blurred_photo(rng, 64)
     p = TINY.with_(iters=6)
-    a = jobs.run(fit_x2(lr, p, RunContext(device="cpu", seed=3)))
-    b = jobs.run(fit_x2(lr, p, RunContext(device="cpu", seed=3)))
+    a = jobs.run(_fit(lr, p, RunContext(device="cpu", seed=3)))
+    b = jobs.run(_fit(lr, p, RunContext(device="cpu", seed=3)))
     np.testing.assert_array_equal(a.rgb, b.rgb)
-    np.testing.assert_array_equal(a.kernel, b.kernel)
+    np.testing.assert_array_equal(a.fitted.kernel, b.fitted.kernel)
 
 
 def test_events_arrive_in_order(rng: np.random.Generator) -> None:
     lr = _blurred_photo(rng, 64)
     events: list[object] = []
-    jobs.run(
-        fit_x2(lr, TINY.with_(iters=8, losses_every=2), RunContext()), events.append
-    )
+    jobs.run(_fit(lr, TINY.with_(iters=8, losses_every=2)), events.append)
     fit_steps = [
         e.step for e in events if isinstance(e, Progress) and e.stage == "fitting"
     ]
@@ -181,7 +185,7 @@ def test_events_arrive_in_order(rng: np.random.Generator) -> None:
 
 def test_run_folder_holds_artefacts(rng: np.random.Generator, tmp_path: Path) -> None:
     lr = _blurred_photo(rng, 64)
-    jobs.run(fit_x2(lr, TINY.with_(iters=4), RunContext(), run_dir=tmp_path))
+    jobs.run(_fit(lr, TINY.with_(iters=4), RunContext(run_dir=tmp_path)))
     assert json.loads((tmp_path / "status.json").read_text())["status"] == "done"
     assert np.load(tmp_path / "kernel.npy").shape == (13, 13)
     assert (tmp_path / "kernel.png").stat().st_size > 0
@@ -226,8 +230,8 @@ def test_method_scales_grey_and_refusals(rng: np.random.Generator) -> None:
     with pytest.raises(MethodError, match="x3"):
         method.check_scale(3)
     grey = _blurred_photo(rng, 48)[..., :1]
-    out = jobs.run(method.run(grey, 4, TINY.with_(iters=2), RunContext()))
+    out = jobs.run(pipeline.upscale(grey, method, 4, TINY.with_(iters=2))).rgb
     assert out.shape == (4 * grey.shape[0], 4 * grey.shape[1], 3)
     np.testing.assert_allclose(out[..., 0], out[..., 2])
-    with pytest.raises(MethodError, match="not x3"):
-        jobs.run(method.run(grey, 3, TINY, RunContext()))
+    with pytest.raises(MethodError, match="x3"):
+        jobs.run(pipeline.upscale(grey, method, 3, TINY))

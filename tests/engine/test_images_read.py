@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from engine import images
-from engine.images import (
+from engine.io import images
+from engine.io.images import (
     DamagedImageError,
     ImageError,
     NotAnImageError,
@@ -324,7 +324,7 @@ def test_16_bit_png_orientation_and_exif(
 def test_png_exif_after_image_data(
     tmp_path: Path, rng: np.random.Generator, bits: int
 ) -> None:
-    from engine.image_meta import png_chunk
+    from engine.io.meta import png_chunk
 
     dtype = np.uint16 if bits == 16 else np.uint8
     pixels = rng.integers(0, 2**bits, (3, 5, 3)).astype(dtype)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from engine import images
-from engine.images import ImageData, WriteError
+from engine.io import images
+from engine.io.images import ImageData, WriteError
 
 
 def _srgb_icc() -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import jobs
+from engine import jobs, pipeline
 from engine.events import Progress
 from engine.methods import MethodError, available, get
 
@@ -27,7 +27,7 @@ def test_method_metadata_is_complete(method_id: str) -> None:
 @pytest.mark.parametrize("method_id", ["bicubic", "lanczos"])
 def test_interpolators_upscale_with_progress(method_id: str, photo: np.ndarray) -> None:
     events: list[object] = []
-    result = jobs.run(jobs.upscale(photo, method_id, 3), events.append)
+    result = jobs.run(pipeline.upscale(photo, get(method_id), 3), events.append)
     assert result.rgb.shape == (photo.shape[0] * 3, photo.shape[1] * 3, 3)
     assert result.rgb.dtype == np.float32
     assert result.rgb.min() >= 0.0 and result.rgb.max() <= 1.0

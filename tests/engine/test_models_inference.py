@@ -10,10 +10,29 @@ import pytest
 import torch
 
 from engine import device as devices
-from engine import jobs, models
+from engine import jobs, models, pipeline, tiling
+from engine.events import Message, Progress
+from engine.jobs import Job
+from engine.methods import RunContext
+from engine.methods.pretrained import PretrainedParams, adapter
 from engine.models import inference
-from engine.models.loading import load_uncached
+from engine.models.loading import LoadedModel, load_uncached
 from tests import model_factory as mf
+
+
+def _upscale(
+    loaded: LoadedModel,
+    img: np.ndarray,
+    *,
+    precision: inference.Precision = "auto",
+    tile: int | None = None,
+    overlap: int = 16,
+) -> Job[np.ndarray]:
+    """The pretrained adapter through the pipeline's tiled pass, at native scale."""
+    params = PretrainedParams(precision=precision, tile_overlap=overlap)
+    ctx = RunContext(device="cpu", tile=tile)
+    up = yield from adapter(loaded, img, params, ctx)
+    return (yield from pipeline.infer(up, img, up.scale, ctx))
 
 
 @pytest.fixture(autouse=True)
@@ -55,16 +74,16 @@ def test_tiled_output_equals_whole_image(
     loaded = models.load(mf.save(maker(), tmp_path / f"{name}.pth"))
     assert loaded.info.scale == scale
     img = _image(rng, 29, 39)  # odd sizes: edge tiles are partial
-    whole = jobs.run(inference.upscale(loaded, img, precision="fp32", tile=1000))
+    whole = jobs.run(_upscale(loaded, img, precision="fp32", tile=1000))
     events: list[object] = []
     tiled = jobs.run(
-        inference.upscale(loaded, img, precision="fp32", tile=tile, overlap=overlap),
+        _upscale(loaded, img, precision="fp32", tile=tile, overlap=overlap),
         events.append,
     )
     assert whole.shape == tiled.shape == (29 * scale, 39 * scale, 3)
     assert whole.std() > 0.05  # not a flat or saturated output
     assert np.abs(whole - tiled).max() <= 1 / 255
-    assert sum(isinstance(e, jobs.Progress) for e in events) >= 4  # one per tile
+    assert sum(isinstance(e, Progress) for e in events) >= 4  # one per tile
 
 
 def test_padding_meets_size_requirements_and_is_cropped(tmp_path: Path) -> None:
@@ -76,29 +95,25 @@ def test_padding_meets_size_requirements_and_is_cropped(tmp_path: Path) -> None:
     assert padded.shape[-2:] == (16, 16)  # beyond reflect's reach: replicated
     assert torch.equal(padded[..., :5, :9], x)
     # A 7x13 image through a multiple-of-4 model comes back exactly 2x.
-    out = jobs.run(inference.upscale(loaded, np.full((7, 13, 3), 0.5, np.float32)))
+    out = jobs.run(_upscale(loaded, np.full((7, 13, 3), 0.5, np.float32)))
     assert out.shape == (14, 26, 3)
 
 
-def test_plan_follows_tiling_advice_and_budget(tmp_path: Path) -> None:
+def test_needs_follow_tiling_advice_and_budget(tmp_path: Path) -> None:
     info = models.describe(mf.save(mf.rrdb(), tmp_path / "r.pth"))
-    edge, overlap = inference.plan(info, 4000, 3000, tile=None, memory_mb=1536)
-    assert edge is not None and 64 <= edge < 4000 and overlap == 16
-    # More memory, bigger tiles; the image fits whole when small enough.
-    bigger, _ = inference.plan(info, 4000, 3000, tile=None, memory_mb=6144)
-    assert bigger is not None and bigger > edge
-    assert inference.plan(info, 100, 80, tile=None, memory_mb=1536) == (None, 0)
-    assert inference.plan(info, 400, 400, tile=100, memory_mb=1536) == (100, 16)
-    internal = dataclasses.replace(info, tiling="internal")
-    assert inference.plan(internal, 4000, 3000, tile=100, memory_mb=10) == (None, 0)
-    discouraged = dataclasses.replace(info, tiling="discouraged")
-    d_edge, d_overlap = inference.plan(
-        discouraged, 4000, 3000, tile=None, memory_mb=1536
-    )
-    assert d_edge is not None and d_edge > edge and d_overlap == 32
-    aligned = dataclasses.replace(info, multiple_of=8, min_size=64)
-    assert inference.plan(aligned, 500, 500, tile=37, memory_mb=1)[0] == 64
-    assert inference.plan(aligned, 500, 500, tile=101, memory_mb=1)[0] == 96
+    needs = inference.needs(info)
+    assert not needs.whole_image and needs.overlap == 16 and needs.multiple == 1
+    edge = tiling.auto_tile(4000, 3000, 4, 1536, needs.bytes_per_out_pixel)
+    assert 64 <= edge < 4000
+    # More memory, bigger tiles.
+    assert tiling.auto_tile(4000, 3000, 4, 6144, needs.bytes_per_out_pixel) > edge
+    internal = inference.needs(dataclasses.replace(info, tiling="internal"))
+    assert internal.whole_image
+    discouraged = inference.needs(dataclasses.replace(info, tiling="discouraged"))
+    assert discouraged.overlap == 32
+    assert discouraged.bytes_per_out_pixel == needs.bytes_per_out_pixel / 2
+    aligned = inference.needs(dataclasses.replace(info, multiple_of=8, min_size=64))
+    assert aligned.multiple == 8 and aligned.min_tile == 64
 
 
 def test_bf16_is_used_only_within_one_level_of_fp32(
@@ -107,7 +122,7 @@ def test_bf16_is_used_only_within_one_level_of_fp32(
     monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
     x = torch.from_numpy(_image(rng, 40, 40).transpose(2, 0, 1))[None]
     cpu = torch.device("cpu")
-    real = inference._forward_fn
+    real = inference.forward_fn
 
     for shift, verdict in ((0.5 / 255, True), (2 / 255, False)):
         loaded = load_uncached(mf.save(mf.compact(), tmp_path / "c.pth"))
@@ -116,9 +131,9 @@ def test_bf16_is_used_only_within_one_level_of_fp32(
             fn = real(loaded, dev, False)
             return (lambda t: fn(t) + shift) if bf16 else fn
 
-        monkeypatch.setattr(inference, "_forward_fn", fake)
+        monkeypatch.setattr(inference, "forward_fn", fake)
         assert inference.bf16_ok(loaded, x, cpu) is verdict
-    monkeypatch.setattr(inference, "_forward_fn", real)
+    monkeypatch.setattr(inference, "forward_fn", real)
     # Architectures without bf16 support, and CPUs without it, stay fp32.
     loaded = load_uncached(mf.save(mf.compact(), tmp_path / "d.pth"))
     no_bf16 = models.LoadedModel(
@@ -134,11 +149,11 @@ def test_auto_precision_stays_within_one_level(
 ) -> None:
     loaded = models.load(mf.save(mf.compact(scale=2), tmp_path / "c.pth"))
     img = _image(rng, 20, 24)
-    ref = jobs.run(inference.upscale(loaded, img, precision="fp32"))
+    ref = jobs.run(_upscale(loaded, img, precision="fp32"))
     events: list[object] = []
-    auto = jobs.run(inference.upscale(loaded, img, precision="auto"), events.append)
+    auto = jobs.run(_upscale(loaded, img, precision="auto"), events.append)
     assert np.abs(ref - auto).max() <= 1 / 255
-    said = [e for e in events if isinstance(e, jobs.Message)]
+    said = [e for e in events if isinstance(e, Message)]
     assert said and said[0].data["bf16"] in (True, False)
 
 
@@ -151,7 +166,7 @@ def test_grey_models_run_per_channel(tmp_path: Path, rng: np.random.Generator) -
     loaded = models.load(mf.save(net, tmp_path / "grey.pth"))
     assert loaded.info.input_channels == 1 and loaded.info.channels_ok
     img = _image(rng, 12, 10)
-    out = jobs.run(inference.upscale(loaded, img, precision="fp32"))
+    out = jobs.run(_upscale(loaded, img, precision="fp32"))
     assert out.shape == (24, 20, 3)
     with torch.no_grad():
         green = net(torch.from_numpy(img[..., 1].copy())[None, None]).clamp(0, 1)

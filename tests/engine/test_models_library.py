@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import jobs, models, paths
+from engine import jobs, models, paths, pipeline
 from engine.methods import MethodError, RunContext, available, get
 from engine.models import LibraryError, ModelError
 from engine.models import library as lib
@@ -126,14 +126,14 @@ def test_method_runs_at_native_scale_and_resizes_other_scales(
     method = get("model:c2")
     assert method.kind == "pretrained" and 2 in method.scales and 4 in method.scales
     small = photo[:20, :24]
-    native = jobs.run(jobs.upscale(small, "model:c2", 2))
+    native = jobs.run(pipeline.upscale(small, method, 2))
     assert native.rgb.shape == (40, 48, 3)
     events: list[object] = []
-    resized = jobs.run(jobs.upscale(small, "model:c2", 3), events.append)
+    resized = jobs.run(pipeline.upscale(small, method, 3), events.append)
     assert resized.rgb.shape == (60, 72, 3)
     assert any("resized to x3" in getattr(e, "text", "") for e in events)
     with pytest.raises(MethodError, match="x2 model"):
-        jobs.run(jobs.upscale(small, "model:c2", 4, profile="native"))
+        jobs.run(pipeline.upscale(small, method, 4, method.params_for("native")))
 
 
 def test_model_file_replaced_by_garbage_fails_clearly(
@@ -143,7 +143,7 @@ def test_model_file_replaced_by_garbage_fails_clearly(
     method = get(entry.id)
     entry.path.write_bytes(b"")
     with pytest.raises(ModelError, match=r"c\.pth: the file is empty"):
-        jobs.run(method.run(photo, 2, method.params_for(None), RunContext()))
+        jobs.run(pipeline.upscale(photo, method, 2, ctx=RunContext()))
 
 
 def test_torch_state_is_not_mutated_by_listing(tmp_path: Path) -> None:

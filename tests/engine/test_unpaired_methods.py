@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine import jobs, paths
+from engine import paths, pipeline
 from engine.jobs import run
 from engine.methods import RunContext, available, get
 from engine.train.trainer import RunSpec, load_inference, train
@@ -30,7 +30,7 @@ def test_trained_checkpoint_is_a_method(name: str, photo: np.ndarray) -> None:
 
     # Small tiles force several of them; the result matches one untiled pass.
     ctx = RunContext(device="cpu", tile=24)
-    result = run(jobs.upscale(photo, method.id, 2, context=ctx))
+    result = run(pipeline.upscale(photo, method, 2, ctx=ctx))
     assert result.rgb.shape == (photo.shape[0] * 2, photo.shape[1] * 2, 3)
     nets, infer, _ = load_inference(out)
     with torch.no_grad():

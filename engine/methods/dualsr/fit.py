@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from engine import device as devices
-from engine import tiling
 from engine.events import FloatArray, Kernel, Losses, Message, Preview
 from engine.jobs import Clock, Job
 from engine.methods.base import RunContext
@@ -26,6 +25,7 @@ from engine.methods.dualsr import artefacts, losses, sampler
 from engine.methods.dualsr.params import DualSRParams
 from engine.methods.dualsr.schedule import LambdaLearner, lr_factors
 from engine.nets.dualsr import DDn, GDn, GUp
+from engine.tiling import TilingNeeds
 
 #: Names of the losses reported in Losses events and the CSV log.
 LOSS_NAMES = ("gan", "cycle_fwd", "cycle_bwd", "interp", "kernel_reg", "disc")
@@ -38,15 +38,33 @@ class InputTooSmallError(ValueError):
     """The image cannot hold even the smallest crops DualSR trains on."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FitResult:
-    """A fit's output and what it learned."""
+    """What one x2 fit learned.
 
-    rgb: FloatArray
+    Attributes
+    ----------
+    upsampler : nn.Module
+        G_UP (its weight average when the profile keeps one), in eval mode.
+    kernel : ndarray
+        The learned blur kernel (13, 13), composed from G_DN.
+    iters_done, lr_crop : int
+        Iterations run and the LR crop edge trained on.
+    stopped_early : bool
+        True when the plateau rule ended the fit.
+    device : torch.device
+        Where the upsampler lives.
+    channels_last : bool
+        The upsampler's memory layout.
+    """
+
+    upsampler: nn.Module
     kernel: FloatArray
     iters_done: int
     lr_crop: int
     stopped_early: bool
+    device: torch.device
+    channels_last: bool = False
 
 
 def crop_size(h: int, w: int, params: DualSRParams) -> int:
@@ -116,6 +134,156 @@ def _to_tensor(
     return t.to(dev).contiguous(memory_format=fmt)
 
 
+class _Nets:
+    """The three networks of a fit, their optimisers and the schedules."""
+
+    def __init__(self, params: DualSRParams, dev: torch.device, crop: int):
+        self.p = params
+        self.dev = dev
+        self.fmt = (
+            torch.channels_last if params.channels_last else torch.contiguous_format
+        )
+        self.g_up = GUp(params.up_width, params.up_depth).to(dev)
+        self.g_up = self.g_up.to(memory_format=self.fmt)
+        self.g_dn = GDn(params.dn_width).to(dev)
+        self.d_dn = DDn(params.d_width, paper_init=params.d_paper_init).to(dev)
+        self.d_dn = self.d_dn.to(memory_format=self.fmt)
+        adam = torch.optim.Adam
+        betas = (0.5, 0.999)
+        self.opt_up = adam(self.g_up.parameters(), params.lr_up, betas=betas)
+        self.opt_dn = adam(self.g_dn.parameters(), params.lr_dn, betas=betas)
+        self.opt_d = adam(self.d_dn.parameters(), params.lr_d, betas=betas)
+        self.learner = LambdaLearner(every=params.lambda_update_every)
+        self.bound_mask = losses.penalty_mask(self.g_dn.kernel_size).to(dev)
+        self.ema = _Ema(self.g_up, params.ema) if params.ema > 0 else None
+        self.up_mat = sampler.bicubic_up2_matrix(crop).to(dev)
+        self.out_lr = crop - 6  # G_DN's output edge for a 2c crop; D's real crops
+
+    @property
+    def shown(self) -> nn.Module:
+        """The upsampler to show and keep: the weight average when there is one."""
+        return self.ema.model if self.ema is not None else self.g_up
+
+    def amp(self) -> contextlib.AbstractContextManager[None]:
+        return devices.autocast(self.dev, self.p.bf16)
+
+    def dn(self, x: torch.Tensor) -> torch.Tensor:
+        # G_DN stays in float32: its kernel feeds the priors and is tiny anyway.
+        out: torch.Tensor = self.g_dn(x.float(), deep=self.p.deep_dn)
+        return out
+
+    def g_step(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """One step of G_UP and G_DN from one summed loss, D frozen.
+
+        Returns the loss terms, the composed kernel and G_DN(y) for the D step.
+        """
+        p, fmt, out_lr = self.p, self.fmt, self.out_lr
+        b = torch.matmul(torch.matmul(self.up_mat, x), self.up_mat.t())
+        self.d_dn.requires_grad_(False)
+        with self.amp():
+            fake_hr = self.g_up(x)
+        rec_lr = self.dn(fake_hr)
+        fake_lr = self.dn(y)
+        with self.amp():
+            rec_hr = self.g_up(fake_lr.to(memory_format=fmt))
+            gan = losses.lsgan(self.d_dn(fake_lr.to(memory_format=fmt)).float(), True)
+        cyc_f = (rec_lr - losses.center_crop(x, out_lr)).abs().mean()
+        cyc_b = (rec_hr.float() - losses.center_crop(y, 2 * out_lr)).abs().mean()
+        interp = losses.masked_interp(fake_hr.float(), b, p.mask_mean_over_mask)
+        k = self.g_dn.composed_kernel()
+        target = losses.bicubic_target(y, out_lr, p.bicubic_prior_sums_channels)
+        bic = ((fake_lr - target) ** 2).mean()
+        terms = losses.kernel_terms(k, self.bound_mask)
+        lrn = self.learner
+        reg = (
+            lrn.lb * bic
+            + 0.5 * terms["sum"]
+            + 0.5 * terms["bound"]
+            + lrn.lc * terms["cent"]
+            + lrn.ls * terms["sparse"]
+        )
+        total = (
+            gan
+            + p.lambda_cycle * (cyc_f + cyc_b)
+            + p.lambda_interp * interp
+            + p.lambda_reg * reg
+        )
+        self.opt_up.zero_grad(set_to_none=True)
+        self.opt_dn.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_up.step()
+        self.opt_dn.step()
+        named = {
+            "gan": gan,
+            "cycle_fwd": cyc_f,
+            "cycle_bwd": cyc_b,
+            "interp": interp,
+            "kernel_reg": reg,
+            "bicubic_prior": bic,
+        }
+        return named, k, fake_lr
+
+    def d_step(self, x: torch.Tensor, fake_lr: torch.Tensor) -> torch.Tensor:
+        """One step of the discriminator on real crops and G_DN's output."""
+        self.d_dn.requires_grad_(True)
+        self.opt_d.zero_grad(set_to_none=True)
+        with self.amp():
+            real = self.d_dn(losses.center_crop(x, self.out_lr))
+            fake = self.d_dn(fake_lr.detach().to(memory_format=self.fmt))
+        d_loss = 0.5 * (
+            losses.lsgan(real.float(), True) + losses.lsgan(fake.float(), False)
+        )
+        d_loss.backward()  # type: ignore[no-untyped-call]
+        self.opt_d.step()
+        return d_loss
+
+    def after_step(self, done: int, bic: float) -> None:
+        """Weight average, the lambda learner and the learning-rate schedule."""
+        p = self.p
+        if self.ema is not None:
+            self.ema.update(self.g_up)
+        self.learner.update(done, bic)
+        f_up, f_dn = lr_factors(done, p.lr_step, p.dn_lr_decay)
+        for group in self.opt_up.param_groups:
+            group["lr"] = p.lr_up * f_up
+        for opt, base in ((self.opt_dn, p.lr_dn), (self.opt_d, p.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * f_dn
+
+
+def _preview_input(rgb: FloatArray, dev: torch.device) -> torch.Tensor:
+    """The centre crop of the photo that Preview events show upscaled."""
+    lr = sampler.prepare(rgb, 0, keep=0)
+    h, w = lr.shape[:2]
+    pc = min(PREVIEW_CROP, h, w)
+    py, px = (h - pc) // 2, (w - pc) // 2
+    crop = np.ascontiguousarray(lr[py : py + pc, px : px + pc])
+    return torch.from_numpy(crop).permute(2, 0, 1)[None].to(dev)
+
+
+def _start_folder(
+    run_dir: Path | None, params: DualSRParams, crop: int, seed: int
+) -> None:
+    if run_dir is None:
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    artefacts.write_status(run_dir, "running")
+    artefacts.write_json(
+        run_dir / artefacts.PARAMS_JSON,
+        {**dataclasses.asdict(params), "lr_crop_used": crop, "seed_used": seed},
+    )
+
+
+def _loss_values(
+    named: dict[str, torch.Tensor], d_loss: torch.Tensor
+) -> dict[str, float]:
+    values = {name: named[name].item() for name in LOSS_NAMES if name in named}
+    values["disc"] = d_loss.item()
+    return values
+
+
 def fit_x2(
     rgb: FloatArray,
     params: DualSRParams,
@@ -124,7 +292,7 @@ def fit_x2(
     stage: str = "fitting",
     snapshots: tuple[int, ...] = (),
 ) -> Job[FitResult]:
-    """Fit DualSR on ``rgb`` (float32 (H, W, 3) in [0, 1]) and upscale it x2.
+    """Fit DualSR's x2 upsampler on ``rgb`` (float32 (H, W, 3) in [0, 1]).
 
     Parameters
     ----------
@@ -133,7 +301,7 @@ def fit_x2(
     params
         The fit's settings (a profile or a variant).
     ctx
-        Device, seed, memory budget for the final pass.
+        Device and seed.
     run_dir
         Where artefacts go (kernel, losses, params, weights, status); nothing is
         written when None.
@@ -146,13 +314,12 @@ def fit_x2(
     Returns
     -------
     FitResult
-        Via ``StopIteration.value``.
+        Via ``StopIteration.value``: the upsampler, ready for the tiled pass.
     """
     dev = devices.pick(str(ctx.device))
     seed = ctx.seed if params.seed is None else params.seed
     devices.seed_all(seed)
-    h0, w0 = rgb.shape[:2]
-    c = crop_size(h0, w0, params)
+    c = crop_size(rgb.shape[0], rgb.shape[1], params)
     img = sampler.prepare(rgb, params.border_cut, keep=2 * c)
     c = crop_size(img.shape[0], img.shape[1], params)
     if c != params.lr_crop:
@@ -161,140 +328,29 @@ def fit_x2(
             "warning",
         )
     plan = sampler.plan(img, c, params.iters * params.batch, seed)
-    up_mat = sampler.bicubic_up2_matrix(c).to(dev)
-
-    g_up = GUp(params.up_width, params.up_depth).to(dev)
-    g_dn = GDn(params.dn_width).to(dev)
-    d_dn = DDn(params.d_width, paper_init=params.d_paper_init).to(dev)
-    fmt = torch.channels_last if params.channels_last else torch.contiguous_format
-    g_up = g_up.to(memory_format=fmt)
-    d_dn = d_dn.to(memory_format=fmt)
-    opt_up = torch.optim.Adam(g_up.parameters(), params.lr_up, betas=(0.5, 0.999))
-    opt_dn = torch.optim.Adam(g_dn.parameters(), params.lr_dn, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d_dn.parameters(), params.lr_d, betas=(0.5, 0.999))
-    learner = LambdaLearner(every=params.lambda_update_every)
-    bound_mask = losses.penalty_mask(g_dn.kernel_size).to(dev)
-    ema = _Ema(g_up, params.ema) if params.ema > 0 else None
-    plateau = _Plateau(params.patience, params.min_iters)
-
-    def amp() -> contextlib.AbstractContextManager[None]:
-        return devices.autocast(dev, params.bf16)
-
-    def dn(x: torch.Tensor) -> torch.Tensor:
-        # G_DN stays in float32: its kernel feeds the priors and is tiny anyway.
-        out: torch.Tensor = g_dn(x.float(), deep=params.deep_dn)
-        return out
-
-    out_lr = c - 6  # G_DN's output edge for a 2c crop; also D's real-crop edge
-    preview_lr = sampler.prepare(rgb, 0, keep=0)
-    ph, pw = preview_lr.shape[:2]
-    pc = min(PREVIEW_CROP, ph, pw)
-    py, px = (ph - pc) // 2, (pw - pc) // 2
-    preview_in = (
-        torch.from_numpy(np.ascontiguousarray(preview_lr[py : py + pc, px : px + pc]))
-        .permute(2, 0, 1)[None]
-        .to(dev)
-    )
-
+    nets = _Nets(params, dev, c)
+    preview_in = _preview_input(rgb, dev)
     log = artefacts.LossLog(run_dir, LOSS_NAMES)
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        artefacts.write_status(run_dir, "running")
-        artefacts.write_json(
-            run_dir / artefacts.PARAMS_JSON,
-            {**dataclasses.asdict(params), "lr_crop_used": c, "seed_used": seed},
-        )
+    _start_folder(run_dir, params, c, seed)
     clock = Clock(params.iters, stage)
     kernel_clock = Clock(0, "", every_s=params.kernel_every_s)
     preview_clock = Clock(0, "", every_s=params.preview_every_s)
     preview_clock.due()  # the first preview after one interval, not at step 0
+    plateau = _Plateau(params.patience, params.min_iters)
     stopped_early = False
     it = 0
-    finished = False
     try:
         yield clock.progress(0)
         for it in range(params.iters):
             x, y = plan.batch(it, params.batch)
-            x = x.to(dev).contiguous(memory_format=fmt)
-            y = y.to(dev).contiguous(memory_format=fmt)
-            b = torch.matmul(torch.matmul(up_mat, x), up_mat.t())
-
-            # --- G step: G_UP and G_DN from one summed loss, D frozen.
-            d_dn.requires_grad_(False)
-            with amp():
-                fake_hr = g_up(x)
-            rec_lr = dn(fake_hr)
-            fake_lr = dn(y)
-            with amp():
-                rec_hr = g_up(fake_lr.to(memory_format=fmt))
-                gan = losses.lsgan(d_dn(fake_lr.to(memory_format=fmt)).float(), True)
-            cyc_f = (rec_lr - losses.center_crop(x, out_lr)).abs().mean()
-            cyc_b = (rec_hr.float() - losses.center_crop(y, 2 * out_lr)).abs().mean()
-            interp = losses.masked_interp(
-                fake_hr.float(), b, params.mask_mean_over_mask
-            )
-            k = g_dn.composed_kernel()
-            bic = (
-                (
-                    fake_lr
-                    - losses.bicubic_target(
-                        y, out_lr, params.bicubic_prior_sums_channels
-                    )
-                )
-                ** 2
-            ).mean()
-            terms = losses.kernel_terms(k, bound_mask)
-            reg = (
-                learner.lb * bic
-                + 0.5 * terms["sum"]
-                + 0.5 * terms["bound"]
-                + learner.lc * terms["cent"]
-                + learner.ls * terms["sparse"]
-            )
-            total = (
-                gan
-                + params.lambda_cycle * (cyc_f + cyc_b)
-                + params.lambda_interp * interp
-                + params.lambda_reg * reg
-            )
-            opt_up.zero_grad(set_to_none=True)
-            opt_dn.zero_grad(set_to_none=True)
-            total.backward()
-            opt_up.step()
-            opt_dn.step()
-
-            # --- D step.
-            d_dn.requires_grad_(True)
-            opt_d.zero_grad(set_to_none=True)
-            with amp():
-                real = d_dn(losses.center_crop(x, out_lr))
-                fake = d_dn(fake_lr.detach().to(memory_format=fmt))
-            d_loss = 0.5 * (
-                losses.lsgan(real.float(), True) + losses.lsgan(fake.float(), False)
-            )
-            d_loss.backward()  # type: ignore[no-untyped-call]
-            opt_d.step()
-
+            x = x.to(dev).contiguous(memory_format=nets.fmt)
+            y = y.to(dev).contiguous(memory_format=nets.fmt)
+            named, k, fake_lr = nets.g_step(x, y)
+            d_loss = nets.d_step(x, fake_lr)
             done = it + 1
-            if ema is not None:
-                ema.update(g_up)
-            learner.update(done, bic.item())
-            f_up, f_dn = lr_factors(done, params.lr_step, params.dn_lr_decay)
-            for group in opt_up.param_groups:
-                group["lr"] = params.lr_up * f_up
-            for opt, base in ((opt_dn, params.lr_dn), (opt_d, params.lr_d)):
-                for group in opt.param_groups:
-                    group["lr"] = base * f_dn
-
+            nets.after_step(done, named["bicubic_prior"].item())
             if done % params.losses_every == 0 or done == params.iters:
-                values = {
-                    "gan": gan.item(),
-                    "cycle_fwd": cyc_f.item(),
-                    "cycle_bwd": cyc_b.item(),
-                    "interp": interp.item(),
-                    "kernel_reg": reg.item(),
-                    "disc": d_loss.item(),
-                }
+                values = _loss_values(named, d_loss)
                 if not all(math.isfinite(v) for v in values.values()):
                     raise FloatingPointError(
                         f"DualSR diverged at iteration {done}: {values}"
@@ -305,68 +361,78 @@ def fit_x2(
             if kernel_clock.due():
                 yield Kernel(done, k.detach().float().cpu().numpy())
             if preview_clock.due():
-                with torch.inference_mode(), amp():
-                    shown = (ema.model if ema else g_up)(preview_in)
+                with torch.inference_mode(), nets.amp():
+                    shown = nets.shown(preview_in)
                 yield Preview(done, _to_image(shown), "centre crop")
             if done in snapshots:
                 with torch.inference_mode():
-                    full = (ema.model if ema else g_up)(_to_tensor(rgb, dev, fmt))
+                    full = nets.shown(_to_tensor(rgb, dev, nets.fmt))
                 yield Preview(done, _to_image(full), "snapshot")
-            if params.early_stop and plateau.stop(done, (cyc_f + cyc_b).item()):
+            cycle = (named["cycle_fwd"] + named["cycle_bwd"]).item()
+            if params.early_stop and plateau.stop(done, cycle):
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
                 break
-
-        iters_done = it + 1
-        kernel = g_dn.composed_kernel().detach().float().cpu().numpy()
-        yield Kernel(iters_done, kernel)
-        final = ema.model if ema is not None else g_up
-        final.eval()
-
-        def upscale(t: torch.Tensor) -> torch.Tensor:
-            with torch.inference_mode():
-                out: torch.Tensor = final(t)
-                return out.float()
-
-        out = yield from tiling.upscale_array(
-            upscale,
-            rgb,
-            2,
-            device=dev,
-            tile=ctx.tile,
-            memory_mb=ctx.memory_mb,
-            # ~4 live width-channel float32 maps at output resolution.
-            bytes_per_out_pixel=params.up_width * 4 * 4,
-            channels_last=params.channels_last,
-            bf16=params.bf16,
-        )
-        result = FitResult(
-            rgb=out,
-            kernel=kernel,
-            iters_done=iters_done,
-            lr_crop=c,
-            stopped_early=stopped_early,
-        )
-        if run_dir is not None:
-            artefacts.write_kernel(run_dir, kernel)
-            artefacts.write_weights(
-                run_dir, {"g_up": final.state_dict(), "g_dn": g_dn.state_dict()}
-            )
-            artefacts.write_status(
-                run_dir, "done", iterations=iters_done, stopped_early=stopped_early
-            )
-        finished = True
+        result = _finish(nets, it + 1, c, stopped_early, run_dir)
+        yield Kernel(result.iters_done, result.kernel)
         return result
     except GeneratorExit:
         if run_dir is not None:
             artefacts.write_status(run_dir, "cancelled", iterations=it)
         raise
     except BaseException as exc:
-        if run_dir is not None and not finished:
+        if run_dir is not None:
             artefacts.write_status(run_dir, "failed", error=str(exc))
         raise
     finally:
         log.close()
 
 
-__all__ = ["LOSS_NAMES", "FitResult", "InputTooSmallError", "crop_size", "fit_x2"]
+def _finish(
+    nets: _Nets, iters_done: int, crop: int, stopped_early: bool, run_dir: Path | None
+) -> FitResult:
+    """The fit's result; its weights and kernel saved in the run folder."""
+    kernel = nets.g_dn.composed_kernel().detach().float().cpu().numpy()
+    final = nets.shown
+    final.eval()
+    if run_dir is not None:
+        artefacts.write_kernel(run_dir, kernel)
+        artefacts.write_weights(
+            run_dir, {"g_up": final.state_dict(), "g_dn": nets.g_dn.state_dict()}
+        )
+        artefacts.write_status(
+            run_dir, "done", iterations=iters_done, stopped_early=stopped_early
+        )
+    return FitResult(
+        upsampler=final,
+        kernel=kernel,
+        iters_done=iters_done,
+        lr_crop=crop,
+        stopped_early=stopped_early,
+        device=nets.dev,
+        channels_last=nets.p.channels_last,
+    )
+
+
+def needs(params: DualSRParams, passes: int = 1) -> TilingNeeds:
+    """What the upsampler asks of the tiled pass.
+
+    About four live ``up_width``-channel float32 maps at output resolution; the
+    overlap grows with the passes because a composed x4 sees further.
+    """
+    return TilingNeeds(
+        overlap=16 + 8 * (passes - 1),
+        bytes_per_out_pixel=params.up_width * 4 * 4,
+        channels_last=params.channels_last,
+        bf16=params.bf16,
+    )
+
+
+__all__ = [
+    "LOSS_NAMES",
+    "FitResult",
+    "InputTooSmallError",
+    "crop_size",
+    "fit_x2",
+    "needs",
+]

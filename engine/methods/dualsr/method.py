@@ -2,38 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from engine.events import FloatArray, Message
 from engine.jobs import Job
-from engine.methods.base import Method, MethodError, RunContext
-from engine.methods.dualsr.fit import fit_x2
+from engine.methods.base import Method, MethodError, RunContext, Upscaler
+from engine.methods.dualsr.fit import FitResult, fit_x2, needs
 from engine.methods.dualsr.params import PROFILES, DualSRParams
+from engine.tiling import upscale_declared
+
+if TYPE_CHECKING:
+    import torch
 
 SCALES = (2, 4)
 
 
-def run(
-    rgb: FloatArray, scale: int, params: DualSRParams, ctx: RunContext
-) -> Job[FloatArray]:
-    """Fit on ``rgb`` and upscale it by ``scale`` (2, or 4 as two x2 fits).
+@dataclass(frozen=True, eq=False)
+class DualSRFit:
+    """The x2 fits of one image, in order (two for x4)."""
 
-    x4 is an extension of the paper (which only does x2): a second fit learns
-    from the first one's output and doubles it again. A grey image, (H, W) or
-    (H, W, 1), is replicated to three channels and the result is grey again.
-    """
+    passes: tuple[FitResult, ...]
+
+    @property
+    def kernel(self) -> FloatArray:
+        """The kernel learned on the photo itself (the first pass)."""
+        return self.passes[0].kernel
+
+
+def _check(scale: int) -> int:
     if scale not in SCALES:
         raise MethodError(
             f"DualSR upscales x2 (as in the paper) or x4 (two x2 fits); not x{scale}"
         )
-    grey = rgb.ndim == 2 or rgb.shape[2] == 1
-    img = (
-        np.repeat(rgb.reshape(rgb.shape[0], rgb.shape[1], 1), 3, axis=2)
-        if grey
-        else rgb
-    )
-    img = np.ascontiguousarray(img, dtype=np.float32)
-    passes = scale // 2
+    return scale // 2
+
+
+def fit(
+    rgb: FloatArray, scale: int, params: DualSRParams, ctx: RunContext
+) -> Job[DualSRFit]:
+    """Fit on ``rgb``: one x2 fit, or for x4 a second one on the first's output.
+
+    x4 is an extension of the paper (which only does x2): the second fit learns
+    from the first one's x2 result, made by the same tiled pass as the output.
+    """
+    passes = _check(scale)
+    img = np.ascontiguousarray(rgb, dtype=np.float32)
+    done: list[FitResult] = []
     for i in range(passes):
         stage = "fitting" if passes == 1 else f"fitting x2 pass {i + 1}/{passes}"
         run_dir = ctx.run_dir
@@ -42,14 +59,53 @@ def run(
         if passes > 1:
             yield Message(f"x4 as two x2 fits: pass {i + 1} of {passes}")
         result = yield from fit_x2(img, params, ctx, run_dir, stage)
-        img = result.rgb
+        done.append(result)
+        if i + 1 < passes:
+            one = _upscaler_of((result,), params)
+            img = yield from upscale_declared(
+                one.fn,
+                img,
+                2,
+                one.needs,
+                device=one.device,
+                tile=ctx.tile,
+                memory_mb=ctx.memory_mb,
+            )
     if ctx.run_dir is not None and passes > 1:
         # The top-level folder gets the status of the whole run.
         from engine.methods.dualsr import artefacts
 
         artefacts.write_status(ctx.run_dir, "done", passes=passes)
-    out: FloatArray = img.mean(axis=2, keepdims=True).repeat(3, axis=2) if grey else img
-    return out
+    return DualSRFit(tuple(done))
+
+
+def _upscaler_of(passes: tuple[FitResult, ...], params: DualSRParams) -> Upscaler:
+    import torch
+
+    nets = [p.upsampler for p in passes]
+    fmt = torch.channels_last if params.channels_last else torch.contiguous_format
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        for net in nets:
+            x = net(x.contiguous(memory_format=fmt)).float()
+        return x
+
+    return Upscaler(fn, 2 ** len(nets), needs(params, len(nets)), passes[0].device)
+
+
+def upscaler(
+    rgb: FloatArray,
+    scale: int,
+    params: DualSRParams,
+    ctx: RunContext,
+    fitted: DualSRFit | None,
+) -> Job[Upscaler]:
+    """The fitted upsampler(s) as one network for the pipeline's tiled pass."""
+    _check(scale)
+    if fitted is None:
+        raise MethodError("DualSR upscales only after fitting on the image")
+    yield from ()
+    return _upscaler_of(fitted.passes, params)
 
 
 DUALSR = Method(
@@ -61,12 +117,12 @@ DUALSR = Method(
     ),
     scales=SCALES,
     profiles=PROFILES,
-    needs_fit=True,
-    run=run,
+    upscaler=upscaler,
+    fit=fit,
     info={
         "paper": "Emad, Peemen, Corporaal: DualSR, WACV 2021",
         "x4": "two x2 fits in a row (an extension; the paper does x2 only)",
     },
 )
 
-__all__ = ["DUALSR", "SCALES", "run"]
+__all__ = ["DUALSR", "SCALES", "DualSRFit", "fit", "upscaler"]

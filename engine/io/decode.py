@@ -1,9 +1,9 @@
-"""Decoding for :func:`engine.images.read`: bytes on disk to an upright ImageData.
+"""Decoding for :func:`engine.io.images.read`: bytes on disk to an upright ImageData.
 
 Pillow opens every format and supplies the metadata; 16-bit colour PNG/TIFF
 pixels come from tifffile or OpenCV because Pillow would cut them to 8 bits;
-TIFF layouts Pillow cannot open go to :mod:`engine.image_tiff`. Every failure
-becomes an :class:`~engine.image_types.ImageError` with a plain reason.
+TIFF layouts Pillow cannot open go to :mod:`engine.io.tiff`. Every failure
+becomes an :class:`~engine.io.types.ImageError` with a plain reason.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from engine.events import FloatArray
-from engine.image_meta import clean_exif, orient
-from engine.image_types import (
+from engine.io.meta import clean_exif, orient
+from engine.io.types import (
     DamagedImageError,
     ImageData,
     ImageError,
@@ -173,7 +173,7 @@ def _tiff_16bit(data: bytes) -> tuple[np.ndarray, np.ndarray | None, bool] | Non
     Returns (colour, alpha, gray) or None when tifffile cannot decode the data
     (e.g. LZW without the optional imagecodecs package).
     """
-    from engine.image_tiff import read_tiff
+    from engine.io.tiff import read_tiff
 
     try:
         tiff = read_tiff(data, max_pixels=2**62)  # the size was checked already
@@ -286,7 +286,7 @@ def _to_float(array: np.ndarray, bit_depth: int) -> FloatArray:
 
 
 def decode_file(path: str | os.PathLike[str], max_pixels: int) -> ImageData:
-    """Read and decode ``path``; see :func:`engine.images.read`."""
+    """Read and decode ``path``; see :func:`engine.io.images.read`."""
     path = Path(path)
     data = _read_bytes(path)
     image = _open(path, data, max_pixels)
@@ -370,7 +370,7 @@ def _assemble(
 
 def _read_tiff(path: Path, data: bytes, max_pixels: int) -> ImageData:
     """Read a TIFF that Pillow cannot open, with tifffile."""
-    from engine.image_tiff import TiffTooLargeError, read_tiff
+    from engine.io.tiff import TiffTooLargeError, read_tiff
 
     try:
         tiff = read_tiff(data, max_pixels)

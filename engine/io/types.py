@@ -1,7 +1,7 @@
-"""The types of :mod:`engine.images`: ImageData, the errors, the format tables.
+"""The types of :mod:`engine.io.images`: ImageData, the errors, the format tables.
 
 Kept apart so the decoder and the writer modules can share them without
-importing :mod:`engine.images` (which imports both).
+importing :mod:`engine.io.images` (which imports both).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Self-contained so that ``engine/cli.py`` wires it with one line::
 
-    cli_train.add_parser(subparsers)      # then: args.handler(args)
+    train.add_parser(subparsers)      # then: args.handler(args)
 
-It can also run alone: ``python -m engine.cli_train maeda --real-lr ... --hr ...``,
-and on several devices: ``torchrun --nproc_per_node 2 -m engine.cli_train ...``
+It can also run alone: ``python -m engine.cli.train maeda --real-lr ... --hr ...``,
+and on several devices: ``torchrun --nproc_per_node 2 -m engine.cli.train ...``
 (DistributedDataParallel; gloo on CPUs, NCCL on GPUs).
 """
 
@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Standalone entry point (``python -m engine.cli_train``)."""
+    """Standalone entry point (``python -m engine.cli.train``)."""
     parser = argparse.ArgumentParser(prog="unsr train")
     configure(parser)
     return run(parser.parse_args(argv))

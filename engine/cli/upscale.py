@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine import batch, jobs
-from engine.cli_progress import BatchProgress, FileProgress
-from engine.images import FORMATS, ImageError
+from engine.cli.progress import BatchProgress, FileProgress
+from engine.io.images import FORMATS, ImageError
 from engine.methods.base import Method, MethodError, RunContext
 from engine.methods.registry import get as get_method
 from engine.store import Store, StoreError
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             progress.step()
             continue
         job = batch.process_file(
-            source, target, spec.id, args.scale, profile=args.profile,
+            source, target, spec, args.scale, profile=args.profile,
             context=context, fmt=args.fmt, quality=args.quality,
             bit_depth=args.bit_depth, overwrite=args.overwrite, store=store,
             protect=inputs,

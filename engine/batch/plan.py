@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import images
+from engine.io import images
 
 PathLike = str | os.PathLike[str]
 

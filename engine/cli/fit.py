@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine import batch, jobs
-from engine.cli_progress import format_eta
+from engine.cli.progress import format_eta
 from engine.events import Event, Losses, Message, Progress
-from engine.images import ImageError
+from engine.io.images import ImageError
 from engine.methods.base import MethodError, RunContext
 from engine.methods.dualsr import DUALSR
 from engine.methods.dualsr.fit import InputTooSmallError
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"unsr fit: {exc}\n")
         return EXIT_FAILED
     job = batch.process_file(
-        args.image, args.out, DUALSR.id, args.scale, profile=args.profile,
+        args.image, args.out, DUALSR, args.scale, profile=args.profile,
         params=params, context=RunContext(device=args.device, seed=args.seed),
         overwrite=args.overwrite, store=store,
     )  # fmt: skip

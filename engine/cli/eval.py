@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine import images, metrics
-from engine.images import ImageError
+from engine import metrics
+from engine.io import images
+from engine.io.images import ImageError
 
 
 def register(sub: Any) -> None:

@@ -1,7 +1,7 @@
 """TIFFs Pillow cannot open (16-bit gray+alpha, float RGB, ...), read with tifffile.
 
 Only the first page is read. The result uses the same stored-order arrays as
-the Pillow path in :mod:`engine.images`, so orientation and conversion to float
+the Pillow path in :mod:`engine.io.images`, so orientation and conversion to float
 are shared.
 """
 
@@ -18,7 +18,7 @@ _ORIENTATION, _ICC = 274, 34675
 
 @dataclass(frozen=True, eq=False)
 class TiffPixels:
-    """First page of a TIFF in stored order, ready for engine.images."""
+    """First page of a TIFF in stored order, ready for engine.io.images."""
 
     colour: np.ndarray  # (H, W) gray or (H, W, 3), uint8 or uint16
     alpha: np.ndarray | None

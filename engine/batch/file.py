@@ -1,10 +1,7 @@
-"""Files in, files out: plan a batch, then read, upscale, write and record each file.
+"""One file's job: read, upscale through the pipeline, write and record.
 
-This is the layer the CLI and the app's queue share. :func:`plan_outputs` turns
-the inputs a person gave (files and folders) into (input, output) pairs and a
-list of problems (missing files, unreadable folders) that do not stop the
-batch. :func:`process_file` is the job for one file; it records the run in the
-store whatever the outcome (done, failed, cancelled).
+:func:`process_file` records the run in the store whatever the outcome (done,
+failed, cancelled).
 """
 
 from __future__ import annotations
@@ -19,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine import images, jobs
-from engine.batch_plan import Plan, default_output_name, output_path, plan_outputs
+from engine import pipeline
+from engine.batch.plan import output_path
 from engine.events import Message, Progress
-from engine.images import ImageData, WriteError
+from engine.io import images
+from engine.io.images import ImageData, WriteError
 from engine.jobs import Job
-from engine.methods.base import RunContext
+from engine.methods.base import Method, RunContext
 from engine.methods.registry import get as get_method
 from engine.store import Store, StoreError
 
@@ -75,7 +73,7 @@ def _params_record(params: Any, profile: str, ctx: RunContext) -> dict[str, Any]
 
 def upscale_image(
     image: ImageData,
-    method: str,
+    method: Method | str,
     scale: int,
     *,
     profile: str | None = None,
@@ -90,22 +88,21 @@ def upscale_image(
         The upscaled pixels with the input's bit depth, gray flag, ICC, EXIF
         and source (so a later write still refuses to replace the input).
     """
-    result = yield from jobs.upscale(
-        image.rgb,
-        method,
-        scale,
-        alpha=image.alpha,
-        profile=profile,
-        params=params,
-        context=context,
-    )
+    spec = resolve(method)
+    chosen = params if params is not None else spec.params_for(profile)
+    result = yield from pipeline.upscale(image, spec, scale, chosen, context)
     return image.with_pixels(result.rgb, result.alpha)
+
+
+def resolve(method: Method | str) -> Method:
+    """The method itself, or the registry's method of that id (looked up once)."""
+    return method if isinstance(method, Method) else get_method(method)
 
 
 def process_file(
     path: PathLike,
     out: PathLike | None,
-    method: str,
+    method: Method | str,
     scale: int,
     *,
     profile: str | None = None,
@@ -128,11 +125,13 @@ def process_file(
     out
         Output file or folder; beside the input when None (see
         :func:`output_path`).
-    method, scale, profile, params, context
-        As for :func:`engine.jobs.upscale`. The run's folder becomes the
+    method
+        The method, resolved once per batch (or its id, resolved here).
+    scale, profile, params, context
+        As for :func:`engine.pipeline.upscale`. The run's folder becomes the
         context's ``run_dir`` unless one is set.
     fmt, quality, bit_depth, overwrite
-        As for :func:`engine.images.write`; the input is never written over.
+        As for :func:`engine.io.images.write`; the input is never written over.
     store
         The run history; the default store (under ``data_dir()``) when None.
     max_pixels
@@ -159,7 +158,7 @@ def process_file(
     job leaves no output file.
     """
     source = Path(path)
-    spec = get_method(method)
+    spec = resolve(method)
     spec.check_scale(scale)
     chosen = params if params is not None else spec.params_for(profile)
     target = output_path(source, out, spec.id, scale, fmt)
@@ -189,7 +188,7 @@ def process_file(
         for note in image.notes:
             yield Message(f"{source.name}: {note}", "warning")
         upscaled = yield from upscale_image(
-            image, spec.id, scale, params=chosen, context=ctx
+            image, spec, scale, params=chosen, context=ctx
         )
         yield Progress(0, 0, f"writing {target.name}")
         written = images.write(
@@ -233,10 +232,7 @@ def _close_run(
 
 __all__ = [
     "FileResult",
-    "Plan",
-    "default_output_name",
-    "output_path",
-    "plan_outputs",
     "process_file",
+    "resolve",
     "upscale_image",
 ]

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.image_decode import decode_file
-from engine.image_save import atomic_write, same_file
-from engine.image_types import (
+from engine.io.decode import decode_file
+from engine.io.save import atomic_write, same_file
+from engine.io.types import (
     DEFAULT_MAX_PIXELS,
     EXISTS_REASON,
     FORMATS,
@@ -124,7 +124,7 @@ def write(
         The file exists, is an input, the format is unknown, or the OS refused
         (permission, disk full). No partial file is left behind.
     """
-    from engine.image_encode import encode
+    from engine.io.encode import encode
 
     path = Path(path)
     name = format_for(path, fmt)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine import models, paths
-from engine.cli_info import table
+from engine.cli.info import table
 from engine.models.errors import LibraryError, ModelError
 from engine.models.library import Entry, human_bytes
 

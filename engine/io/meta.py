@@ -1,6 +1,6 @@
 """Image metadata helpers: EXIF orientation, EXIF cleaning, PNG chunks.
 
-Kept apart from :mod:`engine.images` so the reader and the encoders share one
+Kept apart from :mod:`engine.io.images` so the reader and the encoders share one
 definition of what "orientation applied, EXIF kept" means.
 """
 

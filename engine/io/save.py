@@ -1,4 +1,4 @@
-"""Atomic file writes for :func:`engine.images.write`.
+"""Atomic file writes for :func:`engine.io.images.write`.
 
 The bytes go to a hidden temp file beside the target, are flushed to disk, and
 then take the target's name; whatever fails on the way, the temp file is
@@ -13,7 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
-from engine.image_types import EXISTS_REASON, WriteError
+from engine.io.types import EXISTS_REASON, WriteError
 
 
 def same_file(a: Path, b: Path) -> bool:

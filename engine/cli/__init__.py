@@ -16,7 +16,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine import cli_eval, cli_fit, cli_info, cli_models, cli_train, cli_upscale
+from engine.cli import eval as cli_eval
+from engine.cli import fit as cli_fit
+from engine.cli import info as cli_info
+from engine.cli import models as cli_models
+from engine.cli import train as cli_train
+from engine.cli import upscale as cli_upscale
 
 #: The subcommands, in the order ``unsr --help`` lists them.
 COMMANDS: tuple[Callable[[Any], object], ...] = (
@@ -58,7 +63,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("unsr: interrupted\n")
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Encode an :class:`~engine.images.ImageData` to the bytes of a file format.
+"""Encode an :class:`~engine.io.images.ImageData` to the bytes of a file format.
 
 Pillow writes 8-bit files with their ICC profile and EXIF. Pillow has no 16-bit
 colour mode, so 16-bit PNGs come from OpenCV with the iCCP/eXIf chunks spliced
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from engine.image_meta import add_png_chunks, exif_ascii_tags, has_sub_ifds, png_chunk
+from engine.io.meta import add_png_chunks, exif_ascii_tags, has_sub_ifds, png_chunk
 
 if TYPE_CHECKING:
-    from engine.image_types import ImageData
+    from engine.io.types import ImageData
 
 #: The largest edge each format can store, in pixels.
 MAX_EDGE = {"jpeg": 65_500, "webp": 16_383, "png": 2**31 - 1, "tiff": 2**32 - 1}

@@ -1,0 +1,1 @@
+"""Image files in and out: every alpha form, bit depth, ICC profile and EXIF."""
