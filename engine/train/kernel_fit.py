@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from engine.nets.discriminators import HighPass
 from engine.nets.dualsr import DDn, GDn
 from engine.nets.kernel_priors import (
     bicubic_down_filter,
@@ -59,6 +60,12 @@ class KernelSpec:
     lr : float
         Adam rate of both nets (betas 0.5, 0.999), divided by 10 at 50 % and
         75 % of a fit.
+    d_lr_factor : float
+        The critic's rate is ``lr`` times this.
+    d_highpass : float
+        When above 0, the critic sees crops minus their Gaussian blur of this
+        sigma: the blur shows in the high band, and content (colour, shading)
+        no longer distracts a critic that has a few hundred steps to learn.
     bicubic_until : float
         Fraction of a fit during which the bicubic prior holds G_DN near
         bicubic halving (KernelGAN's first phase).
@@ -84,12 +91,14 @@ class KernelSpec:
     d_width: int = 32
     d_blocks: int = 3
     lr: float = 2e-4
+    d_lr_factor: float = 1.0
+    d_highpass: float = 0.0
     bicubic_until: float = 0.1
     priors_from: float = 0.2
     w_reg: float = 2.0
     pool: int = 16
     phase: float = 0.05
-    warm_iters: int = 8
+    warm_iters: int = 6
     refresh_every: int = 4
 
 
@@ -181,6 +190,9 @@ class KernelFit:
         self.g_dn = GDn(spec.g_width).to(device)
         self.d = DDn(spec.d_width, spec.d_blocks).to(device)
         self.mask = penalty_mask(KSIZE).to(device)
+        self.band = (
+            HighPass(spec.d_highpass).to(device) if spec.d_highpass > 0 else None
+        )
         self.gan = GANLoss("lsgan")
         #: Fits started so far, and the iterations done in the current one.
         self.fits = 0
@@ -245,7 +257,7 @@ class KernelFit:
         fake = F.conv2d(y.reshape(b * c, 1, h, w), k[None, None], stride=2)
         fake = fake.reshape(b, c, fake.shape[-2], fake.shape[-1])
         self.d.requires_grad_(False)
-        adv = self.gan(self.d(fake), True)
+        adv = self.gan(self.critic(fake), True)
         self.d.requires_grad_(True)
         terms = kernel_terms(k, self.mask)
         reg = 0.5 * terms["sum"] + 0.5 * terms["bound"]
@@ -258,8 +270,14 @@ class KernelFit:
 
     def d_loss(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """The critic's loss: real crops against G_DN's output (detached)."""
-        real = self.d(center_crop(x, fake.shape[-1]))
-        return 0.5 * (self.gan(real, True) + self.gan(self.d(fake.detach()), False))
+        real = self.critic(center_crop(x, fake.shape[-1]))
+        fake_p = self.critic(fake.detach())
+        return 0.5 * (self.gan(real, True) + self.gan(fake_p, False))
+
+    def critic(self, x: torch.Tensor) -> torch.Tensor:
+        """The critic's map on ``x`` (its high band, when configured)."""
+        out: torch.Tensor = self.d(self.band(x) if self.band is not None else x)
+        return out
 
     def kernel(self) -> torch.Tensor:
         """The current fit's kernel, normalised and centred, on the CPU."""

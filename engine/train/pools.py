@@ -56,7 +56,7 @@ class NoiseSpec:
 
 def flat_patches(
     photo: torch.Tensor, spec: NoiseSpec, offset: tuple[int, int] = (0, 0)
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, int]:
     """The flat patches of ``photo`` (3, H, W), each minus its mean.
 
     Patches are cut on a grid starting at ``offset``. A patch is kept when its
@@ -67,22 +67,28 @@ def flat_patches(
     Returns
     -------
     Tensor
-        (N, 3, p, p), possibly N = 0.
+        The kept patches (N, 3, p, p), possibly N = 0.
+    int
+        How many patches were looked at.
     """
     p = spec.patch
     img = photo[:, offset[0] :, offset[1] :]
     h, w = img.shape[1] // p * p, img.shape[2] // p * p
     if h == 0 or w == 0:
-        return torch.empty(0, 3, p, p)
+        return torch.empty(0, 3, p, p), 0
     tiles = img[:, :h, :w].reshape(3, h // p, p, w // p, p).permute(1, 3, 0, 2, 4)
     tiles = tiles.reshape(-1, 3, p, p)
     luma = (tiles * _LUMA).sum(1)
     spread = luma.flatten(1).std(1)
     clipped = ((tiles <= 1 / 255) | (tiles >= 254 / 255)).flatten(1).any(1)
-    floor = torch.quantile(spread, spec.floor_quantile)
+    if bool(clipped.all()):
+        return torch.empty(0, 3, p, p), len(tiles)
+    # The floor from unclipped patches only: crushed blacks look quieter than
+    # the sensor is, and would set the bar below the real noise.
+    floor = torch.quantile(spread[~clipped], spec.floor_quantile)
     keep = (spread <= spec.max_std) & (spread <= spec.floor_factor * floor) & ~clipped
     flat = tiles[keep]
-    return flat - flat.mean((2, 3), keepdim=True)
+    return flat - flat.mean((2, 3), keepdim=True), len(tiles)
 
 
 class NoisePool:
@@ -92,12 +98,14 @@ class NoisePool:
         self.spec = spec
         self.patches = torch.empty(0, 3, spec.patch, spec.patch)
         self.next = 0
-        #: Patches ever offered, and where they came from (for the previews).
+        #: Patches looked at and patches found flat, over the run (for reports).
         self.seen = 0
+        self.found = 0
 
-    def add(self, patches: torch.Tensor) -> None:
-        """Keep ``patches``, replacing the oldest beyond the capacity."""
-        self.seen += len(patches)
+    def add(self, patches: torch.Tensor, looked_at: int = 0) -> None:
+        """Keep ``patches`` (found among ``looked_at``), replacing the oldest."""
+        self.seen += looked_at
+        self.found += len(patches)
         cap = self.spec.capacity
         for start in range(0, len(patches), cap):
             chunk = patches[start : start + cap]
@@ -110,35 +118,35 @@ class NoisePool:
                 self.patches[self.next] = t
                 self.next = (self.next + 1) % cap
 
-    def sample(self, n: int, size: int, g: torch.Generator) -> torch.Tensor:
-        """``n`` noise maps (n, 3, size, size), tiled from random patches.
+    def sample(self, n: int, h: int, w: int, g: torch.Generator) -> torch.Tensor:
+        """``n`` noise maps (n, 3, h, w), tiled from random patches.
 
         Each patch is flipped or rotated at random. An empty pool (a camera
         without flat regions, or without noise) gives zeros.
         """
         p = self.spec.patch
         if len(self.patches) == 0:
-            return torch.zeros(n, 3, size, size)
-        k = -(-size // p)
-        idx = torch.randint(0, len(self.patches), (n * k * k,), generator=g)
-        ops = torch.randint(0, 8, (n * k * k,), generator=g)
+            return torch.zeros(n, 3, h, w)
+        kh, kw = -(-h // p), -(-w // p)
+        idx = torch.randint(0, len(self.patches), (n * kh * kw,), generator=g)
+        ops = torch.randint(0, 8, (n * kh * kw,), generator=g)
         tiles = torch.stack(
             [dihedral(self.patches[i], int(o)) for i, o in zip(idx, ops, strict=True)]
         )
-        grid = tiles.reshape(n, k, k, 3, p, p).permute(0, 3, 1, 4, 2, 5)
-        return grid.reshape(n, 3, k * p, k * p)[:, :, :size, :size].contiguous()
+        grid = tiles.reshape(n, kh, kw, 3, p, p).permute(0, 3, 1, 4, 2, 5)
+        return grid.reshape(n, 3, kh * p, kw * p)[:, :, :h, :w].contiguous()
 
     def state(self) -> dict[str, torch.Tensor]:
         """The pool as tensors (for checkpoints)."""
         return {
             "patches": self.patches.clone(),
-            "counters": torch.tensor([self.next, self.seen]),
+            "counters": torch.tensor([self.next, self.seen, self.found]),
         }
 
     def load(self, state: dict[str, torch.Tensor]) -> None:
         """Restore :meth:`state`."""
         self.patches = state["patches"].clone()
-        self.next, self.seen = (int(v) for v in state["counters"])
+        self.next, self.seen, self.found = (int(v) for v in state["counters"])
 
 
 class KernelPool:
@@ -211,7 +219,7 @@ def synthesise(
     """
     with torch.no_grad():
         x = downscale(y, kernels.sample(len(y), g), scale)
-        x = (x + noise.sample(len(y), x.shape[-1], g).to(x)).clamp(0, 1)
+        x = (x + noise.sample(len(y), x.shape[-2], x.shape[-1], g).to(x)).clamp(0, 1)
         if settings:
             picks = torch.randint(0, len(settings), (len(y),), generator=g)
             x = torch.stack(

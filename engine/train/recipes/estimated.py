@@ -145,9 +145,11 @@ class EstimatedSession(Session):
         if self._started:
             return
         self._started = True
-        patches = [flat_patches(p.pixels, self.config.noise) for p in self.data.real_lr]
-        pool = torch.cat(patches)
-        self.noise.add(pool[torch.randperm(len(pool), generator=self.g)])
+        cuts = [flat_patches(p.pixels, self.config.noise) for p in self.data.real_lr]
+        pool = torch.cat([c[0] for c in cuts])
+        self.noise.add(
+            pool[torch.randperm(len(pool), generator=self.g)], sum(c[1] for c in cuts)
+        )
         fittable = torch.tensor(self._fittable(), dtype=torch.long)
         self.order = fittable[torch.randperm(len(fittable), generator=self.g)]
 
@@ -158,7 +160,9 @@ class EstimatedSession(Session):
         i = int(torch.randint(0, len(photos), (1,), generator=self.g))
         p = self.config.noise.patch
         off = torch.randint(0, p, (2,), generator=self.g).tolist()
-        self.noise.add(flat_patches(photos[i].pixels, self.config.noise, tuple(off)))
+        self.noise.add(
+            *flat_patches(photos[i].pixels, self.config.noise, (off[0], off[1]))
+        )
 
     def _fit_iteration(self) -> dict[str, float]:
         """One KernelGAN iteration; a finished fit's kernel joins the pool."""
@@ -171,9 +175,9 @@ class EstimatedSession(Session):
                 self.optims[name].state.clear()
         index = int(self.order[fit.fits % len(self.order)])
         x, y = fit.crops(index, self.data.real_lr[index].pixels, self.g)
-        for name in ("K_G", "K_D"):
+        for name, f in (("K_G", 1.0), ("K_D", fit.spec.d_lr_factor)):
             for group in self.optims[name].param_groups:
-                group["lr"] = fit.rate()
+                group["lr"] = fit.rate() * f
         g_loss, fake, reg = fit.g_loss(y)
         self.backward_step(g_loss, "K_G")
         d_loss = fit.d_loss(x, fake)
@@ -253,10 +257,11 @@ class EstimatedSession(Session):
             )
         if len(self.noise.patches):
             pick = torch.randperm(len(self.noise.patches), generator=g)[:16]
-            out[
-                f"noise patches ({len(self.noise.patches)} kept of "
-                f"{self.noise.seen} flat ones offered)"
-            ] = mosaic(noise_tiles(self.noise.patches[pick]), zoom=4)
+            label = (
+                f"noise patches ({len(self.noise.patches)} in the pool; "
+                f"{self.noise.found} of {self.noise.seen} patches were flat)"
+            )
+            out[label] = mosaic(noise_tiles(self.noise.patches[pick]), zoom=4)
         fake = make_lr(
             batch.y[:1], self.kernels, self.noise, self.settings, self.scale, g
         )
