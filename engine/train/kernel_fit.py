@@ -16,6 +16,7 @@ the kernel pool (:mod:`engine.train.pools`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,10 +43,14 @@ MIN_CROP = 14
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """How the camera's kernels are fitted.
+    """How the camera's kernels are measured and pooled.
 
     Attributes
     ----------
+    estimator : str
+        "spectrum" (:mod:`engine.train.kernel_spectrum`, instant) or
+        "kernelgan" (the adversarial fits below, a few hundred iterations each,
+        interleaved with training).
     iters : int
         Iterations of one fit (one G_DN step and one critic step each).
     crop : int
@@ -74,16 +79,18 @@ class KernelSpec:
     w_reg : float
         Weight of the priors against the adversarial term.
     pool : int
-        Kernels kept; the oldest is replaced by each new fit.
+        Kernels kept; the oldest is replaced by each new one.
     phase : float
-        Fraction of the run given to fitting only, before the SR net trains.
+        KernelGAN: the fraction of the run given to fitting only, before the
+        SR net trains.
     warm_iters : int
-        Fit iterations per training step in that phase.
+        KernelGAN: fit iterations per training step in that phase.
     refresh_every : int
-        Training steps per fit iteration once the SR net trains (0 freezes the
-        pool): the pool keeps being refreshed with new fits.
+        Training steps between refreshes of the pool (0 freezes it): a new
+        spectrum estimate, or one more KernelGAN iteration.
     """
 
+    estimator: Literal["spectrum", "kernelgan"] = "spectrum"
     iters: int = 400
     crop: int = 32
     batch: int = 2
@@ -99,7 +106,7 @@ class KernelSpec:
     pool: int = 16
     phase: float = 0.05
     warm_iters: int = 6
-    refresh_every: int = 4
+    refresh_every: int = 20
 
 
 def crop_for(photo: torch.Tensor, spec: KernelSpec) -> int:

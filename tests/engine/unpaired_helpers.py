@@ -61,7 +61,17 @@ TINY: dict[str, dict[str, Any]] = {
     },
     "estimated": {
         "sr": _SR,
+        "spectrum": {"tile": 16, "per_photo": 8},
         "kernel": {
+            "pool": 2,
+            "refresh_every": 2,
+        },
+        "noise": {"patch": 8, "capacity": 16, "refresh_every": 2},
+    },
+    "estimated-kernelgan": {
+        "sr": _SR,
+        "kernel": {
+            "estimator": "kernelgan",
             "iters": 3,
             "crop": 14,
             "batch": 1,
@@ -84,4 +94,5 @@ TINY: dict[str, dict[str, Any]] = {
 
 
 def tiny(recipe: str, **extra: Any) -> dict[str, Any]:
+    """Tiny settings of ``recipe`` (or of a variant: "estimated-kernelgan")."""
     return {"batch": 2, "lr_patch": PATCH, **TINY[recipe], **extra}

@@ -3,17 +3,20 @@
 After Ji, Cao, Tai, Wang, Li, Huang, "Real-World Super-Resolution via Kernel
 Estimation and Noise Injection" (CVPRW 2020, winner of both NTIRE 2020
 real-world SR tracks). No adversarial game learns the camera: its blur kernels
-are fitted on the real photos (KernelGAN-style, :mod:`engine.train.kernel_fit`),
-its noise is cut from their flat regions and its JPEG tables are read from
-their files (:mod:`engine.train.pools`, :mod:`engine.train.jpeg`). Each step
-degrades clean HR crops with a random kernel, real noise and the camera's JPEG,
-and the SR network learns to undo that, supervised. The pools keep being
-refreshed while the SR network trains.
+are measured on the real photos, its noise is cut from their flat regions and
+its JPEG tables are read from their files (:mod:`engine.train.pools`,
+:mod:`engine.train.jpeg`). Each step degrades clean HR crops with a random
+kernel, real noise and the camera's JPEG, and the SR network learns to undo
+that, supervised. The pools keep being refreshed while the SR network trains.
 
-Phases: "kernels" (fits only, until the pool has a few kernels), then "sr".
-The kernel fit's two small nets are per process: in a multi-process run every
-rank fits its own kernels (they are not wrapped for DDP), only the SR network's
-gradients are shared.
+Kernels come from the photos' spectra across scales in the CPU profile
+(:mod:`engine.train.kernel_spectrum`: instant, and measured to recover known
+kernels where short KernelGAN fits did not) and from KernelGAN fits of
+DualSR's G_DN in the paper profile, as Ji et al. did
+(:mod:`engine.train.kernel_fit`). With KernelGAN a run starts with a "kernels"
+phase (fits only), then "sr"; its two small nets are per process, so in a
+multi-process run every rank fits kernels of its own (they are not wrapped for
+DDP) and only the SR network's gradients are shared.
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from torch import nn
 
 from engine.nets.discriminators import PatchD, PatchSpec
 from engine.nets.sr import SRNet, SRNetSpec
-from engine.train import jpeg
+from engine.train import jpeg, kernel_spectrum
 from engine.train.data import Batch
 from engine.train.degrade import CleanOp
 from engine.train.kernel_fit import KernelFit, KernelSpec, crop_for
+from engine.train.kernel_spectrum import SpectrumSpec
 from engine.train.losses import (
     Perceptual,
     PixelKind,
@@ -69,7 +73,9 @@ class EstimatedConfig(TrainConfig):
     milestones : tuple of float
         Run fractions at which the rate halves.
     kernel : KernelSpec
-        How kernels are fitted and pooled.
+        How kernels are measured (spectrum or KernelGAN) and pooled.
+    spectrum : SpectrumSpec
+        The spectrum estimator's settings.
     noise : NoiseSpec
         How noise patches are cut and pooled.
     jpeg : bool
@@ -87,6 +93,7 @@ class EstimatedConfig(TrainConfig):
     lr: float = 2e-4
     milestones: tuple[float, ...] = (0.6, 0.85)
     kernel: KernelSpec = field(default_factory=KernelSpec)
+    spectrum: SpectrumSpec = field(default_factory=SpectrumSpec)
     noise: NoiseSpec = field(default_factory=NoiseSpec)
     jpeg: bool = True
 
@@ -106,21 +113,23 @@ class EstimatedSession(Session):
         feats = vgg_features() if c.w_percep > 0 else None
         self.percep = Perceptual(feats).to(self.device) if feats is not None else None
         self.fit = KernelFit(c.kernel, self.device)
-        # Registered without the DDP wrap: each rank fits kernels of its own.
-        self.nets["K_G"], self.nets["K_D"] = self.fit.g_dn, self.fit.d
-        self.add_optim("K_G", ("K_G",), c.kernel.lr, (0.5, 0.999))
-        self.add_optim("K_D", ("K_D",), c.kernel.lr, (0.5, 0.999))
+        if c.kernel.estimator == "kernelgan":
+            # Registered without the DDP wrap: each rank fits kernels of its own.
+            self.nets["K_G"], self.nets["K_D"] = self.fit.g_dn, self.fit.d
+            self.add_optim("K_G", ("K_G",), c.kernel.lr, (0.5, 0.999))
+            self.add_optim("K_D", ("K_D",), c.kernel.lr, (0.5, 0.999))
         self.kernels = KernelPool(c.kernel.pool)
         self.noise = NoisePool(c.noise)
         self.settings: tuple[jpeg.JpegSetting, ...] = ()
         self.order = torch.empty(0, dtype=torch.long)
         self.steps = 0
         self._started = False  # the first harvest is done (or restored)
-        self._read = False  # the photos' JPEG settings are read (per process)
+        self._read = False  # the photos' JPEG settings and tiles (per process)
+        self._tiles: list[torch.Tensor] = []
 
     # -- the camera -------------------------------------------------------
     def _fittable(self) -> list[int]:
-        if self.data is None:
+        if self.data is None or self.config.kernel.estimator != "kernelgan":
             return []
         return [
             i
@@ -129,29 +138,54 @@ class EstimatedSession(Session):
         ]
 
     def _prepare(self) -> None:
-        """Read the JPEG tables; on a fresh run, the first harvest and fit order."""
+        """Read the photos once per process; on a fresh run, fill the pools."""
         if self.data is None:
             return
+        c: EstimatedConfig = self.config
         if not self._read:
             self._read = True
-            if self.config.jpeg:
-                found = {jpeg.read_setting(p.path) for p in self.data.real_lr}
+            photos = self.data.real_lr
+            if c.jpeg:
+                found = {jpeg.read_setting(p.path) for p in photos}
                 self.settings = tuple(
                     sorted(
                         (s for s in found if s),
                         key=lambda s: (s.quality, s.subsampling, s.tables),
                     )
                 )
+            if c.kernel.estimator == "spectrum":
+                spec = c.spectrum
+                self._tiles = [
+                    kernel_spectrum.textured_tiles(p.pixels, spec) for p in photos
+                ]
         if self._started:
             return
         self._started = True
-        cuts = [flat_patches(p.pixels, self.config.noise) for p in self.data.real_lr]
-        pool = torch.cat([c[0] for c in cuts])
+        cuts = [flat_patches(p.pixels, c.noise) for p in self.data.real_lr]
+        pool = torch.cat([cut[0] for cut in cuts])
         self.noise.add(
-            pool[torch.randperm(len(pool), generator=self.g)], sum(c[1] for c in cuts)
+            pool[torch.randperm(len(pool), generator=self.g)], sum(x[1] for x in cuts)
         )
         fittable = torch.tensor(self._fittable(), dtype=torch.long)
         self.order = fittable[torch.randperm(len(fittable), generator=self.g)]
+        if c.kernel.estimator == "spectrum":
+            # The camera's kernel from every photo, then the variation of subsets.
+            first = kernel_spectrum.estimate(self._tiles, c.spectrum)
+            if first is not None:
+                self.kernels.add(first)
+                for _ in range(c.kernel.pool - 1):
+                    self._spectrum_kernel()
+
+    def _spectrum_kernel(self) -> None:
+        """A kernel measured on a random subset of the photos, into the pool."""
+        n = len(self._tiles)
+        k = max(1, round(self.config.spectrum.subset * n))
+        pick = torch.randperm(n, generator=self.g)[:k].tolist()
+        kernel = kernel_spectrum.estimate(
+            [self._tiles[i] for i in pick], self.config.spectrum
+        )
+        if kernel is not None:
+            self.kernels.add(kernel)
 
     def _refresh_noise(self) -> None:
         """Harvest one photo on a grid shifted at random, into the pool."""
@@ -213,7 +247,10 @@ class EstimatedSession(Session):
             return out
         logs: dict[str, float] = {}
         if c.kernel.refresh_every and self.steps % c.kernel.refresh_every == 0:
-            logs = self._fit_iteration()
+            if c.kernel.estimator == "kernelgan":
+                logs = self._fit_iteration()
+            else:
+                self._spectrum_kernel()
         if c.noise.refresh_every and self.steps % c.noise.refresh_every == 0:
             self._refresh_noise()
         lr = make_lr(
@@ -316,7 +353,14 @@ PAPER = EstimatedConfig(
     lr=1e-4,
     milestones=(0.125, 0.25, 0.5, 0.75),
     kernel=KernelSpec(
-        iters=3000, d_width=64, d_blocks=5, pool=64, phase=0.02, warm_iters=16
+        estimator="kernelgan",
+        iters=3000,
+        d_width=64,
+        d_blocks=5,
+        pool=64,
+        phase=0.02,
+        warm_iters=16,
+        refresh_every=4,
     ),
     noise=NoiseSpec(patch=32, capacity=4096),
 )
