@@ -28,7 +28,7 @@ from engine.train import checkpoint
 from engine.train.config import from_plain, to_plain
 from engine.train.data import UnpairedData, load_unpaired
 from engine.train.recipes import get as get_recipe
-from engine.train.recipes.base import Session, Wrap
+from engine.train.recipes.recipe import Session, Wrap
 
 
 @dataclass(frozen=True)
