@@ -1,7 +1,9 @@
 """One DualSR fit (x2) as a job: train on the image's own crops, then upscale it.
 
-The loop follows the authors' code (specs/dualsr.md, sections 3 to 6); what the
-fast profile changes is switched by fields of :class:`DualSRParams`.
+The loop follows the DualSR authors' code: KernelGAN's crop sampler, one joint
+step of both generators, then one of the discriminator, with the bicubic and
+kernel priors; what the fast profile changes is switched by fields of
+:class:`DualSRParams`.
 """
 
 from __future__ import annotations
