@@ -71,7 +71,7 @@ def synthetic_fit(seconds: float) -> Any:
         from torch import nn
 
         from engine.events import Kernel, Losses, Preview, Progress
-        from unsr_app.models import FileOutcome
+        from unsr_app.requests import FileOutcome
 
         torch.manual_seed(0)
         net = nn.Sequential(
@@ -229,7 +229,7 @@ def main() -> int:
     from engine.methods import available
 
     if any(m.id == "dualsr" for m in available()):
-        from unsr_app.batch_runner import default_factory
+        from unsr_app.queue_runner import default_factory
 
         real = stall_ms(default_factory, "dualsr", image, 0)
         lines.append(

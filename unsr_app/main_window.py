@@ -21,13 +21,11 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
-from unsr_app import engine_bridge, settings, theme
-from unsr_app.batch_runner import BatchRunner, ItemJobFactory, default_factory
-from unsr_app.models import QueueItem, RunRow
+from unsr_app import job_factories, settings, theme
+from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.qimage import load_qimage
-from unsr_app.studio_page import StudioPage
-from unsr_app.widgets.models_page import ModelsPage
-from unsr_app.widgets.train_page import TrainPage
+from unsr_app.queue_runner import ItemJobFactory, QueueRunner, default_factory
+from unsr_app.requests import QueueItem, RunRow
 from unsr_app.worker import JobFactory, JobHandle
 
 
@@ -55,7 +53,7 @@ class MainWindow(QMainWindow):
         self,
         store: QSettings | None = None,
         factory: ItemJobFactory = default_factory,
-        methods_job: JobFactory = engine_bridge.list_methods_job,
+        methods_job: JobFactory = job_factories.list_methods_job,
         paste_dir: Path | None = None,
         warm_up: bool = True,
     ) -> None:
@@ -80,7 +78,7 @@ class MainWindow(QMainWindow):
         self.pages.addTab(self.models_page, "Models")
         self.setCentralWidget(self.pages)
         s = self.studio
-        self.runner = BatchRunner(factory, self._needs_fit, self)
+        self.runner = QueueRunner(factory, self._needs_fit, self)
         self._build_menus()
 
         s.queue.current_changed.connect(self._on_queue_current_changed)
@@ -113,7 +111,7 @@ class MainWindow(QMainWindow):
         s.restore_layout(self._settings.window_state)
         self._refresh_methods()
         if warm_up:
-            self._run(engine_bridge.warm_up_job, self._on_engine_warmed_up)
+            self._run(job_factories.warm_up_job, self._on_engine_warmed_up)
         self._on_history_refresh_requested()
 
     # -- helpers -----------------------------------------------------------
@@ -345,7 +343,7 @@ class MainWindow(QMainWindow):
     def _on_viewer_metrics_wanted(self, after: Any, reference: Any) -> None:
         viewer = self.studio.viewer
         self._run(
-            lambda: engine_bridge.metrics_job(after, reference),
+            lambda: job_factories.metrics_job(after, reference),
             viewer.set_metrics,
         )
 
@@ -354,7 +352,7 @@ class MainWindow(QMainWindow):
             self.studio.history.set_runs(runs)
             self.history_loaded.emit()
 
-        handle = self._run(engine_bridge.history_job, done)
+        handle = self._run(job_factories.history_job, done)
         handle.failed.connect(lambda _reason: done(None))
 
     def _on_history_run_opened(self, run: RunRow) -> None:

@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent, QImage
 from pytestqt.qtbot import QtBot
 
 from unsr_app import settings
-from unsr_app.models import RunRequest, RunRow
+from unsr_app.requests import RunRequest, RunRow
 from unsr_app.widgets import HistoryPanel, KernelView, LossPlot, QueuePanel
 
 
@@ -149,7 +149,7 @@ def test_settings_survive_nonsense(store: object) -> None:
 
 
 def test_a_long_method_description_gets_all_its_lines(qtbot: QtBot) -> None:
-    from unsr_app.models import MethodInfo
+    from unsr_app.requests import MethodInfo
     from unsr_app.widgets.method_panel import MethodPanel
 
     panel = MethodPanel()

@@ -13,8 +13,8 @@ from pytestqt.qtbot import QtBot
 
 from tests.app.fakes import fake_fit, fake_methods, fake_slow, next_emission, run_async
 from unsr_app import settings, theme
-from unsr_app.batch_runner import ItemJobFactory
 from unsr_app.main_window import MainWindow
+from unsr_app.queue_runner import ItemJobFactory
 
 
 def _window(qtbot: QtBot, store: QSettings, factory: ItemJobFactory) -> MainWindow:
@@ -156,7 +156,7 @@ def test_a_reference_belongs_to_its_item(
 def test_a_real_run_lands_in_the_history_and_opens(
     qtbot: QtBot, store: QSettings, loop: asyncio.AbstractEventLoop, images: list[Path]
 ) -> None:
-    from unsr_app.batch_runner import default_factory
+    from unsr_app.queue_runner import default_factory
 
     w = _window(qtbot, store, default_factory)
     s = w.studio

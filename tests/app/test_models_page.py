@@ -11,7 +11,7 @@ from PySide6.QtGui import QDropEvent
 from engine import models, paths
 from tests import model_factory as mf
 from tests import ncnn_export as nx
-from unsr_app.widgets.models_page import ModelsPage
+from unsr_app.pages.models import ModelsPage
 
 
 @pytest.fixture(autouse=True)

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from unsr_app.models import IMAGE_SUFFIXES, QueueItem
 from unsr_app.qimage import load_qimage
+from unsr_app.requests import IMAGE_SUFFIXES, QueueItem
 
 THUMB = 56
 _STATUS_COLOUR = {

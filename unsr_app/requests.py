@@ -1,6 +1,7 @@
-"""Plain data the window passes around: queue items, run requests, method facts.
+"""Requests and records the window passes around.
 
-No Qt and no engine here, so widgets, the batch runner and tests share them
+Queue items, run and train requests, method facts, outcomes, history rows.
+No Qt and no engine here, so widgets, the queue runner and tests share them
 without importing anything heavy.
 """
 

@@ -1,4 +1,4 @@
-"""The window's door into the engine: job factories and store/metric look-ups.
+"""The job factories: every engine call the window makes, as a job for the worker.
 
 Everything here is called from a worker thread (see :mod:`unsr_app.worker`), so
 the engine (and through it torch) is imported inside the functions: the window
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from unsr_app.models import (
+from unsr_app.requests import (
     FileOutcome,
     MethodInfo,
     RunRequest,

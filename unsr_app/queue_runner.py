@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from unsr_app.models import QueueItem, RunRequest
+from unsr_app.requests import QueueItem, RunRequest
 from unsr_app.worker import JobHandle
 
 #: Makes the job for one item: (input path, request, dropped root) -> job.
@@ -25,12 +25,12 @@ def default_factory(
     path: Path, request: RunRequest, root: Path | None
 ) -> Generator[Any, None, Any]:
     """The real job: read, upscale, write and record one file."""
-    from unsr_app.engine_bridge import process_file_job
+    from unsr_app.job_factories import process_file_job
 
     return process_file_job(path, request, root)
 
 
-class BatchRunner(QObject):
+class QueueRunner(QObject):
     """Run queue items one after the other.
 
     Signals
