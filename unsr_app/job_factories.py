@@ -7,7 +7,7 @@ appears before any of it is loaded.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,9 @@ import numpy as np
 from unsr_app.requests import (
     FileOutcome,
     MethodInfo,
+    ModelChange,
+    ModelListing,
+    ModelRow,
     RunRequest,
     RunRow,
     TrainChoices,
@@ -190,3 +193,94 @@ def train_job(request: TrainRequest) -> Generator[Any, None, Any]:
     )
     request.output.parent.mkdir(parents=True, exist_ok=True)
     return (yield from train_folders(spec, request.real_lr, request.hr, request.output))
+
+
+#: The Models page's columns, in display order.
+MODEL_COLUMNS = ("Name", "Architecture", "Scale", "Purpose", "Size", "Source", "Status")
+
+
+def list_models_job() -> Generator[Any, None, ModelListing]:
+    """A job listing the models library (reads every model file's header)."""
+    yield from ()
+    from engine import models, paths
+
+    rows = tuple(_model_row(entry) for entry in models.entries())
+    return ModelListing(rows=rows, folder=paths.models_dir())
+
+
+def _model_row(entry: Any) -> ModelRow:
+    from engine.models.library import human_bytes
+
+    info = entry.info
+    size = human_bytes(entry.path.stat().st_size) if entry.path.exists() else ""
+    if info is None:
+        arch = "unsr" if entry.kind == "unsr" else ""
+        scale = purpose = ""
+    else:
+        arch, scale, purpose = info.architecture, f"x{info.scale}", info.purpose
+    cells = (entry.name, arch, scale, purpose, size, entry.source, entry.status)
+    try:
+        facts = dict(entry.facts())
+    except OSError as exc:  # the file vanished under us
+        facts = {"file": str(entry.path), "error": str(exc)}
+    return ModelRow(
+        id=str(entry.id),
+        cells=tuple(str(c) for c in cells),
+        facts=facts,
+        usable=bool(entry.usable),
+        removable=entry.source == "user",
+        path=Path(entry.path),
+    )
+
+
+def add_models_job(files: Sequence[Path]) -> Generator[Any, None, ModelChange]:
+    """A job validating and copying model files into the user models folder.
+
+    Each file is a full spandrel load: a bad one is reported by name and the
+    others are added all the same.
+    """
+    from engine import models
+    from engine.events import Progress
+
+    added, problems = [], []
+    for index, file in enumerate(files):
+        yield Progress(step=index, total=len(files), stage="adding models")
+        try:
+            entry = models.add(Path(file))
+        except Exception as exc:  # each file's reason is shown, the rest go on
+            problems.append(str(exc))
+        else:
+            added.append(str(entry.name))
+    return ModelChange("Added", tuple(added), tuple(problems))
+
+
+def import_ncnn_job(folder: Path) -> Generator[Any, None, ModelChange]:
+    """A job converting (and verifying) the ncnn models of ``folder``."""
+    yield from ()
+    from engine.models import ncnn
+
+    try:
+        results = ncnn.import_folder(Path(folder))
+    except Exception as exc:
+        return ModelChange("Imported", problems=(f"{folder}: {exc}",))
+    if not results:
+        return ModelChange(
+            "Imported", problems=(f"{folder}: no .param/.bin pairs found",)
+        )
+    return ModelChange(
+        "Imported",
+        tuple(str(r.entry.name) for r in results if r.entry is not None),
+        tuple(f"{r.param.name}: {r.error}" for r in results if r.entry is None),
+    )
+
+
+def remove_model_job(model_id: str) -> Generator[Any, None, ModelChange]:
+    """A job deleting a model from the user models folder."""
+    yield from ()
+    from engine import models
+
+    try:
+        path = models.remove(model_id)
+    except Exception as exc:
+        return ModelChange("Removed", problems=(str(exc),))
+    return ModelChange("Removed", (path.name,))

@@ -1,17 +1,19 @@
 """The Models page: the models library as a table; add, remove, import ncnn.
 
-The page talks to the engine's models library directly: listing, copying and
-converting a file are quick for model files of ordinary size. Every action is
-wrapped so that no exception escapes into Qt: a bad file shows its reason in
-the page's message line and the page keeps working.
+Every engine call (listing, a full spandrel load when a file is added, an ncnn
+conversion with its verification run, a removal) runs as a job in a worker
+thread, one after the other, so the window keeps breathing however large the
+model. A bad file shows its reason in the page's message line and the page
+keeps working.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Generator, Sequence
+import html
+from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
@@ -28,12 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from unsr_app.worker import JobHandle
+from unsr_app import job_factories
+from unsr_app.requests import ModelChange, ModelListing, ModelRow
+from unsr_app.worker import JobFactory, JobHandle
 
-if TYPE_CHECKING:  # the engine (and torch) load lazily, off the start-up path
-    from engine.models.library import Entry
-
-_COLUMNS = ("Name", "Architecture", "Scale", "Purpose", "Size", "Source", "Status")
 _ROLE = Qt.ItemDataRole.UserRole
 _SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 
@@ -45,15 +45,18 @@ class ModelsPage(QWidget):
     -------
     models_changed()
         A model was added, removed or imported: method lists should reload.
+    idle()
+        The last queued engine job ended (tests and the window wait for it).
     """
 
     models_changed = Signal()
+    idle = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(list(_COLUMNS))
+        self.tree.setHeaderLabels(list(job_factories.MODEL_COLUMNS))
         self.tree.setRootIsDecorated(False)
         self.tree.setAlternatingRowColors(True)
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -85,8 +88,8 @@ class ModelsPage(QWidget):
             "Convert a folder of ncnn models (.param + .bin, as Upscayl ships them)"
         )
         self.import_button.clicked.connect(self._on_import_clicked)
-        refresh = QPushButton("Refresh")
-        refresh.clicked.connect(self.refresh)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
 
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
@@ -96,7 +99,7 @@ class ModelsPage(QWidget):
             self.add_button,
             self.remove_button,
             self.import_button,
-            refresh,
+            self.refresh_button,
         ):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
@@ -114,54 +117,26 @@ class ModelsPage(QWidget):
         # Listing imports torch and reads model files: wait until shown, so
         # building the window stays instant.
         self._loaded = False
-        self._lookup: JobHandle | None = None
+        self._handle: JobHandle | None = None
+        self._queue: deque[tuple[JobFactory, Callable[[Any], None], str]] = deque()
         self.details.setText("The models are listed when this page is shown.")
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         """List the models the first time the page is shown."""
         super().showEvent(event)
-        if self._loaded:
-            return
-        if self.engine_loaded():
+        if not self._loaded:
             self.refresh()
-        else:
-            self._load_in_background()
-
-    def engine_loaded(self) -> bool:
-        """True once the models library (and torch) is imported: listing is quick."""
-        return "engine.models" in sys.modules
-
-    def _load_in_background(self) -> None:
-        # Importing torch takes seconds: do it in a worker, then list here.
-        self._loaded = True
-        self.details.setText("Listing the models…")
-        self._lookup = JobHandle(_import_library_job, self)
-        self._lookup.finished.connect(self._on_lookup_finished)
-        self._lookup.failed.connect(self._on_lookup_failed)
-        self._lookup.cancelled.connect(self._on_lookup_cancelled)
-        self._lookup.start()
-
-    def _on_lookup_finished(self, _value: object) -> None:
-        self._lookup = None
-        self.refresh()
-
-    def _on_lookup_failed(self, reason: str) -> None:
-        self._lookup = None
-        self._say(f"Could not list the models: {reason}", error=True)
-
-    def _on_lookup_cancelled(self) -> None:
-        self._lookup = None
-        self._loaded = False
 
     def is_busy(self) -> bool:
-        """True while the library is being imported in the background."""
-        return self._lookup is not None
+        """True while an engine job of this page runs or waits to run."""
+        return self._handle is not None or bool(self._queue)
 
     def shutdown(self) -> None:
-        """Wait for the background import (the window is closing)."""
-        if self._lookup is not None:
-            self._lookup.cancel()
-            self._lookup.wait(30000)
+        """Drop the waiting jobs and wait for the running one (window closing)."""
+        self._queue.clear()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle.wait(30000)
 
     def invalidate(self) -> None:
         """The library changed elsewhere: list it again now, or when next shown."""
@@ -170,104 +145,125 @@ class ModelsPage(QWidget):
         else:
             self._loaded = False
 
-    # --- data ---------------------------------------------------------------
+    # --- intents: each becomes a job for the worker --------------------------
 
     def refresh(self) -> None:
-        """Reload the library into the table, keeping the selection."""
+        """List the library again (in a worker), keeping the selection."""
         self._loaded = True
-        keep = self.selected_id()
-        self.tree.clear()
-        try:
-            from engine import models, paths
+        if not self.tree.topLevelItemCount():
+            self.details.setText("Listing the models…")
+        self._submit(
+            job_factories.list_models_job, self._on_listed, "Could not list the models"
+        )
 
-            entries = models.entries()
-            self.folder.setText(f"Your models folder: {paths.models_dir()}")
-        except Exception as exc:  # never let a library problem kill the page
-            self._say(f"Could not list the models: {exc}", error=True)
-            return
-        for entry in entries:
-            item = QTreeWidgetItem([_cell(entry, c) for c in _COLUMNS])
-            item.setData(0, _ROLE, entry)
-            item.setToolTip(0, str(entry.path))
-            if not entry.usable:
-                item.setForeground(6, self.palette().placeholderText())
-            self.tree.addTopLevelItem(item)
-            if entry.id == keep:
-                self.tree.setCurrentItem(item)
-        if entries and self.tree.currentItem() is None:
-            self.details.setText(
-                "Select a model to see its details. Add more with Add…, or drop "
-                ".pth / .safetensors files here."
-            )
-        if not entries:
-            self.details.setText(
-                "No models yet: add .pth or .safetensors files (Real-ESRGAN, "
-                "SwinIR, SPAN, HAT and other spandrel-readable models), drop them "
-                "here, or import an Upscayl/ncnn models folder."
-            )
-        self._update_remove()
+    def add_files(self, files: Sequence[str | Path]) -> None:
+        """Add model files in a worker; the message line tells what happened."""
+        paths = [Path(f) for f in files]
+        self._submit(
+            lambda: job_factories.add_models_job(paths),
+            self._on_changed,
+            "Could not add",
+        )
 
-    def selected_id(self) -> str | None:
-        """The id of the selected model, if any."""
-        item = self.tree.currentItem()
-        entry = item.data(0, _ROLE) if item is not None else None
-        return None if entry is None else str(entry.id)
-
-    # --- actions ------------------------------------------------------------
-
-    def add_files(self, files: Sequence[str | Path]) -> int:
-        """Add model files; return how many were added (reasons go to the message)."""
-        from engine import models
-
-        added, problems = [], []
-        for file in files:
-            try:
-                entry = models.add(Path(file))
-            except Exception as exc:
-                problems.append(str(exc))
-            else:
-                added.append(entry.name)
-        self._report(added, problems, "Added")
-        return len(added)
-
-    def import_folder(self, folder: str | Path) -> int:
-        """Convert the ncnn models of ``folder``; return how many were imported."""
-        from engine.models import ncnn
-
-        try:
-            results = ncnn.import_folder(Path(folder))
-        except Exception as exc:
-            self._say(f"{folder}: {exc}", error=True)
-            return 0
-        if not results:
-            self._say(f"{folder}: no .param/.bin pairs found", error=True)
-            return 0
-        added = [r.entry.name for r in results if r.entry is not None]
-        problems = [f"{r.param.name}: {r.error}" for r in results if r.entry is None]
-        self._report(added, problems, "Imported")
-        return len(added)
+    def import_folder(self, folder: str | Path) -> None:
+        """Convert the ncnn models of ``folder`` in a worker."""
+        path = Path(folder)
+        self._submit(
+            lambda: job_factories.import_ncnn_job(path),
+            self._on_changed,
+            "Could not import",
+        )
 
     def remove_selected(self) -> bool:
-        """Delete the selected model (after confirmation); True if deleted."""
-        from engine import models
-
+        """Delete the selected model after confirmation; False when not asked to."""
         model_id = self.selected_id()
         if model_id is None:
             self._say("Select a model to remove.", error=True)
             return False
         if not self.confirm_remove(model_id):
             return False
-        try:
-            path = models.remove(model_id)
-        except Exception as exc:
-            self._say(str(exc), error=True)
-            return False
-        self._say(f"Removed {path.name}.")
-        self.refresh()
-        self.models_changed.emit()
+        self._submit(
+            lambda: job_factories.remove_model_job(model_id),
+            self._on_changed,
+            "Could not remove",
+        )
         return True
 
-    # --- slots --------------------------------------------------------------
+    def selected_id(self) -> str | None:
+        """The id of the selected model, if any."""
+        row = self._row(self.tree.currentItem())
+        return None if row is None else row.id
+
+    # --- the job queue -------------------------------------------------------
+
+    def _submit(
+        self, job: JobFactory, on_done: Callable[[Any], None], failure: str
+    ) -> None:
+        self._queue.append((job, on_done, failure))
+        if self._handle is None:
+            self._next()
+
+    def _next(self) -> None:
+        self._update_buttons()
+        if not self._queue:
+            self.idle.emit()
+            return
+        job, on_done, failure = self._queue.popleft()
+        handle = JobHandle(job, self)
+        handle.finished.connect(on_done)
+        handle.failed.connect(
+            lambda reason: self._say(f"{failure}: {reason}", error=True)
+        )
+        for signal in (handle.finished, handle.failed, handle.cancelled):
+            signal.connect(self._on_job_ended)
+        self._handle = handle
+        self._update_buttons()
+        handle.start()
+
+    def _on_job_ended(self, *_: object) -> None:
+        self._handle = None
+        self._next()
+
+    # --- results ----------------------------------------------------------------
+
+    def _on_listed(self, listing: ModelListing) -> None:
+        keep = self.selected_id()
+        self.tree.clear()
+        self.folder.setText(f"Your models folder: {listing.folder}")
+        for row in listing.rows:
+            item = QTreeWidgetItem(list(row.cells))
+            item.setData(0, _ROLE, row)
+            item.setToolTip(0, str(row.path))
+            if not row.usable:
+                item.setForeground(6, self.palette().placeholderText())
+            self.tree.addTopLevelItem(item)
+            if row.id == keep:
+                self.tree.setCurrentItem(item)
+        if listing.rows and self.tree.currentItem() is None:
+            self.details.setText(
+                "Select a model to see its details. Add more with Add…, or drop "
+                ".pth / .safetensors files here."
+            )
+        if not listing.rows:
+            self.details.setText(
+                "No models yet: add .pth or .safetensors files (Real-ESRGAN, "
+                "SwinIR, SPAN, HAT and other spandrel-readable models), drop them "
+                "here, or import an Upscayl/ncnn models folder."
+            )
+        self._update_buttons()
+
+    def _on_changed(self, change: ModelChange) -> None:
+        parts = []
+        if change.done:
+            parts.append(f"{change.verb} {', '.join(change.done)}.")
+        parts.extend(change.problems)
+        text = " ".join(parts) if parts else "Nothing to do."
+        self._say(text, error=bool(change.problems))
+        if change.done:
+            self.refresh()
+            self.models_changed.emit()
+
+    # --- slots ----------------------------------------------------------------
 
     def _on_add_clicked(self) -> None:
         files = self.pick_files()
@@ -283,23 +279,19 @@ class ModelsPage(QWidget):
         self.remove_selected()
 
     def _on_tree_current_changed(self, current: QTreeWidgetItem | None, _: Any) -> None:
-        entry = current.data(0, _ROLE) if current is not None else None
-        self._update_remove()
-        if entry is None:
+        row = self._row(current)
+        self._update_buttons()
+        if row is None:
             self.details.clear()
             return
-        try:
-            facts = entry.facts()
-        except Exception as exc:  # the file vanished under us
-            self.details.setText(str(exc))
-            return
         rows = "".join(
-            f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{_escape(v)}</td></tr>"
-            for k, v in facts.items()
+            f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td>"
+            f"<td>{html.escape(v)}</td></tr>"
+            for k, v in row.facts.items()
         )
         self.details.setText(f"<table>{rows}</table>")
 
-    # --- drops --------------------------------------------------------------
+    # --- drops ----------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         """Accept model files and folders."""
@@ -316,23 +308,19 @@ class ModelsPage(QWidget):
             self.import_folder(folder)
         event.acceptProposedAction()
 
-    # --- helpers ------------------------------------------------------------
+    # --- helpers --------------------------------------------------------------
 
-    def _update_remove(self) -> None:
+    @staticmethod
+    def _row(item: QTreeWidgetItem | None) -> ModelRow | None:
+        return item.data(0, _ROLE) if item is not None else None
+
+    def _update_buttons(self) -> None:
         # Bundled models ship with unsr and stay: only the user's can go.
-        item = self.tree.currentItem()
-        entry = item.data(0, _ROLE) if item is not None else None
-        self.remove_button.setEnabled(entry is not None and entry.source == "user")
-
-    def _report(self, added: list[str], problems: list[str], verb: str) -> None:
-        parts = []
-        if added:
-            parts.append(f"{verb} {', '.join(added)}.")
-        parts.extend(problems)
-        self._say(" ".join(parts) if parts else "Nothing to do.", error=bool(problems))
-        if added:
-            self.refresh()
-            self.models_changed.emit()
+        row = self._row(self.tree.currentItem())
+        busy = self.is_busy()
+        self.remove_button.setEnabled(row is not None and row.removable and not busy)
+        for button in (self.add_button, self.import_button, self.refresh_button):
+            button.setEnabled(not busy)
 
     def _say(self, text: str, *, error: bool = False) -> None:
         self.message.setText(text)
@@ -364,33 +352,6 @@ class ModelsPage(QWidget):
         return answer == QMessageBox.StandardButton.Yes
 
 
-def _import_library_job() -> Generator[Any, None, None]:
-    """Import the models library (and torch) in a worker thread."""
-    yield from ()
-    import engine.models  # noqa: F401 - imported for its side effect
-
-
-def _cell(entry: Entry, column: str) -> str:
-    info = entry.info
-    if column == "Name":
-        return str(entry.name)
-    if column == "Source":
-        return str(entry.source)
-    if column == "Status":
-        return str(entry.status)
-    if column == "Size":
-        from engine.models.library import human_bytes
-
-        return human_bytes(entry.path.stat().st_size) if entry.path.exists() else ""
-    if info is None:
-        return "unsr" if column == "Architecture" and entry.kind == "unsr" else ""
-    return {
-        "Architecture": info.architecture,
-        "Scale": f"x{info.scale}",
-        "Purpose": info.purpose,
-    }[column]
-
-
 def _dropped(urls: Sequence[Any]) -> list[Path]:
     out = []
     for url in urls:
@@ -400,10 +361,6 @@ def _dropped(urls: Sequence[Any]) -> list[Path]:
         if path.is_dir() or path.suffix.lower() in _SUFFIXES:
             out.append(path)
     return out
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 __all__ = ["ModelsPage"]
