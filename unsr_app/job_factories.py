@@ -7,13 +7,17 @@ appears before any of it is loaded.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PySide6.QtGui import QImage
 
+from unsr_app.qimage import array_to_qimage, load_qimage
 from unsr_app.requests import (
     FileOutcome,
     MethodInfo,
@@ -61,35 +65,91 @@ def warm_up_job() -> Generator[Any, None, str]:
     return str(torch.__version__)
 
 
+def expand_job(
+    paths: Sequence[Path], request: RunRequest
+) -> Generator[Any, None, Expansion]:
+    """A job expanding dropped files and folders into queue items.
+
+    Folders are scanned by the batch planner, as ``unsr upscale -r`` scans
+    them: dot files and dot folders are skipped, a symlink loop is followed
+    once, and earlier results of the panel's method and scale are not taken
+    for new inputs. Files are taken as given (a non-image fails later with
+    its reason). Thumbnails are made here, off the GUI thread.
+    """
+    from engine.batch import plan_outputs
+    from engine.events import Progress
+
+    found: list[tuple[Path, Path | None]] = []
+    problems: list[tuple[Path, str]] = []
+    for path in paths:
+        yield Progress(0, 0, f"scanning {path.name}")
+        if path.is_dir():
+            plan = plan_outputs(
+                [path],
+                None,
+                method=request.method,
+                scale=request.scale,
+                recursive=True,
+                fmt=request.fmt,
+            )
+            found += [(source, path) for source, _ in plan.items]
+            problems += plan.problems
+        elif path.exists():
+            found.append((path, None))
+        else:
+            problems.append((path, "it does not exist"))
+    thumbs = []
+    for source, _ in found:
+        yield Progress(len(thumbs), len(found), "making thumbnails")
+        thumbs.append(load_qimage(source, max_side=THUMB_SIDE))
+    return Expansion(tuple(found), tuple(thumbs), tuple(problems))
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Dropped paths expanded: (file, dropped folder or None), thumbnails, problems."""
+
+    files: tuple[tuple[Path, Path | None], ...]
+    thumbnails: tuple[QImage, ...]
+    problems: tuple[tuple[Path, str], ...]
+
+
+#: Thumbnails are decoded at this size at most (twice the list's icon size).
+THUMB_SIDE = 112
+
+
 def output_path(item_path: Path, request: RunRequest, root: Path | None) -> Path:
-    """Where the result of ``item_path`` goes; never the input, never a taken name.
+    """Where the result of ``item_path`` goes: the batch planner's name and folder.
 
     Beside the input when no output folder is set; inside the output folder,
     mirroring the sub-folders of ``root`` when the input came from a dropped
-    folder. A number is appended when the name is taken.
+    folder. Where the CLI skips a file whose output exists, the window never
+    refuses a second run: it takes the planner's next free name (``-2``...).
     """
-    from engine.batch import default_output_name
+    from engine.batch import output_path as planned
 
-    name = Path(
-        default_output_name(item_path, request.method, request.scale, request.fmt)
-    )
-    folder = item_path.parent
-    if request.output_dir is not None:
-        folder = request.output_dir
-        if root is not None and item_path.is_relative_to(root):
-            folder = folder / item_path.parent.relative_to(root)
-    out = folder / name
-    n = 1
-    while out.exists() or out.resolve() == item_path.resolve():
-        out = folder / f"{name.stem}-{n}{name.suffix}"
+    folder = request.output_dir
+    if folder is not None and root is not None and item_path.is_relative_to(root):
+        folder = folder / item_path.parent.relative_to(root)
+    out = planned(item_path, folder, request.method, request.scale, request.fmt)
+    target, n = out, 1
+    while target.exists():
         n += 1
-    return out
+        target = out.with_name(f"{out.stem}-{n}{out.suffix}")
+    return target
 
 
 def process_file_job(
-    path: Path, request: RunRequest, root: Path | None = None
+    path: Path,
+    request: RunRequest,
+    root: Path | None = None,
+    method: Any = None,
 ) -> Generator[Any, None, FileOutcome]:
-    """Read, upscale, write and record one file; a job for the worker."""
+    """Read, upscale, write and record one file; a job for the worker.
+
+    ``method`` is the batch's resolved method (see :class:`FileJobs`); the
+    request's method id is looked up when it is None.
+    """
     from engine import batch
 
     out = output_path(path, request, root)
@@ -97,7 +157,7 @@ def process_file_job(
     result = yield from batch.process_file(
         path,
         out,
-        request.method,
+        method if method is not None else request.method,
         request.scale,
         profile=request.profile,
         fmt=request.fmt,
@@ -109,6 +169,84 @@ def process_file_job(
         run_id=result.run_id,
         metrics=dict(result.metrics),
     )
+
+
+class FileJobs:
+    """The real jobs of one batch: each reads, upscales, writes and records a file.
+
+    The method is looked up once per batch, by the first job in its worker
+    thread, and shared by the rest: a look-up rescans both model folders.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._methods: dict[str, Any] = {}
+
+    def __call__(
+        self, path: Path, request: RunRequest, root: Path | None
+    ) -> Generator[Any, None, FileOutcome]:
+        """The job for one queue item."""
+        return self._job(path, request, root)
+
+    def _job(
+        self, path: Path, request: RunRequest, root: Path | None
+    ) -> Generator[Any, None, FileOutcome]:
+        yield from ()
+        method = self.method(request.method)
+        return (yield from process_file_job(path, request, root, method))
+
+    def method(self, method_id: str) -> Any:
+        """The resolved method of ``method_id``, looked up the first time only."""
+        with self._lock:
+            if method_id not in self._methods:
+                from engine import batch
+
+                self._methods[method_id] = batch.resolve(method_id)
+            return self._methods[method_id]
+
+
+@dataclass(frozen=True)
+class ViewImages:
+    """What the viewer shows of one queue item, read by the engine once each.
+
+    The float data is kept for the metrics, so the app scores exactly what
+    ``unsr eval`` scores (16-bit images included); the QImages are the same
+    data converted once for display.
+    """
+
+    before: QImage | None
+    after: QImage | None
+    reference: QImage | None
+    after_rgb: np.ndarray | None = None
+    reference_rgb: np.ndarray | None = None
+    problems: tuple[str, ...] = ()
+
+
+def view_job(
+    before: Path | None, after: Path | None, reference: Path | None
+) -> Generator[Any, None, ViewImages]:
+    """A job reading an item's input, output and reference for the viewer."""
+    yield from ()
+    from engine.io import images
+
+    shown: list[QImage | None] = []
+    data: list[np.ndarray | None] = []
+    problems: list[str] = []
+    for path in (before, after, reference):
+        if path is None:
+            shown.append(None)
+            data.append(None)
+            continue
+        try:
+            rgb = images.read(path).rgb
+        except Exception as exc:  # the viewer says why and stays usable
+            problems.append(str(exc))
+            shown.append(None)
+            data.append(None)
+            continue
+        shown.append(array_to_qimage(rgb))
+        data.append(rgb)
+    return ViewImages(shown[0], shown[1], shown[2], data[1], data[2], tuple(problems))
 
 
 def history_job(limit: int = 200) -> Generator[Any, None, list[RunRow]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from unsr_app.job_factories import FileJobs
 from unsr_app.requests import QueueItem, RunRequest
 from unsr_app.worker import JobHandle
 
@@ -21,17 +22,16 @@ from unsr_app.worker import JobHandle
 ItemJobFactory = Callable[[Path, RunRequest, Path | None], Generator[Any, None, Any]]
 
 
-def default_factory(
-    path: Path, request: RunRequest, root: Path | None
-) -> Generator[Any, None, Any]:
-    """The real job: read, upscale, write and record one file."""
-    from unsr_app.job_factories import process_file_job
-
-    return process_file_job(path, request, root)
-
-
 class QueueRunner(QObject):
     """Run queue items one after the other.
+
+    Parameters
+    ----------
+    factory
+        Makes the job for one item; None runs the real file jobs
+        (:class:`~unsr_app.job_factories.FileJobs`, one per batch).
+    needs_fit
+        Whether a method id fits before it upscales (for the item's status).
 
     Signals
     -------
@@ -57,7 +57,7 @@ class QueueRunner(QObject):
 
     def __init__(
         self,
-        factory: ItemJobFactory = default_factory,
+        factory: ItemJobFactory | None = None,
         needs_fit: Callable[[str], bool] = lambda _: False,
         parent: QObject | None = None,
     ) -> None:
@@ -96,12 +96,14 @@ class QueueRunner(QObject):
         self._stopping = False
         done = failed = 0
         fitting = self._needs_fit(request.method)
+        # The real jobs resolve the method once for the whole batch.
+        factory = self._factory if self._factory is not None else FileJobs()
         for index, item in enumerate(items):
             if self._stopping:
                 break
             self._set(item, "fitting" if fitting else "upscaling", "")
             self.item_started.emit(item, index, len(items))
-            kind, value = await self._run_item(item, request)
+            kind, value = await self._run_item(item, request, factory)
             if kind == "finished":
                 done += 1
                 item.output = getattr(value, "output", None)
@@ -116,9 +118,9 @@ class QueueRunner(QObject):
                 self._set(item, "cancelled", "stopped")
         self.batch_finished.emit(done, failed, self._stopping)
 
-    async def _run_item(self, item: QueueItem, request: RunRequest) -> Any:
-        factory = self._factory
-
+    async def _run_item(
+        self, item: QueueItem, request: RunRequest, factory: ItemJobFactory
+    ) -> Any:
         def job() -> Generator[Any, None, Any]:
             return factory(item.path, request, item.root)
 

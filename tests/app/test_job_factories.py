@@ -1,4 +1,4 @@
-"""The engine bridge: output names, the real job on a tiny file, bad input."""
+"""The job factories: output names, the real job on a tiny file, bad input."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_output_goes_beside_the_input_with_method_and_scale(tmp_path: Path) -> N
     assert out == tmp_path / "photo_dualsr_x2.png"
     out.write_bytes(b"taken")
     again = job_factories.output_path(src, RunRequest("dualsr", 2), None)
-    assert again == tmp_path / "photo_dualsr_x2-1.png"
+    assert again == tmp_path / "photo_dualsr_x2-2.png"  # the planner's "-2" style
 
 
 def test_output_mirrors_a_dropped_folder(tmp_path: Path) -> None:

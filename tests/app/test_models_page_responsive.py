@@ -8,6 +8,7 @@ ticks while the real engine call runs.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,7 +55,7 @@ def _longest_gap(qtbot, page: ModelsPage, action: Callable[[], None]) -> float: 
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=60_000)
     qtbot.wait(50)
     timer.stop()
-    return max(b - a for a, b in zip(ticks, ticks[1:], strict=False))
+    return max(b - a for a, b in itertools.pairwise(ticks))
 
 
 def test_adding_a_large_model_never_stalls_the_gui(
