@@ -1,4 +1,4 @@
-"""The viewer scores the engine's float data: a 16-bit image scores as in `unsr eval`."""
+"""The viewer scores the engine's float data: 16-bit scores as in `unsr eval`."""
 
 from __future__ import annotations
 
