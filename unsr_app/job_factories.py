@@ -100,7 +100,7 @@ def expand_job(
             found.append((path, None))
         else:
             problems.append((path, "it does not exist"))
-    thumbs = []
+    thumbs: list[QImage] = []
     for source, _ in found:
         yield Progress(len(thumbs), len(found), "making thumbnails")
         thumbs.append(load_qimage(source, max_side=THUMB_SIDE))
