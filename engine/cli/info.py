@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from engine.methods.registry import available
-from engine.store import Store, StoreError
+from engine.store import Store, StoreError, readable
 
 
 def table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
@@ -81,8 +81,8 @@ def run_runs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 r.method,
                 f"x{r.scale}",
                 "" if r.duration_s is None else f"{r.duration_s:.1f}",
-                r.input_path.name,
-                "" if r.output is None else str(r.output),
+                readable(r.input_path.name),
+                "" if r.output is None else readable(r.output),
             )
         )
     table(rows, out)
