@@ -109,8 +109,11 @@ def test_unwritable_output_folder(
 
     monkeypatch.setattr(os, "open", refuse)
     assert main(["upscale", str(a), "-o", str(out)]) == 1
-    assert f"no permission to write in {out}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"cannot write to {out}: no permission" in err
+    assert "nothing was done" in err
     assert list(out.iterdir()) == []
+    assert Store().runs() == []  # found out before any file was upscaled
 
 
 def test_unexpected_error_in_a_method_does_not_stop_batch(
@@ -156,13 +159,36 @@ def test_existing_output_skipped_not_overwritten(
     tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a = _save(tmp_path / "a.png", rng)
-    (tmp_path / "a_bicubic_x2.png").write_bytes(b"keep")
     assert main(["upscale", str(a)]) == 0
-    assert (tmp_path / "a_bicubic_x2.png").read_bytes() == b"keep"
+    ours = tmp_path / "a_bicubic_x2.png"
+    before = ours.read_bytes()
+    capsys.readouterr()
+    assert main(["upscale", str(a)]) == 0
     captured = capsys.readouterr()
-    assert "skipped" in captured.err and "1 skipped" in captured.out
+    assert "skipped: already written by unsr" in captured.err
+    assert "0 written, 1 skipped, 0 failed" in captured.out
+    assert ours.read_bytes() == before
     assert main(["upscale", str(a), "--overwrite"]) == 0
-    assert images.read(tmp_path / "a_bicubic_x2.png").width == 48
+    assert "1 written" in capsys.readouterr().out
+
+
+def test_users_file_named_like_an_output_is_never_done_nor_replaced(
+    tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _save(tmp_path / "a.png", rng)
+    theirs = tmp_path / "a_bicubic_x2.png"
+    theirs.write_bytes(b"keep")
+    for flags in ([], ["--overwrite"]):
+        assert main(["upscale", str(a), *flags]) == 0
+        assert theirs.read_bytes() == b"keep"
+        captured = capsys.readouterr()
+        assert "not written by unsr" in captured.err
+        assert "skipped" not in captured.out
+    written = tmp_path / "a_bicubic_x2-2.png"
+    assert images.read(written).width == 48
+    # Only the distinct flag replaces a file unsr did not write.
+    assert main(["upscale", str(a), "--overwrite-any"]) == 0
+    assert images.read(theirs).width == 48
 
 
 def test_output_file_for_one_input(

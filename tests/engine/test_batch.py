@@ -88,12 +88,50 @@ def test_plan_ignores_its_own_earlier_outputs(
     tmp_path: Path, photo: np.ndarray
 ) -> None:
     a = _save(tmp_path / "a.png", photo)
-    _save(tmp_path / "a_bicubic_x2.png", photo)  # a first run's result
-    plan = batch.plan_outputs([tmp_path, a], None, method="bicubic", scale=2)
+    store = Store(tmp_path / "runs.sqlite")
+    jobs.run(batch.process_file(a, None, "bicubic", 2, store=store))  # a first run
+    plan = batch.plan_outputs(
+        [tmp_path, a], None, method="bicubic", scale=2, owner=store.wrote
+    )
     assert plan.items == ((a, tmp_path / "a_bicubic_x2.png"),)
     # Another method's output is an ordinary image for this run.
-    plan = batch.plan_outputs([tmp_path], None, method="lanczos", scale=2)
+    plan = batch.plan_outputs(
+        [tmp_path], None, method="lanczos", scale=2, owner=store.wrote
+    )
     assert len(plan.items) == 2
+
+
+def test_plan_takes_a_users_file_named_like_an_output_for_an_input(
+    tmp_path: Path, photo: np.ndarray
+) -> None:
+    a = _save(tmp_path / "a.png", photo)
+    mine = _save(tmp_path / "a_bicubic_x2.png", photo * 0.5)  # the user's own
+    store = Store(tmp_path / "runs.sqlite")
+    plan = batch.plan_outputs(
+        [tmp_path], None, method="bicubic", scale=2, owner=store.wrote
+    )
+    assert dict(plan.items) == {
+        a: tmp_path / "a_bicubic_x2-2.png",  # around the user's file
+        mine: tmp_path / "a_bicubic_x2_bicubic_x2.png",
+    }
+    ((noted, note),) = plan.notes
+    assert noted == mine and "not written by unsr" in note
+    # Once unsr wrote a_bicubic_x2-2.png, a second plan finds it done, not new.
+    jobs.run(
+        batch.process_file(
+            a, tmp_path / "a_bicubic_x2-2.png", "bicubic", 2, store=store
+        )
+    )
+    again = batch.plan_outputs(
+        [tmp_path], None, method="bicubic", scale=2, owner=store.wrote
+    )
+    assert dict(again.items)[a] == tmp_path / "a_bicubic_x2-2.png"
+    assert len(again.items) == 2
+    # Asked to, the plan goes over the user's file.
+    forced = batch.plan_outputs(
+        [a], None, method="bicubic", scale=2, owner=store.wrote, overwrite_any=True
+    )
+    assert forced.items == ((a, mine),)
 
 
 def test_plan_survives_symlink_loop(tmp_path: Path, photo: np.ndarray) -> None:
@@ -236,19 +274,57 @@ def test_process_file_cancel_leaves_no_output(
     ]
 
 
-def test_process_file_refuses_existing_output(
+def test_process_file_never_replaces_a_file_unsr_did_not_write(
     tmp_path: Path, photo: np.ndarray
 ) -> None:
     source = _save(tmp_path / "photo.png", photo)
-    (tmp_path / "photo_bicubic_x2.png").write_bytes(b"mine")
+    theirs = tmp_path / "photo_bicubic_x2.png"
+    theirs.write_bytes(b"mine")
     store = Store(tmp_path / "runs.sqlite")
-    with pytest.raises(WriteError, match="already exists"):
-        jobs.run(batch.process_file(source, None, "bicubic", 2, store=store))
-    assert (tmp_path / "photo_bicubic_x2.png").read_bytes() == b"mine"
+    for overwrite in (False, True):
+        job = batch.process_file(
+            source, None, "bicubic", 2, store=store, overwrite=overwrite
+        )
+        with pytest.raises(WriteError, match="unsr did not write") as info:
+            jobs.run(job)
+        assert not isinstance(info.value, batch.OutputTakenError)  # not "done"
+        assert theirs.read_bytes() == b"mine"
+    assert store.runs() == []  # nothing was upscaled for it
     result = jobs.run(
-        batch.process_file(source, None, "bicubic", 2, store=store, overwrite=True)
+        batch.process_file(source, None, "bicubic", 2, store=store, overwrite_any=True)
     )
     assert images.read(result.output).width == 128
+
+
+def test_process_file_skips_or_replaces_its_own_earlier_output(
+    tmp_path: Path, photo: np.ndarray
+) -> None:
+    source = _save(tmp_path / "photo.png", photo)
+    store = Store(tmp_path / "runs.sqlite")
+    first = jobs.run(batch.process_file(source, None, "bicubic", 2, store=store))
+    with pytest.raises(batch.OutputTakenError, match=f"run {first.run_id}"):
+        jobs.run(batch.process_file(source, None, "bicubic", 2, store=store))
+    again = jobs.run(
+        batch.process_file(source, None, "bicubic", 2, store=store, overwrite=True)
+    )
+    assert again.output == first.output and again.run_id != first.run_id
+    assert store.wrote(again.output).id == again.run_id  # type: ignore[union-attr]
+
+
+def test_process_file_skips_what_another_live_run_claimed(
+    tmp_path: Path, photo: np.ndarray
+) -> None:
+    import sqlite3
+
+    source = _save(tmp_path / "photo.png", photo)
+    store = Store(tmp_path / "runs.sqlite")
+    target = tmp_path / "photo_bicubic_x2.png"
+    assert store.claim(target)
+    with sqlite3.connect(store.path) as conn:  # held by a live process, not us
+        conn.execute("UPDATE claims SET pid = ?, pid_started = NULL", (os.getppid(),))
+    with pytest.raises(batch.OutputTakenError, match="another unsr run"):
+        jobs.run(batch.process_file(source, None, "bicubic", 2, store=store))
+    assert not target.exists() and store.runs() == []
 
 
 def test_process_file_never_writes_over_input(
