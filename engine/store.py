@@ -351,8 +351,8 @@ def _text(value: str | None) -> str | None:
 
 
 def _key(path: str | os.PathLike[str]) -> bytes:
-    """The path as the OS spells it, absolute: lossless and comparable."""
-    return os.fsencode(os.path.abspath(path))
+    """The path as the OS spells it, links resolved: lossless and comparable."""
+    return os.fsencode(os.path.realpath(path))
 
 
 def _path_of(raw: bytes | None, text: str | None) -> Path | None:
@@ -514,7 +514,7 @@ class Store:
             )
         size = mtime = sha = None
         if output is not None:
-            output = os.path.abspath(output)
+            output = os.path.realpath(output)
             size, mtime, sha = _fingerprint(Path(output))
         with self._connect() as conn, _transaction(conn):
             cur = conn.execute(
@@ -631,6 +631,14 @@ class Store:
                 (key, pid, _process_started(pid), now),
             )
         return True
+
+    def claimed(self, target: str | os.PathLike[str]) -> bool:
+        """True while a live process (this one included) holds ``target``."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT pid, pid_started FROM claims WHERE target = ?", (_key(target),)
+            ).fetchone()
+        return row is not None and not _writer_gone(row["pid"], row["pid_started"])
 
     def release(self, target: str | os.PathLike[str]) -> None:
         """Drop this process's claim on ``target`` (nothing if it holds none)."""

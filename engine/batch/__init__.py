@@ -18,7 +18,6 @@ from engine.batch.plan import (
     Owner,
     Plan,
     default_output_name,
-    default_owner,
     output_path,
     plan_outputs,
 )
@@ -34,7 +33,6 @@ __all__ = [
     "Owner",
     "Plan",
     "default_output_name",
-    "default_owner",
     "output_folders",
     "output_path",
     "plan_outputs",

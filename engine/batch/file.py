@@ -177,20 +177,21 @@ def _check_target(
 def _claim(
     job: _Job, overwrite: bool, overwrite_any: bool, protect: Iterable[PathLike]
 ) -> None:
-    """Claim the output for this process, after checking what is there.
+    """Claim the output for this process, then check what is there.
+
+    The claim comes first: a file another run is writing exists before that
+    run records it, and only its claim tells it from a user's file.
 
     Raises
     ------
     OutputTakenError
-        Another live run holds the claim, or wrote the file meanwhile.
+        Another live run holds the claim, or unsr wrote the file already.
+    WriteError
+        The name belongs to an input, or to a file unsr did not write.
     """
-    protect = list(protect)
-    _check_target(job, overwrite, overwrite_any, protect)
     if not job.store.claim(job.target):
         raise OutputTakenError(job.target, "another unsr run is writing it")
     try:
-        # Another run may have finished this file between the check and the
-        # claim: look again now that nobody else can start it.
         _check_target(job, overwrite, overwrite_any, protect)
     except BaseException:
         job.store.release(job.target)

@@ -28,6 +28,8 @@ PathLike = str | os.PathLike[str]
 
 #: Tells which run wrote a file as it is now (None: unsr did not write it).
 Owner = Callable[[Path], RunRecord | None]
+#: Tells whether a live unsr run is writing a file right now.
+Claimed = Callable[[Path], bool]
 
 
 @dataclass(frozen=True)
@@ -150,12 +152,13 @@ def _scan(
     return found
 
 
-def default_owner() -> Owner:
-    """The run history's :meth:`~engine.store.Store.wrote`, or "knows nothing"."""
+def _history(store: Store | None) -> tuple[Owner, Claimed]:
+    """The run history's ``wrote`` and ``claimed``, or "knows nothing"."""
     try:
-        return Store().wrote
+        history = store if store is not None else Store()
     except StoreError:
-        return lambda path: None
+        return (lambda path: None), (lambda path: False)
+    return history.wrote, history.claimed
 
 
 def plan_outputs(
@@ -166,7 +169,7 @@ def plan_outputs(
     scale: int,
     recursive: bool = False,
     fmt: str | None = None,
-    owner: Owner | None = None,
+    store: Store | None = None,
     overwrite_any: bool = False,
 ) -> Plan:
     """Expand files and folders into (input, output) pairs.
@@ -183,9 +186,9 @@ def plan_outputs(
         Used for the output names, see :func:`default_output_name`.
     recursive
         Descend into sub-folders; the output mirrors the folder tree.
-    owner
-        Which run wrote a file (the run history's ``wrote``; the default
-        store's when None). Files it does not know are the user's.
+    store
+        The run history (the default store when None): files it knows unsr
+        wrote, or that a live run is writing, are unsr's; others the user's.
     overwrite_any
         Plan outputs over files unsr did not write, instead of renaming.
 
@@ -229,11 +232,11 @@ def plan_outputs(
             problems.append((source, "no permission to open its folder"))
         else:
             problems.append((source, "file not found"))
-    owner = owner if owner is not None else default_owner()
-    earlier = _EarlierOutputs(owner, method, scale)
+    owner, claimed = _history(store)
+    earlier = _EarlierOutputs(owner, claimed, method, scale)
     kept = _drop_repeats(pairs, scanned, earlier)
     notes: list[tuple[Path, str]] = []
-    renamer = _Renamer(owner, explicit, overwrite_any, notes)
+    renamer = _Renamer(owner, claimed, explicit, overwrite_any, notes)
     return Plan(tuple(renamer.unique(kept)), tuple(problems), tuple(notes))
 
 
@@ -242,6 +245,7 @@ class _EarlierOutputs:
     """Tells a file this method and scale wrote earlier from a user's file."""
 
     owner: Owner
+    claimed: Claimed
     method: str
     scale: int
 
@@ -250,6 +254,8 @@ class _EarlierOutputs:
             return False
         if f"_{_tag(self.method)}_x{self.scale}" not in path.stem:
             return False  # unsr's output names always carry "_method_xN"
+        if self.claimed(path):
+            return True  # another run is writing it: an output, not an input
         record = self.owner(path)
         return (
             record is not None
@@ -284,14 +290,16 @@ class _Renamer:
     """Gives outputs distinct names, never an input's nor a user's file's."""
 
     owner: Owner
+    claimed: Claimed
     explicit: set[Path]
     overwrite_any: bool
     notes: list[tuple[Path, str]]
 
     def _foreign(self, path: Path) -> bool:
-        """An existing file (or link) that unsr did not write."""
-        exists = path.exists() or path.is_symlink()
-        return exists and not self.overwrite_any and self.owner(path) is None
+        """An existing file (or link) that unsr did not write nor is writing."""
+        if self.overwrite_any or not (path.exists() or path.is_symlink()):
+            return False
+        return self.owner(path) is None and not self.claimed(path)
 
     def unique(self, pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
         """Rename outputs that clash, land on an input or on a user's file.
@@ -324,10 +332,10 @@ class _Renamer:
 
 
 __all__ = [
+    "Claimed",
     "Owner",
     "Plan",
     "default_output_name",
-    "default_owner",
     "output_path",
     "plan_outputs",
 ]

@@ -180,7 +180,7 @@ def _plan(
     """
     plan = batch.plan_outputs(
         args.inputs, args.out, method=spec.id, scale=args.scale,
-        recursive=args.recursive, fmt=args.fmt, owner=store.wrote,
+        recursive=args.recursive, fmt=args.fmt, store=store,
         overwrite_any=args.overwrite_any,
     )  # fmt: skip
     for path, reason in plan.problems:
