@@ -367,7 +367,8 @@ def decode_file(path: str | os.PathLike[str], max_pixels: int) -> ImageData:
         if image is None:
             decoded = _read_tiff(path, data, max_pixels, notes)
         else:
-            with image:
+            # Now the format is known, the reasons can name it.
+            with image, reading(path, image.format or image_kind(data)):
                 decoded = _decode(path, image, data, notes)
     return _assemble(path, decoded, notes)
 

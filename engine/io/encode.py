@@ -21,6 +21,7 @@ from PIL import Image
 from engine.io.meta import (
     add_png_chunks,
     exif_ascii_tags,
+    exif_beyond_text,
     exif_loads,
     has_sub_ifds,
     png_chunk,
@@ -209,7 +210,7 @@ def losses(image: ImageData, fmt: str, bit_depth: int | None = None) -> list[str
     if fmt == "bmp" and (image.icc_profile or image.exif):
         lost.append("BMP holds no ICC profile or EXIF: they were left out")
     bits = bit_depth if bit_depth is not None else image.bit_depth
-    if fmt == "tiff" and bits == 16 and image.exif:
+    if fmt == "tiff" and bits == 16 and exif_beyond_text(image.exif):
         lost.append("a 16-bit TIFF keeps only the EXIF's text tags (camera, date)")
     return lost
 

@@ -45,6 +45,7 @@ _IGNORED = (
     "could be decompression bomb",  # the size is checked against our own limit
     "Unknown field with tag",  # libtiff: a private tag it skips
     "unknown field with tag",
+    "is deprecated and will be removed",  # Pillow's plans, not the file's state
 )
 
 #: Fragments of library messages, mapped to the plain reason they mean.
@@ -57,6 +58,23 @@ _DAMAGED_HINTS = (
     ("corrupt", "its data is damaged"),
     ("crc", "its data is damaged (a checksum does not match)"),
 )
+
+
+#: Fragments meaning "a program or codec is missing here", not "damaged".
+_MISSING_HINTS = (
+    ("ghostscript", "reading {a} file needs Ghostscript, which is not installed"),
+    ("requires the", "reading this {kind} needs a codec that is not installed"),
+    ("not available", "reading this {kind} needs a codec that is not installed"),
+)
+
+
+def missing_tool(exc: BaseException, kind: str = "image") -> str | None:
+    """The plain reason when ``exc`` says a program or codec is missing."""
+    text = str(exc).lower()
+    for fragment, reason in _MISSING_HINTS:
+        if fragment in text:
+            return reason.format(a=_a(kind), kind=kind)
+    return None
 
 
 def _a(kind: str) -> str:
@@ -195,6 +213,9 @@ def reading(path: Path, kind: str = "image") -> Iterator[None]:
     except NotImplementedError as exc:
         raise UnsupportedImageError(path, plain_reason(exc, kind)) from None
     except Exception as exc:  # every decoder failure is the file's, not ours
+        missing = missing_tool(exc, kind)
+        if missing is not None:
+            raise UnsupportedImageError(path, missing) from None
         raise DamagedImageError(path, plain_reason(exc, kind)) from None
 
 

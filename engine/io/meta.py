@@ -206,6 +206,23 @@ def exif_ascii_tags(exif: bytes | None) -> list[tuple[int, str]]:
     return tags
 
 
+#: IFD0 tags a 16-bit TIFF output loses nothing by dropping (it sets its own).
+_LAYOUT_TAGS = frozenset({ORIENTATION_TAG, 282, 283, 296})
+
+
+def exif_beyond_text(exif: bytes | None) -> bool:
+    """True when an EXIF block holds more than :func:`exif_ascii_tags` keeps."""
+    if not exif:
+        return False
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        extra = set(parsed) - set(ASCII_IFD0_TAGS) - _LAYOUT_TAGS
+    except Exception:  # unreadable: nothing would be kept anyway
+        return False
+    return bool(extra)
+
+
 def png_chunk(kind: bytes, data: bytes) -> bytes:
     """Return one PNG chunk: length, type, data, CRC."""
     body = kind + data
@@ -233,6 +250,7 @@ __all__ = [
     "add_png_chunks",
     "clean_exif",
     "exif_ascii_tags",
+    "exif_beyond_text",
     "exif_loads",
     "has_sub_ifds",
     "orient",

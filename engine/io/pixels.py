@@ -76,6 +76,7 @@ def float_to_uint16(
             f"float samples range {values.min():.4g}..{values.max():.4g}; "
             "values outside 0..1 were clipped to 0..1"
         )
+    notes.append("float samples kept as 16 bits (unsr writes 8 or 16 bits)")
     out: np.ndarray = np.round(np.clip(values, 0.0, 1.0) * 65535.0).astype(np.uint16)
     return out
 
@@ -94,14 +95,19 @@ def declared_float_range(image: Image.Image) -> tuple[float, float] | None:
         return None
 
 
-def _int32_to_uint16(values: np.ndarray, notes: list[str]) -> np.ndarray:
+def _int32_to_uint16(values: np.ndarray, notes: list[str], stored: str) -> np.ndarray:
+    """32-bit integer samples to uint16, saying what changed.
+
+    ``stored`` is the file's raw mode: Pillow opens some 16-bit files (PGM) as
+    32-bit "I", and those lose nothing.
+    """
     if values.size and (values.min() < 0 or values.max() > 65535):
         notes.append(
             f"32-bit samples range {values.min()}..{values.max()}; values outside "
             "0..65535 were clipped"
         )
-    elif values.size and values.max() > 0:
-        notes.append("32-bit integer samples kept as 16 bits")
+    elif "16" not in stored:
+        notes.append("32-bit integer samples kept as 16 bits (all values fit)")
     out: np.ndarray = np.clip(values, 0, 65535).astype(np.uint16)
     return out
 
@@ -217,7 +223,7 @@ def _gray_planes(image: Image.Image, rawmode: str, notes: list[str]) -> Planes |
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         colour, bits = np.asarray(image).astype(np.uint16), 16
     elif mode == "I":
-        colour, bits = _int32_to_uint16(np.asarray(image), notes), 16
+        colour, bits = _int32_to_uint16(np.asarray(image), notes, rawmode), 16
     elif mode == "F":
         declared = declared_float_range(image)
         colour, bits = float_to_uint16(np.asarray(image), notes, declared), 16
