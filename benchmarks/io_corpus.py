@@ -212,11 +212,18 @@ def _bitfields_bmp(rng: np.random.Generator) -> Case:
                 "alpha mask", make)  # fmt: skip
 
 
-def build_corpus(folder: Path) -> list[tuple[Case, Path]]:
-    """Write every case Pillow (or tifffile) can write; skip the rest."""
+def build_corpus(
+    folder: Path, formats: frozenset[str] | None = None
+) -> list[tuple[Case, Path]]:
+    """Write every case Pillow (or tifffile) can write; skip the rest.
+
+    ``formats`` keeps only Pillow's cases in those formats (all when None);
+    the tifffile and BITFIELDS BMP cases are always made.
+    """
     rng = np.random.default_rng(7)
     made = []
-    cases = [*_pillow_cases(rng), *_tifffile_cases(rng), _bitfields_bmp(rng)]
+    pillow = [c for c in _pillow_cases(rng) if formats is None or c.fmt in formats]
+    cases = [*pillow, *_tifffile_cases(rng), _bitfields_bmp(rng)]
     for case in cases:
         path = folder / case.name
         try:

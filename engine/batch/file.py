@@ -26,7 +26,7 @@ from engine.io.types import EXISTS_REASON
 from engine.jobs import Job
 from engine.methods.base import Method, RunContext
 from engine.methods.registry import get as get_method
-from engine.store import Store, StoreError
+from engine.store import Store, StoreError, readable
 
 PathLike = str | os.PathLike[str]
 
@@ -209,16 +209,18 @@ def _upscale_and_write(
 ) -> Job[tuple[Path, tuple[str, ...]]]:
     """Read, upscale and write; return the output and the reader's notes."""
     source, target = job.source, job.target
-    yield Progress(0, 0, f"reading {source.name}")
+    # Event text is shown as is: names that are not UTF-8 get escapes.
+    source_name, target_name = readable(source.name), readable(target.name)
+    yield Progress(0, 0, f"reading {source_name}")
     image = images.read(source, max_pixels=max_pixels)
     for note in image.notes:
-        yield Message(f"{source.name}: {note}", "warning")
+        yield Message(f"{source_name}: {note}", "warning")
     upscaled = yield from upscale_image(
         image, job.spec, job.scale, params=job.params, context=job.context
     )
     for loss in images.losses(upscaled, target, fmt=fmt, bit_depth=bit_depth):
-        yield Message(f"{target.name}: {loss}", "warning")
-    yield Progress(0, 0, f"writing {target.name}")
+        yield Message(f"{target_name}: {loss}", "warning")
+    yield Progress(0, 0, f"writing {target_name}")
     try:
         written = images.write(
             upscaled, target, fmt=fmt, quality=quality, bit_depth=bit_depth,

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from engine import batch, jobs
 from engine.cli.progress import BatchProgress, FileProgress
@@ -127,6 +127,30 @@ def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
         err.write("unsr upscale: -o names a file; give a folder for several inputs\n")
         return None
     return spec
+
+
+class _Escaping:
+    """A text stream that prints file names that are not UTF-8 with escapes.
+
+    Linux names may be any bytes; Python carries the undecodable ones as lone
+    surrogates, which a UTF-8 stream refuses. Whatever reaches the terminal
+    (paths inside error reasons included) goes through here.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        safe = text.encode("utf-8", "surrogateescape").decode(
+            "utf-8", "backslashreplace"
+        )
+        return self.stream.write(safe)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.stream, "isatty", lambda: False)())
 
 
 class TerminatedError(KeyboardInterrupt):
@@ -247,6 +271,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     Files another unsr run holds, or that an earlier run already wrote, are
     skipped (not failed), so two runs over the same files both end with 0.
     """
+    out, err = cast(TextIO, _Escaping(out)), cast(TextIO, _Escaping(err))
     spec = _check_args(args, err)
     if spec is None:
         return EXIT_USAGE
@@ -286,7 +311,7 @@ def _reason(exc: BaseException, source: Path) -> str:
     """The reason to print after the input's name (says so when the output failed)."""
     if isinstance(exc, ImageError):
         if exc.path != source:
-            return f"cannot write {exc.path}: {exc.reason}"
+            return f"cannot write {readable(exc.path)}: {exc.reason}"
         return exc.reason
     if isinstance(exc, FILE_ERRORS):
         return str(exc) or type(exc).__name__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -377,3 +378,47 @@ def test_batch_progress_eta() -> None:
     progress.step()
     assert progress.prefix() == "[2/4]"
     assert progress.status() == "batch [#####---------------] 1/4 files, ETA 0:30"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux names may be any bytes")
+def test_file_name_that_is_not_utf8(
+    tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    name = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not valid UTF-8
+    src = _save(tmp_path / name, rng)
+    assert main(["upscale", str(src)]) == 0
+    captured = capsys.readouterr()
+    assert "1 written, 0 failed" in captured.out
+    assert "caf\\xe9.png" in captured.err  # shown readably
+    (record,) = Store().runs()
+    assert record.status == "done" and record.input_path == src
+    assert record.output == tmp_path / os.fsdecode(b"caf\xe9_bicubic_x2.png")
+    assert main(["runs"]) == 0
+    assert "caf\\xe9.png" in capsys.readouterr().out
+
+
+def test_unwritable_history_stops_before_any_work(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    a = _save(tmp_path / "a.png", rng)
+    Store()  # the history exists; then its folder turns read-only
+    data = os.environ["UNSR_DATA_DIR"]
+    real_open = os.open
+
+    def refuse(path: str, *args: int) -> int:
+        if str(path).startswith(data) and ".unsr-probe-" in str(path):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    assert main(["upscale", str(a)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot record runs in {data}" in err and "nothing was done" in err
+    assert not (tmp_path / "a_bicubic_x2.png").exists()
