@@ -11,9 +11,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TextIO, cast
 
 from engine import batch, jobs
+from engine.cli.command import Subparsers
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.io.images import FORMATS, ImageError
 from engine.methods.base import Method, MethodError, RunContext
@@ -50,7 +51,7 @@ def _quality(text: str) -> int:
     return value
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add the ``upscale`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser(
         "upscale",
