@@ -138,7 +138,7 @@ def _summary(stdout: str) -> dict[str, int]:
 def test_two_concurrent_runs_do_each_file_once_and_both_succeed(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    count = 24
+    count = 16
     src = _images(tmp_path / "in", count, rng)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "engine.cli", "upscale", str(src), "-o", str(out)]
