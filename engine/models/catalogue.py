@@ -207,8 +207,7 @@ class Catalogue:
             if entry.id == model_id:
                 return entry
         raise KeyError(
-            f"no model {model_id!r} in the catalogue "
-            "(see `unsr models get --list`)"
+            f"no model {model_id!r} in the catalogue (see `unsr models get --list`)"
         )
 
     def ids(self) -> tuple[str, ...]:
@@ -220,7 +219,7 @@ class Catalogue:
         return next((e for e in self.entries if e.recommended and e.offered), None)
 
     def merged(self, more: Iterable[Entry]) -> Catalogue:
-        """This catalogue plus ``more``; an id already here keeps its entry."""
+        """Return this plus ``more``; an id already here keeps its entry."""
         taken = set(self.ids())
         extra = []
         for entry in more:
