@@ -78,7 +78,7 @@ def serve(served: Served) -> Iterator[str]:
     """Run a server for ``served``; yield its base URL (``http://127.0.0.1:N``)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(served))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

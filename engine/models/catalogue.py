@@ -37,7 +37,7 @@ Origin = Literal["unsr", "openmodeldb"]
 PURPOSES = ("photo", "anime", "denoise", "general", "other")
 #: The catalogue file format this code reads.
 FORMAT_VERSION = 1
-_ID = re.compile(r"^[a-z0-9][a-z0-9._+-]*$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
