@@ -11,15 +11,16 @@ download keeps its partial file and resumes on the next run.
 from __future__ import annotations
 
 import argparse
-from typing import Any, TextIO
+from typing import TextIO
 
 from engine import jobs, paths
+from engine.cli.command import Subparsers
 from engine.cli.progress import FileProgress
 from engine.models.catalogue import Catalogue, Entry
 from engine.models.library import human_bytes
 
 
-def add_parser(cmds: Any) -> None:
+def add_parser(cmds: Subparsers) -> None:
     """Add ``get`` to the ``unsr models`` subparsers."""
     p = cmds.add_parser(
         "get",

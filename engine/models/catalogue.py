@@ -234,7 +234,7 @@ class Catalogue:
 
 def bundled_path() -> Path:
     """The vetted catalogue shipped with unsr."""
-    return paths.resources_dir() / "catalogue.json"
+    return paths.catalogue_path()
 
 
 def load(path: Path | None = None) -> Catalogue:
