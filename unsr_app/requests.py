@@ -81,6 +81,10 @@ class MethodInfo:
     profiles: tuple[str, ...]
     needs_fit: bool
     kind: str = "builtin"
+    #: The network's own factor (an x4 model: 4); the scale box starts there.
+    native_scale: int | None = None
+    #: A demo checkpoint shipped with unsr (not a model to rely on).
+    demo: bool = False
 
 
 @dataclass(frozen=True)

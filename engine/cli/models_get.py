@@ -2,7 +2,8 @@
 
 ``unsr models get ID...`` fetches each model from its sources, checks every
 SHA-256 and installs it into the models folder (ncnn models are converted);
-``--list`` prints the catalogue, one model a line, id first; ``--refresh``
+``--list`` prints the catalogue, one model a line, id first; ``--recommended``
+gets the one general photo model a fresh install should have; ``--refresh``
 first fetches OpenModelDB's index, so its models can be listed and got too.
 A failure is one line on stderr and the other ids go on; an interrupted
 download keeps its partial file and resumes on the next run.
@@ -34,6 +35,11 @@ def add_parser(cmds: Subparsers) -> None:
         "--list",
         action="store_true",
         help="print the catalogue, one model a line, id first",
+    )
+    p.add_argument(
+        "--recommended",
+        action="store_true",
+        help="get the catalogue's recommended general photo model (small, fast)",
     )
     p.add_argument(
         "--refresh",
@@ -126,20 +132,24 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for line in list_lines(catalogue):
             out.write(line + "\n")
         return 0 if ok else 1
-    if not args.ids:
+    ids = list(args.ids)
+    recommended = catalogue.recommended()
+    if args.recommended and recommended is not None:
+        ids.append(recommended.id)
+    if not ids:
         if args.refresh:
             return 0 if ok else 1
         err.write("unsr models get: name a model ID (see `unsr models get --list`)\n")
         return 2
     failed = 0
-    for n, model_id in enumerate(args.ids, 1):
+    for n, model_id in enumerate(ids, 1):
         try:
             entry = catalogue.find(model_id)
         except KeyError as exc:
             err.write(f"unsr: {exc.args[0]}\n")
             failed += 1
             continue
-        prefix = f"[{n}/{len(args.ids)}]" if len(args.ids) > 1 else ""
+        prefix = f"[{n}/{len(ids)}]" if len(ids) > 1 else ""
         try:
             failed += not _get_one(entry, prefix, out, err)
         except KeyboardInterrupt:
