@@ -8,6 +8,7 @@ times, answers 404 for unknown paths, and logs every request.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ class Served:
     #: (path, Range header or "") of every request, in order
     log: list[tuple[str, str]] = field(default_factory=list)
     sent: int = 0
+    #: seconds to wait between 8 KB pieces of a body (a slow link), 0 for none
+    pace: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -67,8 +70,15 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
                     body = body[:cut]
                     self.close_connection = True
                 served.sent += len(body)
-            self.wfile.write(body)
-            self.wfile.flush()
+            step = 8192 if served.pace else max(1, len(body))
+            try:
+                for at in range(0, len(body), step):
+                    self.wfile.write(body[at : at + step])
+                    self.wfile.flush()
+                    if served.pace:
+                        time.sleep(served.pace)
+            except OSError:  # the client hung up (a cancelled download)
+                self.close_connection = True
 
     return Handler
 

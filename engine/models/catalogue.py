@@ -107,6 +107,14 @@ class Source:
         name = (self.filename or self.url or "").lower()
         return name.endswith((".tar.gz", ".tgz", ".tar"))
 
+    def download_bytes(self, files: int) -> int:
+        """About how many bytes getting ``files`` bytes of model costs.
+
+        A tar archive is fetched whole; a zip's members are read by range
+        requests (about their own size); plain files are what they are.
+        """
+        return self.size if self.is_tar and self.size else files
+
     def describe(self) -> str:
         """One line naming the source, for messages and the details pane."""
         if self.kind == "pypi":
@@ -343,7 +351,10 @@ def _source(raw: Any, names: list[str], at: str) -> Source:
     if kind == "pypi":
         for key in ("dist", "version", "filename"):
             _get(raw, key, str, f"{at} (pypi source)")
-        return Source("pypi", pairs, raw["dist"], raw["version"], raw["filename"])
+        size = int(raw.get("size") or 0)
+        return Source(
+            "pypi", pairs, raw["dist"], raw["version"], raw["filename"], size=size
+        )
     if kind == "archive":
         url = _get(raw, "url", str, f"{at} (archive source)")
         sha = _get(raw, "sha256", str, f"{at} (archive source)").lower()
