@@ -77,6 +77,7 @@ class GetModelsDialog(QDialog):
         self.resize(860, 560)
         self._rows: list[CatalogueRow] = []
         self._running = False
+        self._summary = ""
 
         intro = QLabel(
             "Models unsr can download, check against their published SHA-256 "
@@ -185,8 +186,9 @@ class GetModelsDialog(QDialog):
             item.setSelected(row.id in keep)
         self._apply_filter()
         offered = sum(r.offered for r in self._rows)
+        self._summary = f"{offered} models offered, {len(self._rows)} listed"
         if not self._running:
-            self.status.setText(f"{offered} models offered, {len(self._rows)} listed")
+            self.status.setText(self._summary)
         self._update_buttons()
 
     def rows(self) -> list[CatalogueRow]:
@@ -215,6 +217,8 @@ class GetModelsDialog(QDialog):
         self.progress.setVisible(running)
         if running:
             self.progress.setRange(0, 0)  # busy until the first byte count
+        else:
+            self.status.setText(self._summary)
         self._update_buttons()
 
     def show_progress(
@@ -269,6 +273,7 @@ class GetModelsDialog(QDialog):
             f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td>"
             f"<td>{html.escape(v)}</td></tr>"
             for k, v in facts.items()
+            if v
         )
         self.details.setText(f"<table>{cells}</table>")
 
