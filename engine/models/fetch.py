@@ -96,9 +96,11 @@ class Meter:
         """The state now."""
         elapsed = time.perf_counter() - self._start
         eta = None
-        # Half a second of data at least: the first chunk's rate says nothing.
-        if self._fetched > 0 and self.total > 0 and elapsed >= 0.5:
-            eta = max(0, self.total - self.done) * elapsed / self._fetched
+        # A second and a few hundred KB at least: the first chunks' rate is
+        # mostly the requests' latency and says nothing about the rest.
+        enough = self._fetched >= min(256_000, self.total // 50)
+        if self.total > 0 and enough and elapsed >= 1.0:
+            eta = max(0, self.total - self.done) * elapsed / max(1, self._fetched)
         return Progress(self.done, self.total, self.stage, eta)
 
     def due(self) -> bool:

@@ -319,3 +319,21 @@ def test_an_unconvertible_ncnn_model_installs_nothing() -> None:
         with pytest.raises(get.GetError, match="verified, but unsr cannot use it"):
             _run(_entry([source], files), base)
     assert _models() == []
+
+
+def test_the_eta_waits_for_real_data_and_ignores_resumed_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(fetch.time, "perf_counter", lambda: now[0])
+    meter = fetch.Meter(10_000_000, "downloading")
+    meter.add(4_000_000, fetched=False)  # a .part from an earlier run
+    now[0] += 0.3
+    meter.add(10_000)
+    assert meter.progress().eta_s is None  # a latency-sized sample
+    now[0] += 1.7
+    meter.add(990_000)  # 1 MB in 2 s: 5 MB left takes 10 s
+    progress = meter.progress()
+    assert (progress.step, progress.total) == (5_000_000, 10_000_000)
+    assert progress.eta_s == pytest.approx(10.0)
+    assert fetch.Meter(0, "index").progress().eta_s is None
