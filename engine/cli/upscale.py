@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 from typing import TextIO
 
 from engine import batch, jobs
+from engine.cli import params as cli_params
 from engine.cli.command import Subparsers
+from engine.cli.params import ParamError
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.io.images import FORMATS, ImageError
 from engine.methods.base import Method, MethodError, RunContext
@@ -66,6 +69,15 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("-p", "--profile", default=None, help="a profile of the method")
     p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change one setting of the method's profile, e.g. --set iters=800 "
+        "for dualsr (repeatable; a wrong name lists the method's settings)",
+    )
+    p.add_argument(
         "-o", "--out", type=Path, default=None, help="output folder (or file)"
     )
     p.add_argument(
@@ -104,8 +116,8 @@ def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
         if args.scale is None:  # no -s: the model's own factor
             args.scale = spec.default_scale
         spec.check_scale(args.scale)
-        spec.params_for(args.profile)
-    except MethodError as exc:
+        spec = _with_settings(spec, args.profile, args.settings)
+    except (MethodError, ParamError) as exc:
         err.write(f"unsr upscale: {exc}\n")
         return None
     if args.device in ("cuda", "mps"):
@@ -121,6 +133,24 @@ def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
         err.write("unsr upscale: -o names a file; give a folder for several inputs\n")
         return None
     return spec
+
+
+def _with_settings(spec: Method, profile: str | None, settings: list[str]) -> Method:
+    """The method whose chosen profile carries the ``--set`` changes.
+
+    The batch then runs (and the store records) the changed params under the
+    profile's name, without a params argument of its own.
+    """
+    params = spec.params_for(profile)
+    if not settings:
+        return spec
+    try:
+        changes = cli_params.parse_assignments(settings, type(params))
+    except ParamError as exc:
+        raise ParamError(f"{spec.id}: {exc}") from None
+    name = profile or spec.default_profile
+    changed = cli_params.apply(params, changes)
+    return dataclasses.replace(spec, profiles={**spec.profiles, name: changed})
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
