@@ -58,7 +58,10 @@ def relativistic_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 
 
 def relativistic_g(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """ESRGAN's relativistic average generator loss (labels swapped)."""
+    """ESRGAN's relativistic average generator loss (the labels swapped).
+
+    The estimated-degradation method's paper profile trains with it.
+    """
     return relativistic_d(fake, real)
 
 

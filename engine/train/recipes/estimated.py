@@ -32,6 +32,7 @@ from engine.nets.sr import SRNet, SRNetSpec
 from engine.train import jpeg, kernel_spectrum
 from engine.train.data import Batch
 from engine.train.degrade import CleanOp
+from engine.train.gradients import set_requires_grad
 from engine.train.kernel_fit import KernelFit, KernelSpec, crop_for
 from engine.train.kernel_spectrum import SpectrumSpec
 from engine.train.losses import (
@@ -45,10 +46,8 @@ from engine.train.losses import (
 from engine.train.pools import KernelPool, NoisePool, NoiseSpec, flat_patches
 from engine.train.pools import synthesise as make_lr
 from engine.train.previews import kernel_tiles, mosaic, noise_tiles, side_by_side
-from engine.train.recipes.base import Recipe, Session
-from engine.train.recipes.common import TrainConfig, first, scalar
+from engine.train.recipes.recipe import Recipe, Session, TrainConfig, first, scalar
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
-from engine.train.utils import set_requires_grad
 
 
 @dataclass(frozen=True)
@@ -228,10 +227,11 @@ class EstimatedSession(Session):
 
     # -- the recipe's part ------------------------------------------------
     def schedule(self) -> PhaseScheduler:
-        """Kernel fits alone, then SR (no kernel phase when nothing can be fitted)."""
+        """KernelGAN fits alone, then SR; only SR for spectrum kernels (instant)."""
         c: EstimatedConfig = self.config
         sr = Phase("sr", 1.0, ("SR", "D") if c.w_adv > 0 else ("SR",))
-        if self.data is not None and not self._fittable():
+        kernelgan = c.kernel.estimator == "kernelgan"
+        if not kernelgan or (self.data is not None and not self._fittable()):
             return PhaseScheduler((sr,))
         return PhaseScheduler((Phase("kernels", c.kernel.phase, ("K_G", "K_D")), sr))
 
