@@ -324,7 +324,7 @@ def estimated_probes(
     mean_k = sess.kernels.kernels.mean(0) if len(sess.kernels.kernels) else None
     out: dict[str, Any] = {
         "kernels_in_pool": len(sess.kernels.kernels),
-        "kernel_fits_started": sess.fit.fits,
+        "kernelgan_fits_done": sess.fit.fits if sess.fit is not None else None,
         "noise_patches_in_pool": len(sess.noise.patches),
         "noise_patches_flat_of_looked_at": f"{sess.noise.found} / {sess.noise.seen}",
         "jpeg_qualities_read": sorted({s.quality for s in settings}),

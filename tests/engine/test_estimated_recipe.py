@@ -75,7 +75,7 @@ def test_kernelgan_fits_fill_the_pool_and_keep_refreshing_it() -> None:
     for step in range(14):
         frac = step / 14
         session.train_step(data.sample(2, g), sched.at(frac), frac)
-        fits.append(session.fit.fits)  # type: ignore[attr-defined]
+        fits.append(session.fit.fits)  # type: ignore[attr-defined,union-attr]
         if fits[-1] == 2 and after_two is None:
             after_two = kernels.kernels.clone()
     # Fits of three iterations: two in the kernel phase (three steps of two

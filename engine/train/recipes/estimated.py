@@ -111,8 +111,9 @@ class EstimatedSession(Session):
         self.lr_policy = LRPolicy(c.milestones)
         feats = vgg_features() if c.w_percep > 0 else None
         self.percep = Perceptual(feats).to(self.device) if feats is not None else None
-        self.fit = KernelFit(c.kernel, self.device)
+        self.fit: KernelFit | None = None
         if c.kernel.estimator == "kernelgan":
+            self.fit = KernelFit(c.kernel, self.device)
             # Registered without the DDP wrap: each rank fits kernels of its own.
             self.nets["K_G"], self.nets["K_D"] = self.fit.g_dn, self.fit.d
             self.add_optim("K_G", ("K_G",), c.kernel.lr, (0.5, 0.999))
@@ -199,9 +200,9 @@ class EstimatedSession(Session):
 
     def _fit_iteration(self) -> dict[str, float]:
         """One KernelGAN iteration; a finished fit's kernel joins the pool."""
-        if len(self.order) == 0 or self.data is None:
-            return {}
         fit = self.fit
+        if fit is None or len(self.order) == 0 or self.data is None:
+            return {}
         if fit.it == 0:
             fit.reset(self.g)
             for name in ("K_G", "K_D"):
@@ -314,7 +315,12 @@ class EstimatedSession(Session):
             **{f"noise.{k}": v for k, v in self.noise.state().items()},
             "order": self.order.clone(),
             "progress": torch.tensor(
-                [self.fit.fits, self.fit.it, self.steps, int(self._started)]
+                [
+                    self.fit.fits if self.fit else 0,
+                    self.fit.it if self.fit else 0,
+                    self.steps,
+                    int(self._started),
+                ]
             ),
         }
 
@@ -326,7 +332,9 @@ class EstimatedSession(Session):
         self.noise.load({k[6:]: v for k, v in state.items() if k.startswith("noise.")})
         self.order = state["order"].clone()
         fits, it, steps, started = (int(v) for v in state["progress"])
-        self.fit.fits, self.fit.it, self.steps = fits, it, steps
+        if self.fit is not None:
+            self.fit.fits, self.fit.it = fits, it
+        self.steps = steps
         self._started = bool(started)
 
 
