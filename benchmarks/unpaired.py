@@ -27,6 +27,7 @@ import copy
 import dataclasses
 import datetime
 import json
+import os
 import shlex
 import sys
 import time
@@ -135,8 +136,16 @@ def load_photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[: h // 4 * 4, : w // 4 * 4])
 
 
-def save(path: Path, rgb: np.ndarray) -> None:
-    Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)).save(path)
+def save(path: Path, rgb: np.ndarray, **options: Any) -> None:
+    """Write an 8-bit image through a temp file and a rename.
+
+    Two benchmark processes (one per core) build the same folders: a reader
+    must never see a half-written photo (it would skip it as unreadable).
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    img = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+    img.save(tmp, Image.registered_extensions()[path.suffix.lower()], **options)
+    tmp.replace(path)
 
 
 def blur_only(camera: str, hr: np.ndarray, index: int) -> np.ndarray:
@@ -160,9 +169,7 @@ def save_camera_file(path: Path, camera: str, hr: np.ndarray, index: int) -> Pat
         return path.with_suffix(".png")
     raw = dataclasses.replace(cam, jpeg_quality=None)(hr, index)
     out = path.with_suffix(".jpg")
-    Image.fromarray((np.clip(raw, 0, 1) * 255 + 0.5).astype(np.uint8)).save(
-        out, "JPEG", quality=cam.jpeg_quality
-    )
+    save(out, raw, quality=cam.jpeg_quality)
     return out
 
 
