@@ -133,12 +133,33 @@ def gaussian(cov: torch.Tensor, size: int = KSIZE) -> torch.Tensor:
     return (k / k.sum()).float()
 
 
-def estimate(tiles: list[torch.Tensor], spec: SpectrumSpec) -> torch.Tensor | None:
-    """The kernel behind a set of photos' tiles; None without any tile."""
+def measure(tiles: list[torch.Tensor], spec: SpectrumSpec) -> torch.Tensor | None:
+    """The kernel covariance behind a set of photos' tiles; None without a tile."""
     found = [t for t in tiles if len(t)]
     if not found:
         return None
-    return gaussian(covariance(power_spectrum(torch.cat(found)), spec.band))
+    return covariance(power_spectrum(torch.cat(found)), spec.band)
+
+
+def estimate(tiles: list[torch.Tensor], spec: SpectrumSpec) -> torch.Tensor | None:
+    """The kernel behind a set of photos' tiles; None without any tile."""
+    cov = measure(tiles, spec)
+    return None if cov is None else gaussian(cov)
+
+
+def plausible(cov: torch.Tensor, camera: torch.Tensor, spread: float = 2.5) -> bool:
+    """Whether a subset's covariance may join the pool beside the camera's.
+
+    A few photos whose spectra are no power law (a rendered clock face, a
+    retina on black) pull a subset's fit to a kernel far sharper or broader
+    than the camera's; such a fit is variation of the estimate, not of the
+    camera. Accepted: positive definite, and a total variance within a factor
+    ``spread`` of the camera's.
+    """
+    if bool((torch.linalg.eigvalsh(cov) <= 0).any()):
+        return False
+    ratio = float(torch.trace(cov) / torch.trace(camera).clamp_min(1e-12))
+    return 1 / spread <= ratio <= spread
 
 
 __all__ = [
@@ -146,6 +167,8 @@ __all__ = [
     "covariance",
     "estimate",
     "gaussian",
+    "measure",
+    "plausible",
     "power_spectrum",
     "textured_tiles",
 ]

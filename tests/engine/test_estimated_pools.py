@@ -252,3 +252,12 @@ def _moments(k: torch.Tensor) -> torch.Tensor:
             torch.stack([(k * yy * xx).sum(), (k * xx * xx).sum()]),
         ]
     )
+
+
+def test_a_subsets_fit_far_from_the_cameras_stays_out_of_the_pool() -> None:
+    camera = torch.diag(torch.tensor([1.5, 1.5], dtype=torch.float64))
+    near = torch.tensor([[1.8, 0.3], [0.3, 1.1]], dtype=torch.float64)
+    assert kernel_spectrum.plausible(near, camera)
+    assert not kernel_spectrum.plausible(camera / 4, camera)  # a rendered clock face
+    assert not kernel_spectrum.plausible(camera * 4, camera)
+    assert not kernel_spectrum.plausible(torch.diag(torch.tensor([2.0, -0.1])), camera)

@@ -134,6 +134,7 @@ class EstimatedSession(Session):
         self._read = False  # the photos' JPEG settings and tiles (per process)
         self._tiles: list[torch.Tensor] = []
         self._floor: float | None = None  # the camera's noise floor
+        self._camera_cov: torch.Tensor | None = None  # its kernel, all photos
 
     # -- the camera -------------------------------------------------------
     def _fittable(self) -> list[int]:
@@ -166,6 +167,7 @@ class EstimatedSession(Session):
                 self._tiles = [
                     kernel_spectrum.textured_tiles(p.pixels, spec) for p in photos
                 ]
+                self._camera_cov = kernel_spectrum.measure(self._tiles, spec)
             self._floor = camera_floor([p.pixels for p in photos], c.noise)
         if self._started:
             return
@@ -182,24 +184,28 @@ class EstimatedSession(Session):
         self.noise.add(NoiseCut(patches[mix], levels[mix], looked))
         fittable = torch.tensor(self._fittable(), dtype=torch.long)
         self.order = fittable[torch.randperm(len(fittable), generator=self.g)]
-        if c.kernel.estimator == "spectrum":
+        if self._camera_cov is not None:
             # The camera's kernel from every photo, then the variation of subsets.
-            first = kernel_spectrum.estimate(self._tiles, c.spectrum)
-            if first is not None:
-                self.kernels.add(first)
-                for _ in range(c.kernel.pool - 1):
-                    self._spectrum_kernel()
+            self.kernels.add(kernel_spectrum.gaussian(self._camera_cov))
+            for _ in range(c.kernel.pool - 1):
+                self._spectrum_kernel()
 
     def _spectrum_kernel(self) -> None:
-        """A kernel measured on a random subset of the photos, into the pool."""
+        """A kernel measured on a random subset of the photos, into the pool.
+
+        A fit far from the camera's (see :func:`kernel_spectrum.plausible`) is
+        left out.
+        """
+        if self._camera_cov is None:
+            return
         n = len(self._tiles)
         k = max(1, round(self.config.spectrum.subset * n))
         pick = torch.randperm(n, generator=self.g)[:k].tolist()
-        kernel = kernel_spectrum.estimate(
+        cov = kernel_spectrum.measure(
             [self._tiles[i] for i in pick], self.config.spectrum
         )
-        if kernel is not None:
-            self.kernels.add(kernel)
+        if cov is not None and kernel_spectrum.plausible(cov, self._camera_cov):
+            self.kernels.add(kernel_spectrum.gaussian(cov))
 
     def _refresh_noise(self) -> None:
         """Harvest one photo on a grid shifted at random, into the pool."""
