@@ -10,8 +10,8 @@ from engine import batch, jobs
 from engine.cli.progress import format_eta
 from engine.events import Event, Losses, Message, Progress
 from engine.io.images import ImageError
-from engine.methods.base import MethodError, RunContext
-from engine.methods.dualsr import DUALSR
+from engine.methods.base import Method, MethodError, RunContext
+from engine.methods.dualsr import DUALSR, DualSRParams, reuse
 from engine.methods.dualsr.fit import InputTooSmallError
 from engine.store import Store, StoreError
 
@@ -55,6 +55,36 @@ def register(sub: Any) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace the output")
     p.set_defaults(func=run)
+
+
+def add_reuse_flag(p: argparse.ArgumentParser) -> None:
+    """Add ``--reuse RUN`` (``unsr upscale``): apply a saved DualSR fit."""
+    p.add_argument(
+        "--reuse",
+        metavar="RUN",
+        default=None,
+        help="apply the DualSR fit of RUN (a run id from `unsr runs`, or its "
+        "folder) instead of fitting each photo: one fit for a whole shoot",
+    )
+
+
+def reuse_params(
+    method: Method, ref: str, scale: int, profile: str | None
+) -> DualSRParams:
+    """The params of a run applying the saved fit ``ref``.
+
+    Raises
+    ------
+    MethodError
+        ``method`` is not DualSR, or the run cannot be reused at ``scale``.
+    """
+    if method.id != DUALSR.id:
+        raise MethodError(
+            f"--reuse applies a saved DualSR fit; use it with -m {DUALSR.id}, "
+            f"not -m {method.id}"
+        )
+    base: DualSRParams = DUALSR.params_for(profile)
+    return reuse.params_reusing(ref, scale, base)
 
 
 class LossLine:
@@ -129,7 +159,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     line.end()
     folder = store.get(result.run_id).folder
     out.write(f"{result.output} in {result.seconds:.1f} s (run folder {folder})\n")
+    err.write(
+        f"apply this fit to other photos of the shoot: unsr upscale PHOTOS "
+        f"-m dualsr -s {args.scale} --reuse {result.run_id}\n"
+    )
     return EXIT_OK
 
 
-__all__ = ["LossLine", "register", "run"]
+__all__ = ["LossLine", "add_reuse_flag", "register", "reuse_params", "run"]

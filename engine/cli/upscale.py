@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine import batch, jobs
+from engine.cli.fit import add_reuse_flag, reuse_params
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.io.images import FORMATS, ImageError
 from engine.methods.base import Method, MethodError, RunContext
@@ -88,6 +89,7 @@ def register(sub: Any) -> None:
         help="where to run",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_reuse_flag(p)
     p.set_defaults(func=run)
 
 
@@ -120,6 +122,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = _check_args(args, err)
     if spec is None:
         return EXIT_USAGE
+    params = None
+    if args.reuse is not None:
+        try:
+            params = reuse_params(spec, args.reuse, args.scale, args.profile)
+        except MethodError as exc:
+            err.write(f"unsr upscale: {exc}\n")
+            return EXIT_USAGE
     plan = batch.plan_outputs(
         args.inputs, args.out, method=spec.id, scale=args.scale,
         recursive=args.recursive, fmt=args.fmt,
@@ -152,7 +161,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             continue
         job = batch.process_file(
             source, target, spec, args.scale, profile=args.profile,
-            context=context, fmt=args.fmt, quality=args.quality,
+            params=params, context=context, fmt=args.fmt, quality=args.quality,
             bit_depth=args.bit_depth, overwrite=args.overwrite, store=store,
             protect=inputs,
         )  # fmt: skip

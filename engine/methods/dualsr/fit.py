@@ -330,8 +330,8 @@ def fit_x2(
     plan = sampler.plan(img, c, params.iters * params.batch, seed)
     nets = _Nets(params, dev, c)
     preview_in = _preview_input(rgb, dev)
+    _start_folder(run_dir, params, c, seed)  # makes the folder the log goes in
     log = artefacts.LossLog(run_dir, LOSS_NAMES)
-    _start_folder(run_dir, params, c, seed)
     clock = Clock(params.iters, stage)
     kernel_clock = Clock(0, "", every_s=params.kernel_every_s)
     preview_clock = Clock(0, "", every_s=params.preview_every_s)

@@ -71,6 +71,9 @@ class DualSRParams:
         How often Kernel / Preview / Losses events are emitted.
     seed : int or None
         Seed of the fit; None uses the run context's seed.
+    reuse : str or None
+        A run folder whose saved fit is applied instead of fitting this photo
+        (one fit for a whole shoot; see :mod:`engine.methods.dualsr.reuse`).
     """
 
     iters: int = 3000
@@ -105,6 +108,7 @@ class DualSRParams:
     preview_every_s: float = 3.0
     losses_every: int = 10
     seed: int | None = None
+    reuse: str | None = None
 
     def with_(self, **changes: Any) -> DualSRParams:
         """Return a copy with ``changes`` applied."""
