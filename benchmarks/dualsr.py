@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -263,6 +264,35 @@ def table(stores: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def _command() -> str:
+    """The command line that produced a record, as docs quote it."""
+    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
+
+
+def _save_record(path: Path, key: str, record: dict[str, Any]) -> None:
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[key] = record
+    path.write_text(json.dumps(results, indent=2))
+
+
+def large(args: argparse.Namespace) -> None:
+    """The 12 MP row (benchmarks/dualsr_large.py), appended to ``args.json``."""
+    import dualsr_large
+
+    params = PROFILES["fast"]
+    if args.iters:
+        params = params.with_(iters=args.iters)
+    figures = dualsr_large.run(params, args.device)
+    record = {
+        **figures,
+        "threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": _command(),
+    }
+    _save_record(args.json, "12mp", record)
+    print(json.dumps(record, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", nargs="*", default=[], choices=list(PROFILES))
@@ -278,8 +308,18 @@ def main() -> None:
     ap.add_argument(
         "--set", nargs="*", default=[], help="param overrides, e.g. lr_step=400"
     )
+    ap.add_argument(
+        "--large",
+        action="store_true",
+        help="the 12 MP row: a 4000x3000 photo fitted and upscaled x2 end to end "
+        "(fast profile; --iters to shorten), recorded in --json",
+    )
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.large:
+        large(args)
+        return
     if args.profiles:
         overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
         run(
