@@ -293,10 +293,41 @@ def large(args: argparse.Namespace) -> None:
     print(json.dumps(record, indent=2))
 
 
-def main() -> None:
+def guard(args: argparse.Namespace, params: Any) -> None:
+    """The guard's and the reuse row's fits (benchmarks/dualsr_guard.py)."""
+    import dualsr_guard
+
+    seeds = list(range(args.seeds))
+    every = args.snapshot_every or 100
+    dualsr_guard.run(params, args.json, seeds, args.images, every, _command())
+
+
+#: Where each mode keeps its results when --json is not given.
+DEFAULT_JSON = {
+    "profiles": Path("benchmarks/dualsr_results.json"),
+    "large": Path("benchmarks/dualsr_large.json"),
+    "guard": Path("benchmarks/dualsr_guard.json"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", nargs="*", default=[], choices=list(PROFILES))
-    ap.add_argument("--json", type=Path, default=Path("benchmarks/dualsr_results.json"))
+    ap.add_argument(
+        "--large",
+        action="store_true",
+        help="the 12 MP row: a 4000x3000 photo fitted and upscaled x2 end to end "
+        "(fast profile; --iters to shorten)",
+    )
+    ap.add_argument(
+        "--guard",
+        action="store_true",
+        help="the guard's table and the reuse row: twelve held-out photos, kernel "
+        "widths near-bicubic to wide, --seeds seeds (fast profile, or --profile)",
+    )
+    ap.add_argument("--profile", default="fast", choices=list(PROFILES))
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (--guard)")
+    ap.add_argument("--json", type=Path, default=None, help="results file")
     ap.add_argument(
         "--also", type=Path, nargs="*", default=[], help="more result files for --table"
     )
@@ -308,30 +339,41 @@ def main() -> None:
     ap.add_argument(
         "--set", nargs="*", default=[], help="param overrides, e.g. lr_step=400"
     )
-    ap.add_argument(
-        "--large",
-        action="store_true",
-        help="the 12 MP row: a 4000x3000 photo fitted and upscaled x2 end to end "
-        "(fast profile; --iters to shorten), recorded in --json",
-    )
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    mode = "large" if args.large else "guard" if args.guard else "profiles"
+    if args.json is None:
+        args.json = DEFAULT_JSON[mode]
     torch.set_num_threads(args.threads)
-    if args.large:
+    overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
+    params = PROFILES[args.profile].with_(**overrides)
+    if args.iters:
+        params = params.with_(iters=args.iters)
+    if mode == "large":
         large(args)
-        return
-    if args.profiles:
-        overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
-        run(
-            args.profiles,
-            args.json,
-            args.iters,
-            args.images,
-            args.snapshot_every,
-            overrides,
-        )
-    if args.table:
-        print(table([args.json, *args.also]))
+    elif mode == "guard":
+        if not args.table:
+            guard(args, params)
+        else:
+            import dualsr_guard
+
+            print(dualsr_guard.table(args.json))
+    else:
+        if args.profiles:
+            run(
+                args.profiles,
+                args.json,
+                args.iters,
+                args.images,
+                args.snapshot_every,
+                overrides,
+            )
+        if args.table:
+            print(table([args.json, *args.also]))
 
 
 if __name__ == "__main__":
