@@ -375,30 +375,13 @@ def upscale_array(
     dev = device if isinstance(device, torch.device) else devices.pick(device)
     if tile is None:
         tile = auto_tile(h, w, scale, memory_mb, bytes_per_out_pixel, min_tile=min_tile)
-    src = np.ascontiguousarray(rgb, np.float32)
-    if not src.flags.writeable:
-        src = src.copy()  # torch.from_numpy refuses read-only memory
-    # A (1, C, H, W) view of the HWC array, not a copy: each tile is made
-    # contiguous on its way to the device, and a 12 MP image is 144 MB.
-    x = torch.from_numpy(src).permute(2, 0, 1)[None]
+    x = _nchw_view(rgb)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def to_device(t: torch.Tensor) -> torch.Tensor:
         return t.to(dev).contiguous(memory_format=fmt)
 
-    use_bf16 = False
-    if bf16:
-        cy, cx = max(0, h // 2 - 24), max(0, w // 2 - 24)
-        sample = to_device(x[:, :, cy : cy + 48, cx : cx + 48])
-        err = devices.bf16_error(fn, sample)
-        use_bf16 = err <= devices.BF16_TOLERANCE
-        if not use_bf16:
-            shown = "not available here" if math.isinf(err) else f"off by {err:.4f}"
-            yield Message(
-                f"bf16 skipped: {shown} against fp32 on a sample (the limit is "
-                f"{devices.BF16_TOLERANCE:.4f}); running in fp32",
-                data={"bf16_error": err},
-            )
+    use_bf16 = bf16 and (yield from _bf16_holds(fn, _centre(x, 48), to_device))
 
     def run_tile(t: torch.Tensor) -> torch.Tensor:
         piece = to_device(t)
@@ -407,25 +390,72 @@ def upscale_array(
                 return fn(piece)
         return fn(piece)
 
-    buffer: FloatArray | None = None
-
-    def make_out(channels: int) -> torch.Tensor:
-        # Kept across back-off restarts: allocating 0.5 GB again is not free.
-        nonlocal buffer
-        if buffer is None or buffer.shape[2] != channels:
-            buffer = np.zeros((h * scale, w * scale, channels), np.float32)
-        else:
-            buffer.fill(0.0)
-        return torch.from_numpy(buffer).permute(2, 0, 1)[None]
-
+    buffer = _OutputBuffer(h * scale, w * scale)
     yield from _backing_off(
-        lambda t: _one_pass(run_tile, x, scale, t, overlap, make_out, stage),
+        lambda t: _one_pass(run_tile, x, scale, t, overlap, buffer.zeroed, stage),
         tile,
         min(min_tile, tile),
     )
-    assert buffer is not None
-    np.clip(buffer, 0.0, 1.0, out=buffer)
-    return buffer
+    assert buffer.array is not None
+    np.clip(buffer.array, 0.0, 1.0, out=buffer.array)
+    return buffer.array
+
+
+def _nchw_view(rgb: FloatArray) -> torch.Tensor:
+    """A (1, C, H, W) view of an (H, W, C) float32 array, not a copy.
+
+    Each tile is made contiguous on its way to the device, and a 12 MP image
+    is 144 MB: copying it whole would double the input's memory.
+    """
+    src = np.ascontiguousarray(rgb, np.float32)
+    if not src.flags.writeable:
+        src = src.copy()  # torch.from_numpy refuses read-only memory
+    return torch.from_numpy(src).permute(2, 0, 1)[None]
+
+
+def _centre(x: torch.Tensor, edge: int) -> torch.Tensor:
+    """The central ``edge`` x ``edge`` crop of (1, C, H, W) (smaller if it is)."""
+    h, w = x.shape[2:]
+    cy, cx = max(0, h // 2 - edge // 2), max(0, w // 2 - edge // 2)
+    return x[:, :, cy : cy + edge, cx : cx + edge]
+
+
+def _bf16_holds(
+    fn: UpscaleFn, crop: torch.Tensor, to_device: Callable[[torch.Tensor], torch.Tensor]
+) -> Job[bool]:
+    """True when bf16 keeps ``fn`` on ``crop`` within tolerance of fp32.
+
+    Otherwise a Message says by how much it missed, and the pass runs in fp32.
+    """
+    err = devices.bf16_error(fn, to_device(crop))
+    if err <= devices.BF16_TOLERANCE:
+        return True
+    shown = "not available here" if math.isinf(err) else f"off by {err:.4f}"
+    yield Message(
+        f"bf16 skipped: {shown} against fp32 on a sample (the limit is "
+        f"{devices.BF16_TOLERANCE:.4f}); running in fp32",
+        data={"bf16_error": err},
+    )
+    return False
+
+
+class _OutputBuffer:
+    """The (sH, sW, C) numpy output that tiles accumulate into, as NCHW views."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.height, self.width = height, width
+        self.array: FloatArray | None = None
+
+    def zeroed(self, channels: int) -> torch.Tensor:
+        """A zeroed (1, C, sH, sW) view of the array, made when first asked.
+
+        Kept across back-off restarts: allocating 0.5 GB again is not free.
+        """
+        if self.array is None or self.array.shape[2] != channels:
+            self.array = np.zeros((self.height, self.width, channels), np.float32)
+        else:
+            self.array.fill(0.0)
+        return torch.from_numpy(self.array).permute(2, 0, 1)[None]
 
 
 def upscale_declared(

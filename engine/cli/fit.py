@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from engine import batch, jobs
+from engine.cli.command import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Subparsers,
+)
 from engine.cli.progress import format_eta
 from engine.events import Event, Losses, Message, Progress
 from engine.io.images import ImageError
@@ -14,8 +20,6 @@ from engine.methods.base import Method, MethodError, RunContext
 from engine.methods.dualsr import DUALSR, DualSRParams, reuse
 from engine.methods.dualsr.fit import InputTooSmallError
 from engine.store import Store, StoreError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 #: Short column names for the live line.
 _SHORT = {
@@ -35,7 +39,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add the ``fit`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser(
         "fit",

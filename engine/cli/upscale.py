@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from engine import batch, jobs
+from engine.cli.command import Subparsers
 from engine.cli.fit import add_reuse_flag, reuse_params
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.io.images import FORMATS, ImageError
@@ -44,7 +45,7 @@ def _quality(text: str) -> int:
     return value
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add the ``upscale`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser(
         "upscale",

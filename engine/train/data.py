@@ -132,6 +132,10 @@ class Batch:
     y_down: torch.Tensor
     z: torch.Tensor
 
+    def to(self, device: torch.device) -> Batch:
+        """The same batch on ``device``."""
+        return Batch(*(t.to(device) for t in (self.x, self.y, self.y_down, self.z)))
+
 
 class UnpairedData:
     """Random patches from two disjoint photo sets.
