@@ -242,12 +242,14 @@ class _Nets:
         self.opt_d.step()
         return d_loss
 
-    def after_step(self, done: int, bic: float) -> None:
+    def after_step(self, done: int, bic: torch.Tensor) -> None:
         """Weight average, the lambda learner and the learning-rate schedule."""
         p = self.p
         if self.ema is not None:
             self.ema.update(self.g_up)
-        self.learner.update(done, bic)
+        # Reading a loss waits for the device (a GPU stalls every iteration);
+        # the learner needs the bicubic loss only until its first phase ends.
+        self.learner.update(done, math.nan if self.learner.similar else bic.item())
         f_up, f_dn = lr_factors(done, p.lr_step, p.dn_lr_decay)
         for group in self.opt_up.param_groups:
             group["lr"] = p.lr_up * f_up
@@ -277,6 +279,10 @@ def _start_folder(
         run_dir / artefacts.PARAMS_JSON,
         {**dataclasses.asdict(params), "lr_crop_used": crop, "seed_used": seed},
     )
+
+
+def _cycle(named: dict[str, torch.Tensor]) -> float:
+    return (named["cycle_fwd"] + named["cycle_bwd"]).item()
 
 
 def _loss_values(
@@ -330,7 +336,8 @@ def fit_x2(
             f"small image: training on {c}px LR crops instead of {params.lr_crop}px",
             "warning",
         )
-    plan = sampler.plan(img, c, params.iters * params.batch, seed)
+    # On a GPU the image moves there once; crops are then cut on the device.
+    plan = sampler.plan(img, c, params.iters * params.batch, seed).on(dev)
     nets = _Nets(params, dev, c)
     _start_folder(run_dir, params, c, seed)  # makes the folder the log goes in
     reports = _Reports(rgb, nets, run_dir, stage, snapshots)
@@ -346,10 +353,9 @@ def fit_x2(
             named, k, fake_lr = nets.g_step(x, y)
             d_loss = nets.d_step(x, fake_lr)
             done = it + 1
-            nets.after_step(done, named["bicubic_prior"].item())
+            nets.after_step(done, named["bicubic_prior"])
             yield from reports.after_step(done, named, d_loss, k)
-            cycle = (named["cycle_fwd"] + named["cycle_bwd"]).item()
-            if params.early_stop and plateau.stop(done, cycle):
+            if params.early_stop and plateau.stop(done, _cycle(named)):
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
                 break
