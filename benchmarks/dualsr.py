@@ -307,6 +307,7 @@ DEFAULT_JSON = {
     "profiles": Path("benchmarks/dualsr_results.json"),
     "large": Path("benchmarks/dualsr_large.json"),
     "guard": Path("benchmarks/dualsr_guard.json"),
+    "x4": Path("benchmarks/dualsr_x4.json"),
 }
 
 
@@ -324,6 +325,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the guard's table and the reuse row: twelve held-out photos, kernel "
         "widths near-bicubic to wide, --seeds seeds (fast profile, or --profile)",
+    )
+    ap.add_argument(
+        "--x4",
+        action="store_true",
+        help="the x4 row: two x2 fits against bicubic on DIV2KRK-style x4 photos "
+        "(--images to pick, --seeds seeds)",
     )
     ap.add_argument("--profile", default="fast", choices=list(PROFILES))
     ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (--guard)")
@@ -345,7 +352,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = _parser().parse_args()
-    mode = "large" if args.large else "guard" if args.guard else "profiles"
+    modes = [m for m in ("large", "guard", "x4") if getattr(args, m)]
+    mode = modes[0] if modes else "profiles"
     if args.json is None:
         args.json = DEFAULT_JSON[mode]
     torch.set_num_threads(args.threads)
@@ -362,6 +370,13 @@ def main() -> None:
             import dualsr_guard
 
             print(dualsr_guard.table(args.json))
+    elif mode == "x4":
+        import dualsr_x4
+
+        if not args.table:
+            for seed in range(args.seeds):
+                dualsr_x4.run(params, args.json, args.images, seed, _command())
+        print(dualsr_x4.table(args.json))
     else:
         if args.profiles:
             run(

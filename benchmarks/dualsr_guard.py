@@ -82,7 +82,8 @@ def width_kernel(
     return (k / k.sum()).astype(np.float32)
 
 
-def _hr(loader: Loader, edge: int = 512) -> np.ndarray:
+def hr_crop(loader: Loader, edge: int = 512) -> np.ndarray:
+    """The centred HR crop: 512 px, or the largest multiple of 4 that fits."""
     img = np.asarray(loader())
     img = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
     side = min(edge, img.shape[0] // 4 * 4, img.shape[1] // 4 * 4)
@@ -100,7 +101,7 @@ def dataset(seed: int = 0) -> list[dict[str, Any]]:
         k = width_kernel(rng, width)
         for j in (2 * i, 2 * i + 1):
             name, loader = PHOTOS[j]
-            hr = _hr(loader).astype(np.float32)
+            hr = hr_crop(loader).astype(np.float32)
             partner = PHOTOS[j ^ 1][0]
             lr = dualsr.degrade(hr, k)
             out.append({"name": name, "hr": hr, "lr": lr, "k": k, "partner": partner})
@@ -323,6 +324,7 @@ __all__ = [
     "blend_psnr",
     "blend_terms",
     "dataset",
+    "hr_crop",
     "run",
     "table",
 ]
