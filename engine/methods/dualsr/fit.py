@@ -12,7 +12,7 @@ import contextlib
 import copy
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from engine import device as devices
 from engine.events import Event, FloatArray, Kernel, Losses, Message, Preview
 from engine.jobs import Clock, Job
 from engine.methods.base import RunContext
-from engine.methods.dualsr import artefacts, losses, sampler
+from engine.methods.dualsr import artefacts, guard, losses, sampler
 from engine.methods.dualsr.params import DualSRParams
 from engine.methods.dualsr.schedule import LambdaLearner, lr_factors
 from engine.nets.dualsr import DDn, GDn, GUp
@@ -59,6 +59,11 @@ class FitResult:
         Where the upsampler lives.
     channels_last : bool
         The upsampler's memory layout.
+    signals : Mapping[str, float]
+        The guard's signals (:func:`engine.methods.dualsr.guard.signals`), when
+        the params ask for a guard.
+    blend : float
+        The fit's weight in the output (1 unless the guard toned it down).
     """
 
     upsampler: nn.Module
@@ -68,6 +73,8 @@ class FitResult:
     stopped_early: bool
     device: torch.device
     channels_last: bool = False
+    signals: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    blend: float = 1.0
 
 
 def crop_size(h: int, w: int, params: DualSRParams) -> int:
@@ -359,7 +366,7 @@ def fit_x2(
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
                 break
-        result = _finish(nets, it + 1, c, stopped_early, run_dir)
+        result = _finish(nets, it + 1, c, stopped_early, run_dir, img)
         yield Kernel(result.iters_done, result.kernel)
         return result
     except GeneratorExit:
@@ -437,28 +444,41 @@ class _Reports:
 
 
 def _finish(
-    nets: _Nets, iters_done: int, crop: int, stopped_early: bool, run_dir: Path | None
+    nets: _Nets,
+    iters_done: int,
+    crop: int,
+    stopped_early: bool,
+    run_dir: Path | None,
+    img: FloatArray,
 ) -> FitResult:
-    """The fit's result; its weights and kernel saved in the run folder."""
+    """The fit's result, guarded if asked; weights and kernel in the run folder."""
     kernel = nets.g_dn.composed_kernel().detach().float().cpu().numpy()
     final = nets.shown
     final.eval()
+    signals = guard.signals(img, kernel) if nets.p.guard != "off" else {}
+    blend = guard.blend_weight(signals.get("kernel_m2", math.nan), nets.p)
     if run_dir is not None:
         artefacts.write_kernel(run_dir, kernel)
-        artefacts.write_weights(
-            run_dir, {"g_up": final.state_dict(), "g_dn": nets.g_dn.state_dict()}
-        )
+        states = {"g_up": final.state_dict(), "g_dn": nets.g_dn.state_dict()}
+        artefacts.write_weights(run_dir, states, blend=blend)
         artefacts.write_status(
-            run_dir, "done", iterations=iters_done, stopped_early=stopped_early
+            run_dir,
+            "done",
+            iterations=iters_done,
+            stopped_early=stopped_early,
+            blend=blend,
+            signals=signals,
         )
     return FitResult(
-        upsampler=final,
+        upsampler=guard.Blended(final, blend) if blend < 1.0 else final,
         kernel=kernel,
         iters_done=iters_done,
         lr_crop=crop,
         stopped_early=stopped_early,
         device=nets.dev,
         channels_last=nets.p.channels_last,
+        signals=signals,
+        blend=blend,
     )
 
 

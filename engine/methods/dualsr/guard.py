@@ -16,18 +16,24 @@ from inside:
   about 1 for the right kernel and below 1 for a too wide one.
 
 :class:`engine.methods.dualsr.params.DualSRParams` ``guard`` names what the fit
-does with them (off until the benchmark's figures support a rule; see
-docs/benchmarks.md, "DualSR guard").
+does with them: "blend" tones the output down toward bicubic by
+:func:`blend_weight` (:class:`Blended`). It is off until the benchmark's
+figures support a rule (docs/benchmarks.md, "DualSR").
 """
 
 from __future__ import annotations
+
+import functools
+import math
 
 import numpy as np
 import numpy.typing as npt
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from engine.methods.dualsr import losses
+from engine.methods.dualsr import losses, sampler
+from engine.methods.dualsr.params import DualSRParams
 
 F32 = npt.NDArray[np.float32]
 
@@ -107,6 +113,46 @@ def cross_scale(rgb: npt.ArrayLike, kernel: npt.ArrayLike) -> float:
     return _mean_gradient(small, 2) / mine
 
 
+def blend_weight(width: float, params: DualSRParams) -> float:
+    """The weight of the fit in the guarded output (1: the fit alone).
+
+    ``params.guard_floor`` up to a learned width of ``guard_widths[0]``, rising
+    linearly to 1 at ``guard_widths[1]``: a kernel near bicubic's leaves little
+    to gain and, when overestimated, makes the upsampler over-sharpen.
+    """
+    if params.guard == "off" or not math.isfinite(width):
+        return 1.0
+    lo, hi = params.guard_widths
+    t = min(1.0, max(0.0, (width - lo) / (hi - lo))) if hi > lo else 1.0
+    return params.guard_floor + (1.0 - params.guard_floor) * t
+
+
+class Blended(nn.Module):
+    """``bicubic(x) + weight * (net(x) - bicubic(x))``: a fit toned down.
+
+    The bicubic is MATLAB's (Keys a = -0.5, mirrored borders), the baseline the
+    benchmarks score against; the tiled pass's overlap hides its tile borders.
+    """
+
+    def __init__(self, net: nn.Module, weight: float) -> None:
+        super().__init__()
+        self.net = net
+        self.weight = float(weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the blended x2 image, (B, C, 2H, 2W)."""
+        out: torch.Tensor = self.net(x)
+        mh = _up2_matrix(x.shape[-2], x.device)
+        mw = _up2_matrix(x.shape[-1], x.device)
+        bic = torch.matmul(torch.matmul(mh, x.float()), mw.t())
+        return bic + self.weight * (out.float() - bic)
+
+
+@functools.lru_cache(maxsize=8)
+def _up2_matrix(n: int, device: torch.device) -> torch.Tensor:
+    return sampler.bicubic_up2_matrix(n).to(device)
+
+
 def signals(rgb: npt.ArrayLike, kernel: npt.ArrayLike) -> dict[str, float]:
     """Every signal of the fit's kernel on its photo, by name."""
     return {
@@ -118,7 +164,9 @@ def signals(rgb: npt.ArrayLike, kernel: npt.ArrayLike) -> dict[str, float]:
 
 
 __all__ = [
+    "Blended",
     "bicubic_kernel",
+    "blend_weight",
     "cross_scale",
     "kernel_distance",
     "second_moment",

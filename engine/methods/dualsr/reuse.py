@@ -18,19 +18,29 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from engine.events import FloatArray
 from engine.methods.base import MethodError
-from engine.methods.dualsr import artefacts
+from engine.methods.dualsr import artefacts, guard
 from engine.methods.dualsr.params import FAST, DualSRParams
 from engine.nets.dualsr import GDn, GUp
 from engine.store import Store
 
 #: What torch.load raises on a file that is not a (whole) weights file.
-_UNREADABLE = (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError)
+_UNREADABLE = (
+    OSError,
+    RuntimeError,
+    ValueError,
+    EOFError,
+    KeyError,
+    TypeError,
+    pickle.UnpicklingError,
+)
 
 #: What a reusing run writes in its own folder: where its fit came from.
 REUSED_JSON = "reused.json"
@@ -148,13 +158,15 @@ def params_reusing(
     return base.with_(reuse=str(saved.folder))
 
 
-def _state(path: Path, key: str) -> dict[str, torch.Tensor]:
+def _read(path: Path) -> dict[str, Any]:
+    """The saved networks of one pass (and the guard's blend weight)."""
     try:
         states = torch.load(path, map_location="cpu", weights_only=True)
-        state: dict[str, torch.Tensor] = states[key]
-    except (*_UNREADABLE, KeyError, TypeError) as exc:
+    except _UNREADABLE as exc:
         raise MethodError(f"cannot read the saved fit {path}: {exc}") from exc
-    return state
+    if not isinstance(states, dict) or not {"g_up", "g_dn"} <= states.keys():
+        raise MethodError(f"cannot read the saved fit {path}: no G_UP and G_DN")
+    return states
 
 
 def upsampler_from(state: dict[str, torch.Tensor]) -> GUp:
@@ -192,15 +204,16 @@ class LoadedPass:
 
     Attributes
     ----------
-    upsampler : GUp
-        The saved G_UP, in eval mode, on the CPU.
+    upsampler : nn.Module
+        The saved G_UP (blended toward bicubic as its fit's guard did), in eval
+        mode, on the CPU.
     kernel : ndarray
         The kernel composed from the saved G_DN, (13, 13).
     width : int
         G_UP's hidden channels (the tiled pass's memory depends on it).
     """
 
-    upsampler: GUp
+    upsampler: nn.Module
     kernel: FloatArray
     width: int
 
@@ -209,10 +222,14 @@ def load(saved: SavedFit, passes: int) -> tuple[LoadedPass, ...]:
     """The first ``passes`` saved x2 passes, on the CPU, in eval mode."""
     out = []
     for path in saved.weights[:passes]:
-        state = _state(path, "g_up")
-        up = upsampler_from(state)
-        width = int(state["body.0.weight"].shape[0])
-        out.append(LoadedPass(up, kernel_from(_state(path, "g_dn")), width))
+        states = _read(path)
+        up: nn.Module = upsampler_from(states["g_up"])
+        # Fits saved before the guard have no weight: the fit alone.
+        blend = float(states.get("guard", {}).get("blend", 1.0))
+        if blend < 1.0:
+            up = guard.Blended(up, blend)
+        width = int(states["g_up"]["body.0.weight"].shape[0])
+        out.append(LoadedPass(up, kernel_from(states["g_dn"]), width))
     return tuple(out)
 
 
