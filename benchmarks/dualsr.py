@@ -369,7 +369,7 @@ def main() -> None:
         else:
             import dualsr_guard
 
-            print(dualsr_guard.table(args.json))
+            print(dualsr_guard.table(args.json, params))
     elif mode == "x4":
         import dualsr_x4
 

@@ -274,15 +274,30 @@ def _pearson(x: list[float], y: list[float]) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def table(store: Path) -> str:
-    """The guard's table, the signals' correlations with the gain, the reuse row."""
+def guarded(rec: dict[str, Any], params: DualSRParams) -> float:
+    """The PSNR the engine's guard (``params.guard``) gives on this fit.
+
+    The guard changes nothing during the fit, only the output: its blend of
+    the final snapshot is scored from that snapshot's blend terms.
+    """
+    weight = guard.blend_weight(rec["signals"]["kernel_m2"], params)
+    return blend_psnr(_final(rec)["terms"], weight)
+
+
+def table(store: Path, params: DualSRParams) -> str:
+    """The guard's table, the signals' correlations with the gain, the reuse row.
+
+    ``params`` carries the guard rule to score (``guard="blend"`` is assumed).
+    """
     results = json.loads(store.read_text())
+    rule = params.with_(guard="blend")
     lines = [
-        "| photo | true width px² | bicubic | fast | oracle blend | learned width"
-        " | learned / true | cross-scale | reuse (partner's fit) |",
-        "|---" * 9 + "|",
+        "| photo | true width px² | bicubic | fast | guarded fast | oracle blend"
+        " | learned width | learned / true | cross-scale | reuse (partner's fit) |",
+        "|---" * 10 + "|",
     ]
     gains: list[float] = []
+    guarded_gains: list[float] = []
     sig: dict[str, list[float]] = {}
     for name, entry in results.items():
         recs = [entry[k] for k in sorted(entry) if k.startswith("seed")]
@@ -294,6 +309,7 @@ def table(store: Path) -> str:
         reuse_vals = [r["reuse"] for r in recs if "reuse" in r]
         lines.append(
             f"| {name} | {true:.2f} | {bic:.2f} | {_spread([r['fast'] for r in recs])}"
+            f" | {_spread([guarded(r, rule) for r in recs])}"
             f" | {_spread([_oracle(r) for r in recs])} | {np.mean(m2):.2f}"
             f" | {np.mean(m2) / true:.2f}"
             f" | {np.mean([r['signals']['cross_scale'] for r in recs]):.3f}"
@@ -301,6 +317,7 @@ def table(store: Path) -> str:
         )
         for r in recs:
             gains.append(r["fast"] - bic)
+            guarded_gains.append(guarded(r, rule) - bic)
             named = {
                 **r["signals"],
                 "learned_over_true": r["signals"]["kernel_m2"] / true,
@@ -309,8 +326,10 @@ def table(store: Path) -> str:
                 sig.setdefault(k, []).append(v)
     lines += [
         "",
-        f"Fits: {len(gains)}; mean gain over bicubic {np.mean(gains):+.2f} dB, "
-        f"worst {min(gains):+.2f} dB.",
+        f"Fits: {len(gains)}; gain over bicubic, mean / worst: fast "
+        f"{np.mean(gains):+.2f} / {min(gains):+.2f} dB, guarded "
+        f"{np.mean(guarded_gains):+.2f} / {min(guarded_gains):+.2f} dB (rule: "
+        f"widths {tuple(rule.guard_widths)}, floor {rule.guard_floor}).",
         "",
         "Correlation (Pearson r) of each signal with the gain, over all fits:",
     ]
