@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +133,22 @@ def score(sr: np.ndarray, hr: np.ndarray) -> dict[str, float]:
     }
 
 
+class _Timer:
+    """Stamps of the fit's Progress events, for seconds per iteration."""
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+
+    def on_event(self, e: object) -> None:
+        if isinstance(e, Progress) and e.stage == "fitting":
+            self.stamps.append(time.perf_counter())
+
+    def per_iter(self) -> float:
+        if len(self.stamps) < 4:
+            return math.nan
+        return float(np.median(np.diff(self.stamps)[1:]))
+
+
 def run(
     profiles: list[str],
     store: Path,
@@ -138,8 +156,19 @@ def run(
     names: list[str],
     snap_every: int,
     overrides: dict[str, Any] | None = None,
+    threads: tuple[int, ...] = (1,),
 ) -> None:
+    """Fit each profile at each thread count on each image, one after another.
+
+    With one thread count the entries are keyed by profile (``fast``); with
+    several by profile and threads (``fast@2t``), so 1 and 2 threads and the
+    paper profile are timed side by side in one run.
+    """
     results = json.loads(store.read_text()) if store.exists() else {}
+
+    def save() -> None:
+        store.write_text(json.dumps(results, indent=2))
+
     for name, hr, lr, _k in dataset():
         if names and name not in names:
             continue
@@ -153,55 +182,62 @@ def run(
                 params = params.with_(iters=iters)
             if overrides:
                 params = params.with_(**overrides)
-            t0 = time.perf_counter()
-            curve: dict[int, float] = {}
+            for n in threads:
+                torch.set_num_threads(n)
+                key = prof if len(threads) == 1 else f"{prof}@{n}t"
+                entry[key] = _fit_entry(params, hr, lr, snap_every, entry, key, save)
+                entry.pop(key + "_partial", None)
+                print(name, key, json.dumps(entry[key]), flush=True)
+                save()
+        save()
 
-            def on_event(
-                e: object,
-                hr: np.ndarray = hr,
-                curve: dict[int, float] = curve,
-                t0: float = t0,
-                entry: dict = entry,
-                key: str = prof + "_partial",
-            ) -> None:
-                _log_progress(e)
-                if isinstance(e, Preview) and e.label == "snapshot":
-                    curve[e.step] = metrics.psnr(np.clip(e.image, 0, 1), hr, shave=2)
-                    print(
-                        f"  snapshot it {e.step}: PSNR {curve[e.step]:.2f}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    partial = {
-                        "curve": curve,
-                        "partial": True,
-                        "seconds_so_far": time.perf_counter() - t0,
-                    }
-                    entry[key] = partial
-                    store.write_text(json.dumps(results, indent=2))
 
-            snaps = (
-                tuple(range(snap_every, params.iters + 1, snap_every))
-                if snap_every
-                else ()
+def _fit_entry(
+    params: Any,
+    hr: np.ndarray,
+    lr: np.ndarray,
+    snap_every: int,
+    entry: dict[str, Any],
+    key: str,
+    save: Callable[[], None],
+) -> dict[str, Any]:
+    """One fit and its tiled pass; snapshots saved as they come (``_partial``)."""
+    t0 = time.perf_counter()
+    curve: dict[int, float] = {}
+    timer = _Timer()
+
+    def on_event(e: object) -> None:
+        _log_progress(e)
+        timer.on_event(e)
+        if isinstance(e, Preview) and e.label == "snapshot":
+            curve[e.step] = metrics.psnr(np.clip(e.image, 0, 1), hr, shave=2)
+            print(
+                f"  snapshot it {e.step}: PSNR {curve[e.step]:.2f}",
+                file=sys.stderr,
+                flush=True,
             )
-            ctx = RunContext(device="cpu", seed=0)
-            res = jobs.run(fit_and_upscale(lr, params, ctx, snaps), on_event)
-            secs = time.perf_counter() - t0
-            entry[prof] = {
-                **score(res.rgb, hr),
-                "seconds": secs,
-                "iters": res.iters_done,
-                "dn_psnr": downsampler_psnr(hr, lr, res.kernel),
-                "kernel_sum": float(res.kernel.sum()),
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "threads": torch.get_num_threads(),
+            entry[key + "_partial"] = {
                 "curve": curve,
+                "partial": True,
+                "seconds_so_far": time.perf_counter() - t0,
             }
-            entry.pop(prof + "_partial", None)
-            print(name, prof, json.dumps(entry[prof]), flush=True)
-            store.write_text(json.dumps(results, indent=2))
-        store.write_text(json.dumps(results, indent=2))
+            save()
+
+    snaps = tuple(range(snap_every, params.iters + 1, snap_every)) if snap_every else ()
+    ctx = RunContext(device="cpu", seed=0)
+    res = jobs.run(fit_and_upscale(lr, params, ctx, snaps), on_event)
+    return {
+        **score(res.rgb, hr),
+        "seconds": time.perf_counter() - t0,
+        "s_per_iter": timer.per_iter(),
+        "iters": res.iters_done,
+        "dn_psnr": downsampler_psnr(hr, lr, res.kernel),
+        "kernel_sum": float(res.kernel.sum()),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "threads": torch.get_num_threads(),
+        "load_avg_1m": os.getloadavg()[0],
+        "curve": curve,
+    }
 
 
 def _merge(stores: list[Path]) -> dict[str, dict[str, dict]]:
@@ -262,6 +298,29 @@ def table(stores: list[Path]) -> str:
                 pts = ", ".join(f"{k}: {v:.2f}" for k, v in e["curve"].items())
                 lines.append(f"- {name}, {prof}, PSNR by iteration: {pts}")
     return "\n".join(lines)
+
+
+def speed_table(stores: list[Path]) -> str:
+    """Per image, every profile at every thread count: PSNR, seconds, s/iteration.
+
+    Only runs made with several thread counts (keys like ``fast@2t``) appear;
+    the time ratios compare each fast variant with the paper profile's.
+    """
+    lines = [
+        "| image | variant | PSNR | s per fit | s per iteration | iters"
+        " | time / paper's |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in _merge(stores).items():
+        timed = {k: v for k, v in entry.items() if "@" in k and "psnr" in v}
+        papers = [v["seconds"] for k, v in timed.items() if k.startswith("paper@")]
+        for key, e in sorted(timed.items()):
+            ratio = f"{e['seconds'] / min(papers):.3f}" if papers else "-"
+            lines.append(
+                f"| {name} | {key} | {e['psnr']:.2f} | {e['seconds']:.0f}"
+                f" | {e.get('s_per_iter', math.nan):.3f} | {e['iters']} | {ratio} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def _command() -> str:
@@ -340,7 +399,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--images", nargs="*", default=[])
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[2],
+        help="torch threads; several (e.g. 1 2) time each profile at each, "
+        "side by side in one run",
+    )
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--snapshot-every", type=int, default=0)
     ap.add_argument(
@@ -356,7 +422,7 @@ def main() -> None:
     mode = modes[0] if modes else "profiles"
     if args.json is None:
         args.json = DEFAULT_JSON[mode]
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads[0])
     overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
     params = PROFILES[args.profile].with_(**overrides)
     if args.iters:
@@ -386,9 +452,11 @@ def main() -> None:
                 args.images,
                 args.snapshot_every,
                 overrides,
+                tuple(args.threads),
             )
         if args.table:
             print(table([args.json, *args.also]))
+            print(speed_table([args.json, *args.also]))
 
 
 if __name__ == "__main__":
