@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from engine import batch, jobs
+from engine import device as devices
 from engine.cli.command import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -129,6 +130,8 @@ class LossLine:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Fit and write; 0 done, 1 failed, 2 bad arguments, 130 interrupted."""
+    # UNSR_THREADS, else the usable physical cores: a fit is the one job here.
+    devices.configure_threads()
     params = DUALSR.params_for(args.profile)
     if args.iters is not None:
         params = params.with_(

@@ -17,8 +17,9 @@ from engine.store import Store
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
+def _one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     before = torch.get_num_threads()
+    monkeypatch.setenv("UNSR_THREADS", "1")  # what `unsr fit` sets its threads to
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
@@ -34,6 +35,7 @@ def test_fit_writes_output_and_run_folder(
     tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     src = _save(tmp_path / "photo.png", 112, rng)
+    torch.set_num_threads(2)  # `unsr fit` takes its threads from UNSR_THREADS
     code = cli.main(["fit", str(src), "--iters", "3", "-o", str(tmp_path / "out")])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -41,6 +43,7 @@ def test_fit_writes_output_and_run_folder(
     with Image.open(out) as written:
         assert written.size == (224, 224)
     assert "gan" in captured.err and "cyc>" in captured.err
+    assert torch.get_num_threads() == 1
     folder = Path(captured.out.split("run folder ")[1].rstrip(")\n"))
     assert json.loads((folder / "status.json").read_text())["status"] == "done"
     assert (folder / "kernel.npy").exists() and (folder / "losses.csv").exists()
