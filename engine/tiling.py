@@ -21,12 +21,13 @@ Memory, and why it is handled this way:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import torch
+from torch import nn
 
 from engine import device as devices
 from engine.events import FloatArray, Message
@@ -519,6 +520,80 @@ def upscale_declared(
     return out
 
 
+def support_radius(modules: Iterable[nn.Module]) -> int:
+    """An upper bound of how far the convolutions of ``modules`` reach.
+
+    Every convolution's reach added up, as if they all ran one after another at
+    the input's resolution: true of a chain with residual skips, more than
+    enough for layers after an upsampler (their pixels are smaller).
+    """
+    reach = 0
+    for module in modules:
+        for m in module.modules():
+            if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+                k, d = m.kernel_size, m.dilation
+                reach += max(d[0] * (k[0] - 1), d[1] * (k[1] - 1)) // 2
+    return reach
+
+
+def receptive_radius(
+    fn: UpscaleFn,
+    modules: Iterable[nn.Module],
+    *,
+    limit: int = 64,
+    tolerance: float = 0.5 / 255,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> int:
+    """How far (input pixels) an output pixel of ``fn`` looks, measured.
+
+    A tile's edge pixels see zero padding where the whole image has content;
+    an output pixel is right in a tile when everything beyond that distance
+    can move it by at most ``tolerance``. The gradient of one output pixel
+    (each channel in turn) with respect to a random (1, 3, 2*limit+1, ...)
+    input bounds that: the summed absolute gradient beyond radius ``r`` times
+    the largest change of an input (1) is the error at first order. Returns
+    the smallest such ``r``, at most ``limit``; with ``limit`` at least
+    :func:`support_radius`, the probe holds everything the pixel sees.
+
+    Global pooling in ``modules`` (RCAN's channel attention) is held fixed
+    during the probe: over a tile it sees the tile's means instead of the
+    image's, an effect that tiles of about a hundred pixels make negligible
+    (at most 0.02/255 for the demo Maeda checkpoint, the only user).
+    """
+    pools = [
+        m
+        for module in modules
+        for m in module.modules()
+        if isinstance(m, nn.AdaptiveAvgPool2d)
+    ]
+    hooks = [p.register_forward_hook(lambda _m, _i, out: out.detach()) for p in pools]
+    n = 2 * limit + 1
+    gen = torch.Generator().manual_seed(seed)
+    try:
+        # The probe needs gradients even when a caller runs in inference mode.
+        with torch.inference_mode(False), torch.enable_grad():
+            x = torch.rand(1, 3, n, n, generator=gen).to(device).requires_grad_(True)
+            out = fn(x)
+            scale = out.shape[2] // n
+            pixel = out[0, :, scale * limit, scale * limit]
+            grads = [
+                torch.autograd.grad(pixel[c], x, retain_graph=True)[0]
+                for c in range(pixel.shape[0])
+            ]
+    finally:
+        for hook in hooks:
+            hook.remove()
+    maps = [g[0].abs().sum(0).cpu() for g in grads]  # (n, n) per output channel
+    reach = (torch.arange(n) - limit).abs()
+    distance = torch.maximum(reach[:, None], reach[None, :])
+    for r in range(limit + 1):
+        outside = distance > r
+        if all(float(m[outside].sum()) <= tolerance for m in maps):
+            return r
+    return limit
+
+
 def pad_to_multiple(rgb: FloatArray, multiple: int) -> FloatArray:
     """Pad (H, W, C) on the bottom/right to multiples of ``multiple``."""
     h, w = rgb.shape[:2]
@@ -543,6 +618,8 @@ __all__ = [
     "auto_tile",
     "is_out_of_memory",
     "pad_to_multiple",
+    "receptive_radius",
+    "support_radius",
     "upscale_array",
     "upscale_declared",
     "upscale_tiled",

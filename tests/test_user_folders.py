@@ -72,7 +72,7 @@ def test_a_fresh_home_stays_empty(tmp_path: Path) -> None:
         "test_engine_calls_stay_in_the_session_folders",
     ]  # fmt: skip
     done = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=100
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout, done.stdout

@@ -1,13 +1,20 @@
-"""``unsr fit IMAGE``: a DualSR fit on one photo with a live line of losses."""
+"""``unsr fit IMAGE``: a DualSR fit on one photo with a live line of losses.
+
+Every setting of :class:`DualSRParams` is an option (``--iters``, ``--lr-crop``,
+``--ema``, ``--early-stop`` ...), derived from the dataclass by
+:mod:`engine.cli.params`; given ones replace the chosen profile's values.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TextIO
 
 from engine import batch, jobs
 from engine import device as devices
+from engine.cli import params as cli_params
 from engine.cli.command import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -18,8 +25,9 @@ from engine.cli.progress import format_eta
 from engine.events import Event, Losses, Message, Progress
 from engine.io.images import ImageError
 from engine.methods.base import Method, MethodError, RunContext
-from engine.methods.dualsr import DUALSR, DualSRParams, reuse
+from engine.methods.dualsr import DUALSR, reuse
 from engine.methods.dualsr.fit import InputTooSmallError
+from engine.methods.dualsr.params import DualSRParams
 from engine.store import Store, StoreError
 
 #: Short column names for the live line.
@@ -34,10 +42,17 @@ _SHORT = {
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, not {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise ValueError("must be at least 1")
     return value
+
+
+#: The DualSR settings offered as options; the run context's seed is ``--seed``.
+_SETTINGS_EXCLUDED = ("seed", "reuse")  # `unsr upscale --reuse` applies a fit
 
 
 def register(sub: Subparsers) -> None:
@@ -53,13 +68,35 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--profile", choices=tuple(DUALSR.profiles), default=DUALSR.default_profile
     )
-    p.add_argument("--iters", type=_positive, default=None, help="iterations")
     p.add_argument("--scale", type=int, choices=DUALSR.scales, default=2)
     p.add_argument("-o", "--out", type=Path, default=None, help="output file or folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace the output")
-    p.set_defaults(func=run)
+    settings = p.add_argument_group(
+        "DualSR settings", "each replaces the profile's value (see --profile)"
+    )
+    fields = cli_params.add_options(
+        settings,
+        DualSRParams,
+        exclude=_SETTINGS_EXCLUDED,
+        parsers={"iters": _positive, "batch": _positive, "losses_every": _positive},
+        profiles=DUALSR.profiles,
+    )
+    p.set_defaults(func=run, settings_fields=fields)
+
+
+def fit_params(args: argparse.Namespace) -> DualSRParams:
+    """The chosen profile with the settings given on the command line.
+
+    A shorter ``--iters`` also lowers ``min_iters`` (unless given), so early
+    stopping still has its say.
+    """
+    changes = cli_params.chosen(args, args.settings_fields)
+    params: DualSRParams = DUALSR.params_for(args.profile)
+    if "iters" in changes and "min_iters" not in changes:
+        changes["min_iters"] = min(params.min_iters, changes["iters"])
+    return cli_params.apply(params, changes)
 
 
 def add_reuse_flag(p: argparse.ArgumentParser) -> None:
@@ -73,10 +110,11 @@ def add_reuse_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
-def reuse_params(
-    method: Method, ref: str, scale: int, profile: str | None
-) -> DualSRParams:
-    """The params of a run applying the saved fit ``ref``.
+def reusing(method: Method, ref: str, scale: int, profile: str | None) -> Method:
+    """DualSR whose chosen profile applies the saved fit ``ref`` (``--reuse``).
+
+    As ``--set`` does, the change rides on the profile, so the batch runs and
+    the history records it under the profile's name.
 
     Raises
     ------
@@ -88,8 +126,10 @@ def reuse_params(
             f"--reuse applies a saved DualSR fit; use it with -m {DUALSR.id}, "
             f"not -m {method.id}"
         )
-    base: DualSRParams = DUALSR.params_for(profile)
-    return reuse.params_reusing(ref, scale, base)
+    base: DualSRParams = method.params_for(profile)
+    params = reuse.params_reusing(ref, scale, base)
+    name = profile or method.default_profile
+    return dataclasses.replace(method, profiles={**method.profiles, name: params})
 
 
 class LossLine:
@@ -132,11 +172,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Fit and write; 0 done, 1 failed, 2 bad arguments, 130 interrupted."""
     # UNSR_THREADS, else the usable physical cores: a fit is the one job here.
     devices.configure_threads()
-    params = DUALSR.params_for(args.profile)
-    if args.iters is not None:
-        params = params.with_(
-            iters=args.iters, min_iters=min(params.min_iters, args.iters)
-        )
+    params = fit_params(args)
     try:
         store = Store()
     except StoreError as exc:
@@ -173,4 +209,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-__all__ = ["LossLine", "add_reuse_flag", "register", "reuse_params", "run"]
+__all__ = [
+    "LossLine",
+    "add_reuse_flag",
+    "fit_params",
+    "register",
+    "reusing",
+    "run",
+]

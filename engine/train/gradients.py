@@ -11,8 +11,7 @@ from torch import nn
 def set_requires_grad(nets: Iterable[nn.Module], flag: bool) -> None:
     """Freeze (False) or unfreeze (True) every parameter of ``nets``."""
     for net in nets:
-        for p in net.parameters():
-            p.requires_grad_(flag)
+        net.requires_grad_(flag)
 
 
 def clip(nets: Iterable[nn.Module], max_norm: float | None) -> None:

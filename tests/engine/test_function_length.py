@@ -62,12 +62,20 @@ def test_the_walker_sees_a_long_function_and_a_long_method() -> None:
     assert found(98) == []
 
 
+#: Long functions whose split is under way elsewhere, "file::name"; an entry
+#: that is no longer long fails the test, so the list only shrinks.
+PENDING: set[str] = set()
+
+
 def test_no_engine_function_is_over_100_lines() -> None:
     files = sorted(ENGINE.rglob("*.py"))
     assert len(files) > 50  # the walk sees the whole engine
-    found = [
-        f"{path.relative_to(ENGINE.parent)}:{line} {name} ({length} lines)"
+    found = {
+        f"{path.relative_to(ENGINE.parent).as_posix()}::{name}": length
         for path in files
-        for name, line, length in long_functions(path.read_text(encoding="utf-8"))
-    ]
-    assert found == [], "split these into named steps:\n" + "\n".join(found)
+        for name, _, length in long_functions(path.read_text(encoding="utf-8"))
+    }
+    long = [f"{key} ({n} lines)" for key, n in found.items() if key not in PENDING]
+    assert long == [], "split these into named steps:\n" + "\n".join(long)
+    done = sorted(PENDING - set(found))
+    assert done == [], f"no longer long, remove from PENDING: {done}"

@@ -137,8 +137,7 @@ class Session(ABC):
         gradient are exactly those the last backward reached.
         """
         for net in self.nets.values():
-            for p in net.parameters():
-                p.grad = None
+            net.zero_grad(set_to_none=True)
 
     def step_optim(self, name: str) -> None:
         """Clip (if configured) and step optimiser ``name``."""
