@@ -34,8 +34,10 @@ from unsr_app.requests import (
 def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
     """A job returning every registered method (imports the registry)."""
     yield from ()
+    from engine import paths
     from engine.methods import available
 
+    bundled = paths.bundled_models_dir().resolve()
     return [
         MethodInfo(
             id=m.id,
@@ -45,6 +47,10 @@ def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
             profiles=tuple(m.profiles),
             needs_fit=m.needs_fit,
             kind=m.kind,
+            native_scale=m.native_scale,
+            # unsr's own checkpoints shipped in the wheel are the demos.
+            demo=m.kind == "trained"
+            and Path(m.info.get("file", "")).resolve().parent == bundled,
         )
         for m in available()
     ]

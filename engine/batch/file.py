@@ -206,13 +206,15 @@ def _upscale_and_write(
     replace: bool,
     max_pixels: int,
     protect: Iterable[PathLike],
+    image: ImageData | None = None,
 ) -> Job[tuple[Path, tuple[str, ...]]]:
-    """Read, upscale and write; return the output and the reader's notes."""
+    """Read (unless given), upscale and write; return the output and notes."""
     source, target = job.source, job.target
     # Event text is shown as is: names that are not UTF-8 get escapes.
     source_name, target_name = readable(source.name), readable(target.name)
-    yield Progress(0, 0, f"reading {source_name}")
-    image = images.read(source, max_pixels=max_pixels)
+    if image is None:
+        yield Progress(0, 0, f"reading {source_name}")
+        image = images.read(source, max_pixels=max_pixels)
     for note in image.notes:
         yield Message(f"{source_name}: {note}", "warning")
     upscaled = yield from upscale_image(
@@ -286,6 +288,7 @@ def process_file(
     store: Store | None = None,
     max_pixels: int = images.DEFAULT_MAX_PIXELS,
     protect: Iterable[PathLike] = (),
+    image: ImageData | None = None,
 ) -> Job[FileResult]:
     """Read, upscale, write and record one file.
 
@@ -315,6 +318,9 @@ def process_file(
         Refuse larger inputs before decoding them.
     protect
         More files never to write over (the other inputs of a batch).
+    image
+        ``path`` already read by the caller (the app shows it before the run),
+        so the file is decoded once.
 
     Returns
     -------
@@ -349,7 +355,7 @@ def process_file(
                 job,
                 lambda ready: _upscale_and_write(
                     ready, fmt, quality, bit_depth, overwrite or overwrite_any,
-                    max_pixels, protect,
+                    max_pixels, protect, image,
                 ),
             )
         )  # fmt: skip

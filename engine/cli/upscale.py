@@ -68,7 +68,12 @@ def register(sub: Subparsers) -> None:
         "-m", "--method", default="bicubic", help="method id (see `unsr methods`)"
     )
     p.add_argument(
-        "-s", "--scale", type=int, default=2, help="scale factor (default 2)"
+        "-s",
+        "--scale",
+        type=int,
+        default=None,
+        help="scale factor (default: the method's native scale, e.g. x4 for an "
+        "x4 model; x2 for interpolation and DualSR)",
     )
     p.add_argument("-p", "--profile", default=None, help="a profile of the method")
     p.add_argument(
@@ -124,6 +129,8 @@ def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
     """Return the method, or None after explaining what is wrong."""
     try:
         spec = get_method(args.method)
+        if args.scale is None:  # no -s: the model's own factor
+            args.scale = spec.default_scale
         spec.check_scale(args.scale)
         spec = _with_settings(spec, args.profile, args.settings)
     except (MethodError, ParamError) as exc:

@@ -437,3 +437,21 @@ def test_upscale_image_keeps_metadata(photo: np.ndarray) -> None:
     out = jobs.run(batch.upscale_image(image, "bicubic", 2))
     assert out.rgb.shape == (96, 128, 3)
     assert (out.icc_profile, out.exif, out.bit_depth) == (b"icc", b"Exif\x00\x00", 16)
+
+
+def test_process_file_uses_an_image_already_read(
+    tmp_path: Path, photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _save(tmp_path / "a.png", photo)
+    shown = images.read(source)  # what the app read to show it
+
+    def no_second_read(*args: object, **kwargs: object) -> ImageData:
+        raise AssertionError("the file was decoded again")
+
+    monkeypatch.setattr(images, "read", no_second_read)
+    store = Store(tmp_path / "store")
+    result = jobs.run(
+        batch.process_file(source, None, "bicubic", 2, store=store, image=shown)
+    )
+    monkeypatch.undo()
+    assert images.read(result.output).rgb.shape == (96, 128, 3)
