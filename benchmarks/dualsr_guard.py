@@ -35,7 +35,7 @@ import torch
 from skimage import data
 
 from engine import jobs, metrics, pipeline
-from engine.events import Kernel, Preview, Progress
+from engine.events import Kernel, Losses, Preview, Progress
 from engine.methods.base import RunContext
 from engine.methods.dualsr import DUALSR, DualSRParams, guard, reuse
 from engine.methods.dualsr.fit import fit_x2
@@ -130,12 +130,15 @@ class _Trace:
     def __init__(self, hr: np.ndarray, bic: np.ndarray) -> None:
         self.hr, self.bic = hr, bic
         self.kernel: np.ndarray | None = None
+        self.losses: list[dict[str, float]] = []
         self.snaps: dict[int, dict[str, Any]] = {}
         self.stamps: list[float] = []
 
     def on_event(self, e: object) -> None:
         if isinstance(e, Kernel):
             self.kernel = e.kernel
+        elif isinstance(e, Losses):
+            self.losses = [*self.losses[-9:], dict(e.values)]
         elif isinstance(e, Progress) and e.stage == "fitting":
             self.stamps.append(time.perf_counter())
             if e.step and e.step % 200 == 0:
@@ -178,7 +181,7 @@ def fit_one(
         "s_per_iter": per_iter,
         "iters": fitted.iters_done,
         "true_m2": guard.second_moment(photo["k"]),
-        "signals": guard.signals(lr, fitted.kernel),
+        "signals": guard.signals(lr, fitted.kernel, trace.losses),
         "snapshots": trace.snaps,
         "threads": torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -284,6 +287,18 @@ def guarded(rec: dict[str, Any], params: DualSRParams) -> float:
     return blend_psnr(_final(rec)["terms"], weight)
 
 
+def _backfill(rec: dict[str, Any], folder: Path) -> None:
+    """Signals a record made before they existed, from its fit's saved losses."""
+    if "gan_end" in rec["signals"] or not (folder / "losses.csv").is_file():
+        return
+    rows = (folder / "losses.csv").read_text().splitlines()
+    names = rows[0].split(",")
+    recent = [
+        dict(zip(names, map(float, r.split(",")), strict=True)) for r in rows[-10:]
+    ]
+    rec["signals"].update(guard.game_end(recent))
+
+
 def table(store: Path, params: DualSRParams) -> str:
     """The guard's table, the signals' correlations with the gain, the reuse row.
 
@@ -293,8 +308,9 @@ def table(store: Path, params: DualSRParams) -> str:
     rule = params.with_(guard="blend")
     lines = [
         "| photo | true width px² | bicubic | fast | guarded fast | oracle blend"
-        " | learned width | learned / true | cross-scale | reuse (partner's fit) |",
-        "|---" * 10 + "|",
+        " | learned width | learned / true | cross-scale | G_DN's GAN loss at the end"
+        " | reuse (partner's fit) |",
+        "|---" * 11 + "|",
     ]
     gains: list[float] = []
     guarded_gains: list[float] = []
@@ -303,6 +319,8 @@ def table(store: Path, params: DualSRParams) -> str:
         recs = [entry[k] for k in sorted(entry) if k.startswith("seed")]
         if not recs:
             continue
+        for key in sorted(k for k in entry if k.startswith("seed")):
+            _backfill(entry[key], store.with_suffix(".fits") / f"{name}_{key}")
         bic = recs[0]["bicubic"]
         m2 = [r["signals"]["kernel_m2"] for r in recs]
         true = recs[0]["true_m2"]
@@ -313,6 +331,7 @@ def table(store: Path, params: DualSRParams) -> str:
             f" | {_spread([_oracle(r) for r in recs])} | {np.mean(m2):.2f}"
             f" | {np.mean(m2) / true:.2f}"
             f" | {np.mean([r['signals']['cross_scale'] for r in recs]):.3f}"
+            f" | {np.mean([r['signals'].get('gan_end', math.nan) for r in recs]):.3f}"
             f" | {_spread(reuse_vals)} from {recs[0].get('reuse_from', '-')} |"
         )
         for r in recs:

@@ -82,6 +82,12 @@ def test_a_too_wide_kernel_makes_the_photo_look_blurrier_across_scales(
     assert {"kernel_m2", "kernel_dist", "cross_scale"} <= names
 
 
+def test_game_end_averages_the_last_logged_losses() -> None:
+    recent = [{"gan": 0.2, "disc": 0.3}, {"gan": 0.4, "disc": 0.1}]
+    assert guard.game_end(recent) == pytest.approx({"gan_end": 0.3, "disc_end": 0.2})
+    assert all(np.isnan(v) for v in guard.game_end([]).values())
+
+
 def test_blend_weight_ramps_from_the_floor_to_one() -> None:
     on = TINY.with_(guard="blend", guard_widths=(1.0, 3.0), guard_floor=0.4)
     assert guard.blend_weight(0.2, TINY) == 1.0  # guard off
@@ -118,7 +124,8 @@ def test_a_guarded_fit_blends_saves_its_weight_and_reuse_keeps_it(
     (fit,) = result.fitted.passes
     assert fit.blend == pytest.approx(0.3)
     assert isinstance(fit.upsampler, guard.Blended)
-    assert set(fit.signals) >= {"kernel_m2", "cross_scale"}
+    assert set(fit.signals) >= {"kernel_m2", "cross_scale", "gan_end", "disc_end"}
+    assert 0.0 <= fit.signals["gan_end"] <= 1.0  # an LSGAN loss on sigmoid outputs
     status = json.loads((tmp_path / "fit" / "status.json").read_text())
     assert status["blend"] == pytest.approx(0.3)
     plain = jobs.run(pipeline.upscale(photo, DUALSR, 2, TINY)).fitted.passes[0]

@@ -8,6 +8,7 @@ kernel priors; what the fast profile changes is switched by fields of
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import dataclasses
@@ -366,7 +367,7 @@ def fit_x2(
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
                 break
-        result = _finish(nets, it + 1, c, stopped_early, run_dir, img)
+        result = _finish(nets, it + 1, c, stopped_early, run_dir, img, reports)
         yield Kernel(result.iters_done, result.kernel)
         return result
     except GeneratorExit:
@@ -402,6 +403,8 @@ class _Reports:
         self.rgb, self.nets, self.snapshots = rgb, nets, snapshots
         self.preview_in = _preview_input(rgb, nets.dev)
         self.log = artefacts.LossLog(run_dir, LOSS_NAMES)
+        #: The last logged losses (the guard reads how the game ended).
+        self.recent: collections.deque[dict[str, float]] = collections.deque(maxlen=10)
         self.clock = Clock(p.iters, stage)
         self.kernel_clock = Clock(0, "", every_s=p.kernel_every_s)
         self.preview_clock = Clock(0, "", every_s=p.preview_every_s)
@@ -429,6 +432,7 @@ class _Reports:
                     f"DualSR diverged at iteration {done}: {values}"
                 )
             self.log.add(done, values)
+            self.recent.append(values)
             yield Losses(done, values)
         yield self.clock.progress(done)
         if self.kernel_clock.due():
@@ -450,12 +454,15 @@ def _finish(
     stopped_early: bool,
     run_dir: Path | None,
     img: FloatArray,
+    reports: _Reports,
 ) -> FitResult:
     """The fit's result, guarded if asked; weights and kernel in the run folder."""
     kernel = nets.g_dn.composed_kernel().detach().float().cpu().numpy()
     final = nets.shown
     final.eval()
-    signals = guard.signals(img, kernel) if nets.p.guard != "off" else {}
+    signals = {}
+    if nets.p.guard != "off":
+        signals = guard.signals(img, kernel, list(reports.recent))
     blend = guard.blend_weight(signals.get("kernel_m2", math.nan), nets.p)
     if run_dir is not None:
         artefacts.write_kernel(run_dir, kernel)

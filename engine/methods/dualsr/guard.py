@@ -9,6 +9,9 @@ from inside:
   covariance, px^2). The bicubic x2 kernel's is exactly 0 (Keys' a = -0.5 cubic
   reproduces quadratics), so the width itself is the distance from bicubic in
   this measure; :func:`kernel_distance` is the plain L2 distance of the taps.
+* :func:`game_end`: how the adversarial game ended. When the discriminator
+  still tells the downsampler's output from the photo's own crops at the end,
+  the kernel did not find the photo's blur.
 * :func:`cross_scale`: KernelGAN's own assumption, checked with a statistic
   that is not learned. The right kernel shrinks the photo into a smaller photo
   with the same local statistics; a kernel that is too wide makes the smaller
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -153,13 +157,36 @@ def _up2_matrix(n: int, device: torch.device) -> torch.Tensor:
     return sampler.bicubic_up2_matrix(n).to(device)
 
 
-def signals(rgb: npt.ArrayLike, kernel: npt.ArrayLike) -> dict[str, float]:
-    """Every signal of the fit's kernel on its photo, by name."""
+def game_end(recent: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """How the downsampler's game ended: the mean of the last logged losses.
+
+    ``gan`` is G_DN's LSGAN loss, (D(fake) - 1)^2: about 0.25 when D cannot
+    tell G_DN's output from the photo's own crops, toward 1 when it always
+    can, i.e. when the kernel does not make the photo's look-alike. ``disc``
+    is D's own loss (0.25 when confused, toward 0 when it wins).
+    """
+    out: dict[str, float] = {}
+    for name in ("gan", "disc"):
+        values = [r[name] for r in recent if name in r]
+        out[f"{name}_end"] = float(np.mean(values)) if values else math.nan
+    return out
+
+
+def signals(
+    rgb: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    recent: Sequence[Mapping[str, float]] = (),
+) -> dict[str, float]:
+    """Every signal of the fit on its photo, by name.
+
+    ``recent`` are the last logged losses of the fit (see :func:`game_end`).
+    """
     return {
         "kernel_m2": second_moment(kernel),
         "kernel_dist": kernel_distance(kernel),
         "cross_scale": cross_scale(rgb, kernel),
         "cross_scale_bicubic": cross_scale(rgb, bicubic_kernel()),
+        **game_end(recent),
     }
 
 
@@ -168,6 +195,7 @@ __all__ = [
     "bicubic_kernel",
     "blend_weight",
     "cross_scale",
+    "game_end",
     "kernel_distance",
     "second_moment",
     "signals",
