@@ -17,6 +17,7 @@ from typing import TextIO, cast
 from engine import batch, jobs
 from engine.cli import params as cli_params
 from engine.cli.command import Subparsers
+from engine.cli.fit import add_reuse_flag, reusing
 from engine.cli.params import ParamError
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.io.images import FORMATS, ImageError
@@ -120,6 +121,7 @@ def register(sub: Subparsers) -> None:
         action="store_true",
         help="replace any file with an output's name, even one unsr did not write",
     )
+    add_reuse_flag(p)
     p.set_defaults(func=run)
 
 
@@ -313,6 +315,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = _check_args(args, err)
     if spec is None:
         return EXIT_USAGE
+    if args.reuse is not None:
+        try:
+            spec = reusing(spec, args.reuse, args.scale, args.profile)
+        except MethodError as exc:
+            err.write(f"unsr upscale: {exc}\n")
+            return EXIT_USAGE
     try:
         store = Store()
     except StoreError as exc:

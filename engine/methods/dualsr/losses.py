@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,6 +24,21 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     return x[..., top : top + size, left : left + size]
 
 
+@functools.cache
+def _sobel_weight(c: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    # Made once per device: a host-to-GPU copy every iteration waits for the GPU.
+    kx = _SOBEL_X.to(device, dtype)
+    return torch.stack([kx, kx.t()])[:, None].repeat(c, 1, 1, 1)
+
+
+@functools.cache
+def _bicubic_weight(
+    c: int, grouped: bool, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    k = bicubic_down_filter().to(device, dtype)
+    return k[None, None].expand(c, 1 if grouped else c, 8, 8).contiguous()
+
+
 def sobel_mask(b: torch.Tensor) -> torch.Tensor:
     """1 on flat regions, falling to 0 where the Sobel magnitude reaches 1.
 
@@ -29,9 +46,7 @@ def sobel_mask(b: torch.Tensor) -> torch.Tensor:
     edges), as in the authors' code.
     """
     c = b.shape[1]
-    kx = _SOBEL_X.to(b.device, b.dtype)
-    weight = torch.stack([kx, kx.t()])[:, None].repeat(c, 1, 1, 1)
-    g = F.conv2d(b, weight, padding=1, groups=c)
+    g = F.conv2d(b, _sobel_weight(c, b.device, b.dtype), padding=1, groups=c)
     mag = torch.sqrt(g[:, 0::2] ** 2 + g[:, 1::2] ** 2)
     return 1.0 - mag.clamp(0.0, 1.0)
 
@@ -68,13 +83,11 @@ def bicubic_target(y: torch.Tensor, out: int, sum_channels: bool) -> torch.Tenso
     ``sum_channels`` keeps quirk 1: the filter is expanded to a 3->3 weight, so
     every channel becomes blur(R + G + B), three times too bright.
     """
-    k = bicubic_down_filter().to(y.device, y.dtype)
     c = y.shape[1]
+    weight = _bicubic_weight(c, not sum_channels, y.device, y.dtype)
     if sum_channels:
-        weight = k[None, None].expand(c, c, 8, 8)
         t = F.conv2d(y, weight, stride=2, padding=3)
     else:
-        weight = k[None, None].expand(c, 1, 8, 8)
         t = F.conv2d(y, weight, stride=2, padding=3, groups=c)
     return center_crop(t, out)
 
