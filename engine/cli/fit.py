@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine import batch, jobs
+from engine.cli import cluster as cli_cluster
 from engine.cli.progress import format_eta
 from engine.events import Event, Losses, Message, Progress
 from engine.io.images import ImageError
@@ -44,7 +45,13 @@ def register(sub: Any) -> None:
         "write the upscaled image; the run folder keeps the kernel, losses and "
         "weights (see `unsr runs`).",
     )
-    p.add_argument("image", type=Path, metavar="IMAGE")
+    p.add_argument(
+        "image",
+        type=Path,
+        nargs="+",
+        metavar="IMAGE",
+        help="the photo (with --engine ray: several photos or folders)",
+    )
     p.add_argument(
         "--profile", choices=tuple(DUALSR.profiles), default=DUALSR.default_profile
     )
@@ -54,6 +61,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace the output")
+    cli_cluster.add_flags(p)
     p.set_defaults(func=run)
 
 
@@ -100,13 +108,19 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         params = params.with_(
             iters=args.iters, min_iters=min(params.min_iters, args.iters)
         )
+    if args.engine == "ray":
+        return cli_cluster.run_fit(args, params, out, err)
+    if len(args.image) != 1:
+        err.write("unsr fit: one IMAGE at a time here; several run with --engine ray\n")
+        return EXIT_USAGE
+    image = args.image[0]
     try:
         store = Store()
     except StoreError as exc:
         err.write(f"unsr fit: {exc}\n")
         return EXIT_FAILED
     job = batch.process_file(
-        args.image, args.out, DUALSR, args.scale, profile=args.profile,
+        image, args.out, DUALSR, args.scale, profile=args.profile,
         params=params, context=RunContext(device=args.device, seed=args.seed),
         overwrite=args.overwrite, store=store,
     )  # fmt: skip
@@ -124,7 +138,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_FAILED
     except (InputTooSmallError, MethodError) as exc:
         line.end()
-        err.write(f"unsr fit: {args.image}: {exc}\n")
+        err.write(f"unsr fit: {image}: {exc}\n")
         return EXIT_FAILED
     line.end()
     folder = store.get(result.run_id).folder

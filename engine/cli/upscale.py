@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine import batch, jobs
+from engine.cli import cluster as cli_cluster
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.io.images import FORMATS, ImageError
 from engine.methods.base import Method, MethodError, RunContext
@@ -88,6 +89,7 @@ def register(sub: Any) -> None:
         help="where to run",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    cli_cluster.add_flags(p)
     p.set_defaults(func=run)
 
 
@@ -120,6 +122,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = _check_args(args, err)
     if spec is None:
         return EXIT_USAGE
+    if args.engine == "ray":
+        return cli_cluster.run_upscale(args, spec, out, err)
     plan = batch.plan_outputs(
         args.inputs, args.out, method=spec.id, scale=args.scale,
         recursive=args.recursive, fmt=args.fmt,

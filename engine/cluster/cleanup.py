@@ -1,0 +1,124 @@
+"""Before a batch: remove what earlier runs left behind in the output folders.
+
+Two kinds of leftovers, both hidden files beside an output that unsr's own
+naming marks as its own:
+
+* part files (``.NAME.xxxxxxxx.part``) of a writer killed mid-write. The
+  atomic writer writes a part in one go and renames it within seconds, so a
+  part of one of this batch's outputs untouched for :data:`PART_AGE_S` has no
+  live writer.
+* claim files (:mod:`engine.cluster.claims`) whose controller ended.
+
+Each folder is listed once (not one stat per file), which matters on a
+network share with thousands of outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.cluster import claims
+
+#: A part file older than this has no live writer (seconds).
+PART_AGE_S = 600.0
+#: An unreadable claim older than this is not one being written right now.
+CLAIM_AGE_S = 60.0
+
+_PART = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.part$")
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What :func:`sweep` found.
+
+    Attributes
+    ----------
+    removed : tuple of Path
+        Stale part and claim files, now gone.
+    held : dict
+        Outputs claimed by a run that may still be working: output -> who.
+    """
+
+    removed: tuple[Path, ...]
+    held: dict[Path, str]
+
+
+def _by_folder(targets: Iterable[Path]) -> dict[Path, set[str]]:
+    folders: dict[Path, set[str]] = defaultdict(set)
+    for target in targets:
+        folders[target.parent].add(target.name)
+    return folders
+
+
+def _old(path: Path, age_s: float, now: float) -> bool:
+    try:
+        return now - path.stat().st_mtime >= age_s
+    except OSError:
+        return False
+
+
+def _sweep_folder(
+    folder: Path,
+    names: set[str],
+    host: str,
+    now: float,
+    removed: list[Path],
+    held: dict[Path, str],
+) -> None:
+    try:
+        with os.scandir(folder) as entries:
+            hidden = [Path(e.path) for e in entries if e.name.startswith(".")]
+    except OSError:  # not there yet, or unreadable: the node check reports it
+        return
+    for path in hidden:
+        part = _PART.match(path.name)
+        if part is not None:
+            if part["name"] in names and _old(path, PART_AGE_S, now):
+                _unlink(path, removed)
+            continue
+        if not claims.is_claim(path.name):
+            continue
+        target = folder / path.name[1 : -len(claims.SUFFIX)]
+        if target.name not in names:
+            continue
+        holder = claims.read(path)
+        if holder is None and not _old(path, CLAIM_AGE_S, now):
+            held[target] = "another run (its claim is being written)"
+        elif claims.stale(holder, host):
+            _unlink(path, removed)
+        elif holder is not None:
+            held[target] = holder.describe()
+
+
+def _unlink(path: Path, removed: list[Path]) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+        removed.append(path)
+
+
+def sweep(targets: Iterable[Path], host: str) -> Leftovers:
+    """Remove stale part and claim files of ``targets``; list live claims.
+
+    Parameters
+    ----------
+    targets
+        The batch's outputs.
+    host
+        This machine's name (claims of controllers here can be checked).
+    """
+    removed: list[Path] = []
+    held: dict[Path, str] = {}
+    now = time.time()
+    for folder, names in _by_folder(targets).items():
+        _sweep_folder(folder, names, host, now, removed, held)
+    return Leftovers(tuple(removed), held)
+
+
+__all__ = ["CLAIM_AGE_S", "PART_AGE_S", "Leftovers", "sweep"]
