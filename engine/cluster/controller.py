@@ -35,7 +35,7 @@ from engine.cluster.spec import (
 from engine.cluster.tally import BatchSummary, Tally
 from engine.events import Message
 from engine.io import images
-from engine.jobs import YIELD_INTERVAL_S, Job
+from engine.jobs import YIELD_INTERVAL_S, Clock, Job
 from engine.methods.base import Method, RunContext
 from engine.store import Store
 
@@ -46,6 +46,8 @@ PathLike = str | os.PathLike[str]
 
 #: Folders each node probes at most (a sample when a tree has more).
 MAX_PROBED = 256
+#: How long the nodes may take to answer the check, in seconds.
+PREFLIGHT_TIMEOUT_S = 180.0
 
 
 def _largest_first(items: list[Item]) -> list[Item]:
@@ -70,36 +72,44 @@ def _sample(paths: Iterable[Path], n: int) -> list[str]:
     return [unique[int(i * step)] for i in range(n)]
 
 
-def preflight(todo: Sequence[Item]) -> list[str]:
+def preflight(todo: Sequence[Item]) -> Job[list[str]]:
     """Check every alive node once; return one line per problem (none: go).
 
     Each node reports its versions (compared with the controller's), whether
     it can read the input folders and a few inputs, and whether it can write
-    in the output folders.
+    in the output folders. A job: it yields while the nodes answer.
     """
     ray = connect.import_ray()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    from engine.cluster import remote
+    from engine.cluster import probe
 
     readable = _sample((i.source.parent for i in todo), MAX_PROBED)
     readable += [str(i.source) for i in todo[:3]]
     writable = _sample((i.target.parent for i in todo), MAX_PROBED)
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     refs = [
-        remote.check_node.options(
+        probe.check_node.options(
             num_cpus=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
         ).remote(readable, writable)
         for n in nodes
     ]
+    clock = Clock(len(refs), "checking the nodes")
+    pending = list(refs)
+    while pending and clock.elapsed() < PREFLIGHT_TIMEOUT_S:
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
+        yield clock.progress(len(refs) - len(pending))
     reference = checks.versions()
     lines: list[str] = []
     for node, ref in zip(nodes, refs, strict=True):
         where = node.get("NodeManagerHostname", "?")
         name = f"node {str(node['NodeID'])[:8]} ({where})"
+        if ref in pending:
+            lines.append(f"{name}: did not answer within {PREFLIGHT_TIMEOUT_S:.0f} s")
+            continue
         try:
-            report = ray.get(ref, timeout=180)
+            report = ray.get(ref)
         except Exception as exc:  # cannot import unsr there, or gone
             lines.append(f"{name}: could not run the check: {str(exc).strip()[:300]}")
             continue
@@ -227,9 +237,6 @@ def run_plan(
     with connect.session(options.address, options.local_cpus) as session:
         nodes = len(connect.node_addresses())
         yield Message(f"Ray cluster at {session.address}: {nodes} node(s)")
-        problems = preflight(todo)
-        if problems:
-            raise ClusterError("a node failed the check:\n  " + "\n  ".join(problems))
         ray = connect.import_ray()
         spec = WorkSpec(
             weights.describe(method, ray.put), scale, chosen, batch, fmt, quality,
@@ -241,7 +248,14 @@ def run_plan(
             store, method.id, scale, record, batch,
             options.flush_every, options.flush_seconds,
         )  # fmt: skip
-        yield from _dispatch(todo, spec, options, method, tally, history)
+        # Slots start (and load the method) while the nodes are checked.
+        scheduler = _scheduler(todo, spec, options, method)
+        yield from _dispatch(scheduler, todo, spec.batch, tally, history)
+    if tally.requeued:
+        yield Message(
+            f"{tally.requeued} file(s) were handed out again after their worker "
+            "was lost; each is counted once"
+        )
     return tally.summary()
 
 
@@ -252,7 +266,7 @@ def _scheduler(
     # up the environment of a local cluster.
     from engine.cluster import schedule
 
-    n = schedule.slots(options)
+    n = min(schedule.slots(options), len(todo))  # no idle slot loads a model
     mode = options.schedule
     if mode == "auto":
         mode = "tasks" if method.needs_fit else "actors"
@@ -262,20 +276,21 @@ def _scheduler(
 
 
 def _dispatch(
+    scheduler: Scheduler,
     todo: list[Item],
-    spec: WorkSpec,
-    options: ClusterOptions,
-    method: Method,
+    batch: Batch,
     tally: Tally,
     history: History,
 ) -> Job[None]:
-    """Hand the files out and collect what comes back.
+    """Check the nodes, then hand the files out and collect what comes back.
 
-    The history is flushed whatever happens, and the claims of files not
-    finished are released.
+    The scheduler is closed and the history flushed whatever happens, and
+    the claims of files not finished are released.
     """
-    scheduler = _scheduler(todo, spec, options, method)
     try:
+        problems = yield from preflight(todo)
+        if problems:
+            raise ClusterError("a node failed the check:\n  " + "\n  ".join(problems))
         while scheduler.busy():
             for item, outcome, lost in scheduler.poll(YIELD_INTERVAL_S):
                 if outcome is None:
@@ -288,11 +303,12 @@ def _dispatch(
                 yield from _file_events(outcome, tally)
             yield tally.progress()
     finally:
+        tally.requeued = scheduler.requeued()
         scheduler.close()
         history.flush()
         for item in todo:
             if not tally.seen(item.index):
-                claims.release(item.target, spec.batch)
+                claims.release(item.target, batch)
 
 
 def upscale_batch(

@@ -1,4 +1,4 @@
-"""What runs inside Ray: the node check, the per-image task, the per-slot actor.
+"""What runs inside Ray: the per-image task and the per-slot actor.
 
 Each worker process keeps the methods it rebuilt (:data:`_METHODS`), so a
 task that lands on a process that already loaded the model does not load it
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections.abc import Sequence
 from typing import Any
 
 import ray
 
 from engine import models
-from engine.cluster import checks, weights, work
+from engine.cluster import weights, work
 from engine.cluster.spec import FileOutcome, Item, MethodRef, WorkSpec
 from engine.methods.base import Method
 
@@ -54,10 +53,6 @@ def _method_failed(item: Item, exc: Exception) -> FileOutcome:
     )
 
 
-def _check_node(readable: Sequence[str], writable: Sequence[str]) -> checks.NodeReport:
-    return checks.node_report(readable, writable, _node())
-
-
 def _fit_one(item: Item, spec: WorkSpec) -> FileOutcome:
     work.set_threads(spec.threads)
     try:
@@ -93,8 +88,7 @@ class _Slot:
 
 
 #: Ray's handles on the functions above; options are set per batch.
-check_node: Any = ray.remote(_check_node)
 fit_one: Any = ray.remote(_fit_one)
 Slot: Any = ray.remote(_Slot)
 
-__all__ = ["Slot", "check_node", "fit_one"]
+__all__ = ["Slot", "fit_one"]

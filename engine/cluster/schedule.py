@@ -48,6 +48,10 @@ class Scheduler(Protocol):
         """Files being worked on right now."""
         ...
 
+    def requeued(self) -> int:
+        """Files handed out again after their worker was lost."""
+        ...
+
     def close(self) -> None:
         """Cancel what still runs."""
         ...
@@ -111,6 +115,10 @@ class Tasks:
     def running(self) -> int:
         """Files handed to Ray and not back yet."""
         return len(self.inflight)
+
+    def requeued(self) -> int:
+        """Unknown here: Ray re-runs a lost task by itself; 0."""
+        return 0
 
     def poll(self, timeout: float) -> list[Result]:
         """Top up the tasks in flight, then collect those that finished."""
@@ -178,6 +186,10 @@ class Slots:
     def running(self) -> int:
         """Files handed to slots and not back yet."""
         return sum(len(s.inflight) for s in self.slots)
+
+    def requeued(self) -> int:
+        """Files handed out again after their slot was lost."""
+        return sum(self.lost.values())
 
     def _feed(self) -> None:
         for slot in self.slots:

@@ -33,6 +33,9 @@ class BatchSummary:
         Files done per node ("ab12cd34 (host)").
     seconds : float
         Wall time of the batch.
+    requeued : int
+        Files handed out again because their worker was lost (each still
+        counts once).
     """
 
     total: int
@@ -41,6 +44,7 @@ class BatchSummary:
     failed: tuple[tuple[Path, str], ...]
     per_node: Mapping[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    requeued: int = 0
 
     @property
     def ok(self) -> bool:
@@ -66,6 +70,7 @@ class Tally:
         self.per_node: Counter[str] = Counter()
         self._seen: set[int] = set()
         self._worked = 0  # files a worker finished in this run (for the rate)
+        self.requeued = 0
 
     @property
     def handled(self) -> int:
@@ -121,6 +126,7 @@ class Tally:
             failed=tuple(self.failed),
             per_node=dict(self.per_node),
             seconds=self.clock() - self.start,
+            requeued=self.requeued,
         )
 
 

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import batch, cluster, jobs
 from engine.cli import main
 from engine.cluster import connect
-from engine.methods.registry import get as get_method
 from engine.store import Store
 from tests.cluster.helpers import hidden_files, photos
 
@@ -109,30 +107,6 @@ def test_ray_matches_the_local_loop_and_resumes(
     second = capsys.readouterr()
     assert "0 written, 8 skipped, 1 failed" in second.out
     assert len([r for r in Store().runs() if r.params.get("engine") == "ray"]) == 10
-    assert hidden_files(tmp_path) == []
-
-
-def test_tasks_schedule_and_events(local_ray: connect.Session, tmp_path: Path) -> None:
-    """The per-image task path (how fits run): largest first, same bytes."""
-    inputs = photos(tmp_path / "in", 5)
-    bicubic = get_method("bicubic")
-    plan = batch.plan_outputs(inputs, tmp_path / "out", method="bicubic", scale=2)
-    options = cluster.ClusterOptions(address="local", schedule="tasks")
-    events: list[object] = []
-    summary = jobs.run(
-        cluster.run_plan(plan, bicubic, 2, options=options), events.append
-    )
-    assert summary.ok and len(summary.written) == 5
-    order = [
-        e.data["file"].input.name  # type: ignore[attr-defined]
-        for e in events
-        if getattr(e, "data", {}).get("file") is not None
-    ]
-    assert sorted(order) == sorted(p.name for p in inputs)
-    for source, target in plan.items:
-        expected = tmp_path / "local" / target.name
-        jobs.run(batch.process_file(source, expected, bicubic, 2))
-        assert target.read_bytes() == expected.read_bytes()
     assert hidden_files(tmp_path) == []
 
 
