@@ -182,6 +182,9 @@ class FileOutcome:
     repeat : bool
         True when an earlier attempt of this batch had already written the
         output (a task retried after its node died): done, counted once.
+    written : tuple of (int, int, str) or None
+        The output's size, mtime (ns) and SHA-256 as the worker wrote it, so
+        the history knows the file unsr wrote from a later one of that name.
     """
 
     index: int
@@ -195,6 +198,7 @@ class FileOutcome:
     host: str = ""
     node: str = ""
     repeat: bool = False
+    written: tuple[int, int, str] | None = None
 
 
 __all__ = [

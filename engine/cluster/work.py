@@ -51,6 +51,16 @@ def reason(exc: BaseException, source: Path) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
+def fingerprint(path: Path) -> tuple[int, int, str] | None:
+    """(size, mtime in ns, SHA-256) of a file just written; None if it is gone."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    sha = file_sha256(path)
+    return None if sha is None else (stat.st_size, stat.st_mtime_ns, sha)
+
+
 def _upscale(item: Item, spec: WorkSpec, method: Method, notes: list[str]) -> None:
     """Read, upscale and write. Raises on a bad file."""
     image = images.read(item.source, max_pixels=spec.max_pixels)
@@ -97,6 +107,7 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
         notes: tuple[str, ...] = (),
         sha256: str | None = None,
         repeat: bool = False,
+        written: tuple[int, int, str] | None = None,
     ) -> FileOutcome:
         return FileOutcome(
             item.index,
@@ -108,6 +119,7 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
             error=error,
             sha256=sha256,
             repeat=repeat,
+            written=written,
         )
 
     try:
@@ -118,7 +130,7 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
         return outcome("skipped", f"{holder.describe()} is working on it")
     if not spec.overwrite and item.target.exists():
         if resumed:  # an earlier attempt of this batch wrote it
-            return outcome("done", repeat=True)
+            return outcome("done", repeat=True, written=fingerprint(item.target))
         claims.release(item.target, spec.batch)
         return outcome("skipped", "another run wrote the output after planning")
     notes: list[str] = []
@@ -133,7 +145,9 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
     except BaseException:  # cancelled: leave no claim behind
         claims.release(item.target, spec.batch)
         raise
-    return outcome("done", notes=tuple(notes), sha256=sha)
+    return outcome(
+        "done", notes=tuple(notes), sha256=sha, written=fingerprint(item.target)
+    )
 
 
-__all__ = ["FILE_ERRORS", "reason", "run_file", "set_threads"]
+__all__ = ["FILE_ERRORS", "fingerprint", "reason", "run_file", "set_threads"]

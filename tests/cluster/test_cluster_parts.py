@@ -120,6 +120,8 @@ def test_run_file_writes_like_the_local_loop_and_keeps_its_claim(
     outcome = work.run_file(Item(0, source, target), _spec(b), resample.BICUBIC)
     assert outcome.status == "done" and not outcome.repeat
     assert outcome.sha256 == file_sha256(source)
+    assert outcome.written == work.fingerprint(target)
+    assert outcome.written is not None and outcome.written[2] == file_sha256(target)
     # The claim stays until the controller has recorded the file.
     assert claims.read(claims.path_for(target)) is not None
     local = tmp_path / "local.png"
