@@ -71,7 +71,7 @@ def synthetic_fit(seconds: float) -> Any:
         from torch import nn
 
         from engine.events import Kernel, Losses, Preview, Progress
-        from unsr_app.models import FileOutcome
+        from unsr_app.requests import FileOutcome
 
         torch.manual_seed(0)
         net = nn.Sequential(
@@ -163,7 +163,10 @@ def stall_ms(
         await asyncio.sleep(3.0)
         idle = max(gaps)
         gaps.clear()
+        added = asyncio.Event()
+        window.studio.queue.items_added.connect(lambda *_: added.set())
         window.studio.queue.add_paths([image])
+        await added.wait()
         window.studio.method.set_request(
             window.studio.method.request().__class__(method=method, scale=2)
         )
@@ -229,9 +232,7 @@ def main() -> int:
     from engine.methods import available
 
     if any(m.id == "dualsr" for m in available()):
-        from unsr_app.batch_runner import default_factory
-
-        real = stall_ms(default_factory, "dualsr", image, 0)
+        real = stall_ms(None, "dualsr", image, 0)
         lines.append(
             f"- GUI thread, real DualSR fit on coffee.png: longest stall "
             f"**{real['fit_max_ms']:.0f} ms**, p99 {real['fit_p99_ms']:.0f} ms; "

@@ -11,10 +11,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from engine import models, paths
-from engine.cli.info import table
+from engine.cli.command import Subparsers
+from engine.cli.tables import table
 from engine.models.errors import LibraryError, ModelError
 from engine.models.library import Entry, human_bytes
 
@@ -136,7 +137,7 @@ def run(
     return commands[args.models_command or "list"](args, out, err)
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``models`` and its subcommands to an argparse subparsers object."""
     p = sub.add_parser(
         "models",
@@ -160,7 +161,4 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-#: The name the brief asked for; same as :func:`register`.
-add_parser = register
-
-__all__ = ["add_parser", "register", "run"]
+__all__ = ["register", "run"]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from engine import batch, jobs
 from engine.cli import cluster as cli_cluster
+from engine.cli import params as cli_params
+from engine.cli.command import Subparsers
+from engine.cli.params import ParamError
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.io.images import FORMATS, ImageError
 from engine.methods.base import Method, MethodError, RunContext
@@ -44,7 +48,7 @@ def _quality(text: str) -> int:
     return value
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add the ``upscale`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser(
         "upscale",
@@ -60,6 +64,15 @@ def register(sub: Any) -> None:
         "-s", "--scale", type=int, default=2, help="scale factor (default 2)"
     )
     p.add_argument("-p", "--profile", default=None, help="a profile of the method")
+    p.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change one setting of the method's profile, e.g. --set iters=800 "
+        "for dualsr (repeatable; a wrong name lists the method's settings)",
+    )
     p.add_argument(
         "-o", "--out", type=Path, default=None, help="output folder (or file)"
     )
@@ -98,8 +111,8 @@ def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
     try:
         spec = get_method(args.method)
         spec.check_scale(args.scale)
-        spec.params_for(args.profile)
-    except MethodError as exc:
+        spec = _with_settings(spec, args.profile, args.settings)
+    except (MethodError, ParamError) as exc:
         err.write(f"unsr upscale: {exc}\n")
         return None
     if args.device in ("cuda", "mps"):
@@ -115,6 +128,24 @@ def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
         err.write("unsr upscale: -o names a file; give a folder for several inputs\n")
         return None
     return spec
+
+
+def _with_settings(spec: Method, profile: str | None, settings: list[str]) -> Method:
+    """The method whose chosen profile carries the ``--set`` changes.
+
+    The batch then runs (and the store records) the changed params under the
+    profile's name, without a params argument of its own.
+    """
+    params = spec.params_for(profile)
+    if not settings:
+        return spec
+    try:
+        changes = cli_params.parse_assignments(settings, type(params))
+    except ParamError as exc:
+        raise ParamError(f"{spec.id}: {exc}") from None
+    name = profile or spec.default_profile
+    changed = cli_params.apply(params, changes)
+    return dataclasses.replace(spec, profiles={**spec.profiles, name: changed})
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from unsr_app.models import FORMATS, MethodInfo, RunRequest
+from unsr_app.requests import FORMATS, MethodInfo, RunRequest
 
 
 class WrappingLabel(QLabel):
