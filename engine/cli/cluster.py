@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from engine.cli.progress import bar, format_eta
@@ -73,19 +74,31 @@ def options(args: argparse.Namespace) -> Any:
 class ClusterProgress:
     """Prints a cluster batch: a line per file, a status line every few seconds."""
 
-    def __init__(self, err: TextIO, every_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        err: TextIO,
+        every_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.err = err
         self.every_s = every_s
+        self.clock = clock
         self.nodes: Counter[str] = Counter()
         self.failed = 0
+        self.worked = 0  # files a worker finished (done or failed)
         self.latest: Progress | None = None
-        self._last = time.monotonic()
+        self._start = self._last = clock()
+
+    def rate(self) -> float:
+        """Files per second the workers finished so far."""
+        elapsed = self.clock() - self._start
+        return self.worked / elapsed if elapsed > 0 else 0.0
 
     def on_event(self, event: Event) -> None:
         """Handle one event of the controller's job."""
         if isinstance(event, Progress):
             self.latest = event
-            if time.monotonic() - self._last >= self.every_s:
+            if self.clock() - self._last >= self.every_s:
                 self.status()
         elif isinstance(event, Message):
             self._message(event)
@@ -100,9 +113,11 @@ class ClusterProgress:
         where = f"{outcome.node} ({outcome.host})"
         if status == "done":
             self.nodes[where] += 1
+            self.worked += 1
             line = f"done on {where}: {event.text}"
         elif status == "failed":
             self.failed += 1
+            self.worked += 1
             line = f"error: {event.text}"
         else:
             line = event.text
@@ -112,14 +127,14 @@ class ClusterProgress:
 
     def status(self) -> None:
         """Print the batch line: files, failures, rate, ETA, files per node."""
-        self._last = time.monotonic()
+        self._last = self.clock()
         p = self.latest
         if p is None or not p.total:
             return
         nodes = ", ".join(f"{n} {c}" for n, c in sorted(self.nodes.items()))
         self.err.write(
             f"batch {bar(p.fraction)} {p.step}/{p.total} files, {self.failed} "
-            f"failed, ETA {format_eta(p.eta_s)}"
+            f"failed, {self.rate():.2f} files/s, ETA {format_eta(p.eta_s)}"
             + (f"; per node: {nodes}" if nodes else "")
             + "\n"
         )

@@ -271,3 +271,38 @@ def test_weights_shipped_once_and_checked(
     assert weights.rebuild(MethodRef("bicubic", "builtin"), fetch).id == "bicubic"
     with pytest.raises(MethodError):
         weights.rebuild(MethodRef("nope", "builtin"), fetch)
+
+
+# --- the CLI's progress --------------------------------------------------------
+
+
+def test_cli_progress_shows_counts_rate_eta_and_nodes(tmp_path: Path) -> None:
+    import io
+
+    from engine.cli.cluster import ClusterProgress
+    from engine.events import Message, Progress
+
+    now = [100.0]
+    err = io.StringIO()
+    progress = ClusterProgress(err, every_s=5.0, clock=lambda: now[0])
+
+    def outcome(i: int, status: str, node: str) -> Message:
+        result = FileOutcome(i, tmp_path / f"{i}.png", tmp_path / f"o{i}.png",
+                             status, 0.5, error=None if status == "done" else "bad",
+                             host="box", node=node)  # type: ignore[arg-type]  # fmt: skip
+        return Message(f"file {i}", "info", {"file": result, "handled": i + 1,
+                                             "total": 10})  # fmt: skip
+
+    for i, (status, node) in enumerate(
+        [("done", "aa"), ("done", "bb"), ("failed", "aa"), ("done", "aa")]
+    ):
+        now[0] += 1.0
+        progress.on_event(outcome(i, status, node))
+    now[0] += 2.0  # 6 s after the start: a status line is due
+    progress.on_event(Progress(4, 10, "cluster batch", 12.0))
+    text = err.getvalue()
+    assert "[1/10] done on aa (box): file 0" in text
+    assert "[3/10] error: file 2" in text
+    status = text.strip().splitlines()[-1]
+    assert "4/10 files, 1 failed, 0.67 files/s, ETA 0:12" in status
+    assert status.endswith("per node: aa (box) 2, bb (box) 1")
