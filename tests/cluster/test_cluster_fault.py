@@ -31,6 +31,10 @@ from tests.cluster.helpers import hidden_files, photos
 ray = pytest.importorskip("ray")
 cluster_utils = pytest.importorskip("ray.cluster_utils")
 
+# The module's first test also waits for its shared Ray to start (several
+# seconds, far more on a loaded machine): more than the suite's 120 s budget.
+pytestmark = pytest.mark.timeout(300)
+
 #: Notice a dead node within about a second (the defaults take ~15 s).
 FAST_HEALTH = {
     "health_check_initial_delay_ms": 0,

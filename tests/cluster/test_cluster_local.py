@@ -17,6 +17,10 @@ from tests.cluster.helpers import hidden_files, photos
 
 ray = pytest.importorskip("ray")
 
+# The module's first test also waits for its shared Ray to start (several
+# seconds, far more on a loaded machine): more than the suite's 120 s budget.
+pytestmark = pytest.mark.timeout(300)
+
 
 def _listening(pids: set[int]) -> set[str]:
     """Addresses that sockets of ``pids`` listen on (Linux /proc)."""
