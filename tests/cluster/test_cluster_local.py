@@ -122,3 +122,44 @@ def test_fit_engine_ray_reports_missing_input_without_starting(
     assert "file not found" in capsys.readouterr().err
     assert main(["fit", str(missing), str(missing)]) == 2
     assert "--engine ray" in capsys.readouterr().err
+
+
+def test_a_node_that_fails_the_check_stops_the_batch(
+    local_ray: connect.Session,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.cluster import checks
+
+    photos(tmp_path / "in", 2)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    real = checks.versions()
+    # The controller believes it runs another Pillow than the node.
+    monkeypatch.setattr(checks, "versions", lambda: {**real, "pillow": "0.0"})
+    args = ["upscale", str(tmp_path / "in"), "-o", str(blocker / "out")]
+    assert main([*args, "--engine", "ray", "--address", "local"]) == 1
+    err = capsys.readouterr().err
+    assert "a node failed the check" in err
+    assert "(the controller has 0.0)" in err and "is not a folder" in err
+    assert Store().runs() == []  # nothing was done
+    assert hidden_files(tmp_path) == []
+
+
+def test_without_ray_the_flag_says_how_to_install_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ray" else real(name, *a),
+    )
+    photos(tmp_path / "in", 1)
+    assert main(["upscale", str(tmp_path / "in"), "--engine", "ray"]) == 2
+    assert "pip install 'unsr[cluster]'" in capsys.readouterr().err
