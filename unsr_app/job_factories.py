@@ -34,8 +34,10 @@ from unsr_app.requests import (
 def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
     """A job returning every registered method (imports the registry)."""
     yield from ()
+    from engine import paths
     from engine.methods import available
 
+    bundled = paths.bundled_models_dir().resolve()
     return [
         MethodInfo(
             id=m.id,
@@ -45,19 +47,25 @@ def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
             profiles=tuple(m.profiles),
             needs_fit=m.needs_fit,
             kind=m.kind,
+            native_scale=m.native_scale,
+            # unsr's own checkpoints shipped in the wheel are the demos.
+            demo=m.kind == "trained"
+            and Path(m.info.get("file", "")).resolve().parent == bundled,
         )
         for m in available()
     ]
 
 
 def warm_up_job() -> Generator[Any, None, str]:
-    """A job that imports torch and the engine's batch path ahead of the first run.
+    """A job that imports torch, the engine's batch path and spandrel early.
 
-    Importing torch takes seconds and holds the GIL in stretches while its
-    libraries load; done once in the background after launch, it does not
-    land in the middle of the first fit.
+    Importing them takes seconds and holds the GIL in stretches (so even from
+    a worker it stalls the window); done once in the background after launch,
+    it does not land in the middle of the first fit or the first model added
+    on the Models page.
     """
     yield from ()
+    import spandrel  # noqa: F401 - imported for its side effect: warm modules
     import torch
 
     import engine.batch  # noqa: F401 - imported for its side effect: warm modules
@@ -98,7 +106,7 @@ def expand_job(
             found.append((path, None))
         else:
             problems.append((path, "it does not exist"))
-    thumbs = []
+    thumbs: list[QImage] = []
     for source, _ in found:
         yield Progress(len(thumbs), len(found), "making thumbnails")
         thumbs.append(load_qimage(source, max_side=THUMB_SIDE))
