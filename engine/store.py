@@ -388,6 +388,9 @@ class FinishedRun:
         The worker's wall time for the file.
     error : str or None
         Why the run failed.
+    output_fingerprint : tuple of (int, int, str) or None
+        The output's size, mtime (ns) and SHA-256 as the worker wrote it, so
+        :meth:`Store.wrote` knows it from a later file of the same name.
     """
 
     input_path: Path
@@ -399,6 +402,7 @@ class FinishedRun:
     output: Path | None = None
     duration_s: float | None = None
     error: str | None = None
+    output_fingerprint: tuple[int, int, str] | None = None
 
 
 def file_sha256(path: Path) -> str | None:
@@ -597,21 +601,29 @@ class Store:
         ids: list[int] = []
         with self._connect() as conn, _transaction(conn):
             for run in finished:
+                output = None if run.output is None else os.path.realpath(run.output)
+                size, mtime, sha = run.output_fingerprint or (None, None, None)
                 cur = conn.execute(
-                    "INSERT INTO runs (created, input_path, input_sha256, method,"
-                    " scale, params, output, status, duration_s, error, pid)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO runs (created, input_path, input_raw, input_sha256,"
+                    " method, scale, params, output, output_raw, output_size,"
+                    " output_mtime_ns, output_sha256, status, duration_s, error, pid)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         created,
-                        str(run.input_path),
+                        readable(run.input_path),
+                        os.fsencode(run.input_path),
                         run.input_sha256,
-                        run.method,
+                        _text(run.method),
                         int(run.scale),
                         _to_json(run.params),
-                        None if run.output is None else str(run.output),
+                        None if output is None else readable(output),
+                        None if output is None else os.fsencode(output),
+                        size,
+                        mtime,
+                        sha,
                         run.status,
                         run.duration_s,
-                        run.error,
+                        _text(run.error),
                         pid,
                     ),
                 )

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from engine.cli.progress import bar, format_eta
+from engine.cli.stop import EXIT_TERMINATED, TerminatedError, sigterm_cancels
 from engine.cluster.spec import FileOutcome
 from engine.events import Event, Message, Progress
 
@@ -160,19 +161,39 @@ def _run(job: Any, name: str, out: TextIO, err: TextIO) -> int:
 
     progress = ClusterProgress(err)
     try:
-        summary = jobs.run(job, progress.on_event)
-    except KeyboardInterrupt:
+        # SIGTERM cancels like Ctrl-C, as in the local loop (exit 143).
+        with sigterm_cancels():
+            summary = jobs.run(job, progress.on_event)
+    except KeyboardInterrupt as stop:
         job.close()
+        terminated = isinstance(stop, TerminatedError)
+        word = "terminated" if terminated else "cancelled"
         err.write(
-            f"unsr {name}: cancelled; finished files are recorded and a rerun resumes\n"
+            f"unsr {name}: {word}; finished files are recorded and a rerun resumes\n"
         )
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except ClusterError as exc:
         err.write(f"unsr {name}: {exc}\n")
         return EXIT_FAILED
     progress.status()
     _summary(out, summary)
     return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def _store(name: str, err: TextIO) -> Any:
+    """The run history, checked once before any work; None after saying why."""
+    from engine.store import Store, StoreError
+
+    try:
+        store = Store()
+    except StoreError as exc:
+        err.write(f"unsr {name}: {exc}\n")
+        return None
+    problem = store.check_writable()
+    if problem is not None:
+        err.write(f"unsr {name}: {problem}; nothing was done\n")
+        return None
+    return store
 
 
 def _has_ray(name: str, err: TextIO) -> bool:
@@ -191,25 +212,25 @@ def run_upscale(args: argparse.Namespace, spec: Any, out: TextIO, err: TextIO) -
         return EXIT_USAGE
     from engine import batch, cluster
     from engine.methods.base import RunContext
-    from engine.store import Store, StoreError
 
+    store = _store("upscale", err)
+    if store is None:
+        return EXIT_FAILED
     plan = batch.plan_outputs(
         args.inputs, args.out, method=spec.id, scale=args.scale,
-        recursive=args.recursive, fmt=args.fmt,
+        recursive=args.recursive, fmt=args.fmt, store=store,
+        overwrite_any=args.overwrite_any,
     )  # fmt: skip
+    for _, note in plan.notes:
+        err.write(f"note: {note}\n")
     if not plan.items and not plan.problems:
         err.write("unsr upscale: no images found in the given inputs\n")
-        return EXIT_FAILED
-    try:
-        store = Store()
-    except StoreError as exc:
-        err.write(f"unsr upscale: {exc}\n")
         return EXIT_FAILED
     job = cluster.run_plan(
         plan, spec, args.scale, options=options(args), profile=args.profile,
         context=RunContext(device=args.device, tile=args.tile), fmt=args.fmt,
         quality=args.quality, bit_depth=args.bit_depth, overwrite=args.overwrite,
-        store=store,
+        overwrite_any=args.overwrite_any, store=store,
     )  # fmt: skip
     return _run(job, "upscale", out, err)
 
@@ -221,14 +242,15 @@ def run_fit(args: argparse.Namespace, params: Any, out: TextIO, err: TextIO) -> 
     from engine import batch, cluster
     from engine.methods.base import RunContext
     from engine.methods.dualsr import DUALSR
-    from engine.store import Store, StoreError
 
-    plan = batch.plan_outputs(args.image, args.out, method=DUALSR.id, scale=args.scale)
-    try:
-        store = Store()
-    except StoreError as exc:
-        err.write(f"unsr fit: {exc}\n")
+    store = _store("fit", err)
+    if store is None:
         return EXIT_FAILED
+    plan = batch.plan_outputs(
+        args.image, args.out, method=DUALSR.id, scale=args.scale, store=store
+    )
+    for _, note in plan.notes:
+        err.write(f"note: {note}\n")
     job = cluster.run_plan(
         plan, DUALSR, args.scale, options=options(args), profile=args.profile,
         params=params, context=RunContext(device=args.device, seed=args.seed),

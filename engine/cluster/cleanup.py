@@ -3,10 +3,12 @@
 Two kinds of leftovers, both hidden files beside an output that unsr's own
 naming marks as its own:
 
-* part files (``.NAME.xxxxxxxx.part``) of a writer killed mid-write. The
-  atomic writer writes a part in one go and renames it within seconds, so a
-  part of one of this batch's outputs untouched for :data:`PART_AGE_S` has no
-  live writer.
+* part files (``.NAME.unsr-<pid>-xxxxxxxx.part``) of a writer killed
+  mid-write. The local loop removes those whose pid is gone
+  (:func:`engine.batch.remove_stale_parts`), but on a cluster the pid may be
+  a live writer's on another machine. The atomic writer writes a part in one
+  go and renames it within seconds, so here a part of one of this batch's
+  outputs is stale when untouched for :data:`PART_AGE_S`.
 * claim files (:mod:`engine.cluster.claims`) whose controller ended.
 
 Each folder is listed once (not one stat per file), which matters on a
@@ -25,13 +27,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.cluster import claims
+from engine.io.save import part_owner
 
 #: A part file older than this has no live writer (seconds).
 PART_AGE_S = 600.0
 #: An unreadable claim older than this is not one being written right now.
 CLAIM_AGE_S = 60.0
 
-_PART = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.part$")
+#: Part names from before they carried the writer's pid.
+_OLD_PART = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.part$")
+
+
+def part_target(name: str) -> str | None:
+    """The output name an unsr part file belongs to; None for other files."""
+    if part_owner(name) is not None:  # .NAME.unsr-<pid>-<hex>.part
+        return name[1:].rsplit(".unsr-", 1)[0]
+    old = _OLD_PART.match(name)
+    return old["name"] if old else None
 
 
 @dataclass(frozen=True)
@@ -78,9 +90,9 @@ def _sweep_folder(
     except OSError:  # not there yet, or unreadable: the node check reports it
         return
     for path in hidden:
-        part = _PART.match(path.name)
+        part = part_target(path.name)
         if part is not None:
-            if part["name"] in names and _old(path, PART_AGE_S, now):
+            if part in names and _old(path, PART_AGE_S, now):
                 _unlink(path, removed)
             continue
         if not claims.is_claim(path.name):
@@ -121,4 +133,4 @@ def sweep(targets: Iterable[Path], host: str) -> Leftovers:
     return Leftovers(tuple(removed), held)
 
 
-__all__ = ["CLAIM_AGE_S", "PART_AGE_S", "Leftovers", "sweep"]
+__all__ = ["CLAIM_AGE_S", "PART_AGE_S", "Leftovers", "part_target", "sweep"]

@@ -142,10 +142,45 @@ def _file_events(outcome: FileOutcome, tally: Tally) -> list[Message]:
     return events
 
 
+#: Why an output is left alone when unsr did not write the file of its name.
+FOREIGN_REASON = (
+    "a file unsr did not write already has this name; it is left alone "
+    "(allow replacing any file to write over it)"
+)
+
+
+def _fate(
+    target: Path, store: Store, overwrite: bool, overwrite_any: bool
+) -> tuple[str, str] | None:
+    """None when ``target`` is to be done, else ("done", "skip" or "fail", why).
+
+    The local loop's rules: an output the history knows unsr wrote is done
+    (unless it may be replaced); a file unsr did not write is never replaced
+    without ``overwrite_any``; a live local run's claim is its work.
+    """
+    if store.claimed(target):
+        return "skip", "another unsr run is writing it"
+    if not (target.exists() or target.is_symlink()):
+        return None
+    record = store.wrote(target)
+    if record is not None:
+        if overwrite or overwrite_any:
+            return None
+        return "done", f"already written by unsr (run {record.id})"
+    return None if overwrite_any else ("fail", FOREIGN_REASON)
+
+
 def _to_do(
-    items: Sequence[tuple[Path, Path]], overwrite: bool, host: str, tally: Tally
+    items: Sequence[tuple[Path, Path]],
+    store: Store,
+    overwrite: tuple[bool, bool],
+    host: str,
+    tally: Tally,
 ) -> tuple[list[Item], list[Message]]:
-    """The files left to do; counts the others as skipped (this is the resume)."""
+    """The files left to do; counts the others (this is the resume).
+
+    ``overwrite`` is (replace outputs unsr wrote, replace any file).
+    """
     leftovers = cleanup.sweep((target for _, target in items), host)
     events = []
     if leftovers.removed:
@@ -158,18 +193,24 @@ def _to_do(
     todo: list[Item] = []
     done = 0
     for index, (source, target) in enumerate(items):
-        if target.exists() and not overwrite:
-            tally.skip(source, "the output already exists (use --overwrite)")
-            done += 1
-        elif target in leftovers.held:
-            tally.skip(source, f"{leftovers.held[target]} is working on it")
-            events.append(Message(f"{source}: skipped, {tally.skipped[-1][1]}"))
-        else:
+        fate = _fate(target, store, *overwrite)
+        if target in leftovers.held:
+            fate = "skip", f"{leftovers.held[target]} is working on it"
+        if fate is None:
             todo.append(Item(index, source, target))
+        elif fate[0] == "fail":
+            tally.fail(source, f"cannot write {target}: {fate[1]}")
+            events.append(Message(f"{source}: {tally.failed[-1][1]}", "error"))
+        elif fate[0] == "done":
+            tally.skip(source, fate[1])
+            done += 1
+        else:
+            tally.skip(source, fate[1])
+            events.append(Message(f"{source}: skipped, {fate[1]}", "warning"))
     if done:
         events.append(
             Message(
-                f"{done} of {len(items)} file(s) already have their output: "
+                f"{done} of {len(items)} file(s) already written by unsr: "
                 "skipped (use --overwrite to redo them)"
             )
         )
@@ -189,6 +230,7 @@ def run_plan(
     quality: int = 95,
     bit_depth: int | None = None,
     overwrite: bool = False,
+    overwrite_any: bool = False,
     store: Store | None = None,
     max_pixels: int = images.DEFAULT_MAX_PIXELS,
 ) -> Job[BatchSummary]:
@@ -202,6 +244,8 @@ def run_plan(
         As for :func:`engine.batch.process_file`. The context's device, tile,
         memory budget and seed go to every worker; its run folder does not
         (workers keep no artefacts).
+    overwrite_any
+        Replace a file of an output's name that unsr did not write.
     options
         The cluster and the reservation per job.
     store
@@ -229,18 +273,19 @@ def run_plan(
         yield Message(f"{path}: {why}", "error")
     host = socket.gethostname()
     batch = Batch(uuid.uuid4().hex, host, os.getpid(), claims.this_process_started())
-    todo, notes = _to_do(plan.items, overwrite, host, tally)
+    store = store if store is not None else Store()
+    todo, notes = _to_do(plan.items, store, (overwrite, overwrite_any), host, tally)
     yield from notes
     if not todo:
         return tally.summary()
-    store = store if store is not None else Store()
     with connect.session(options.address, options.local_cpus) as session:
         nodes = len(connect.node_addresses())
         yield Message(f"Ray cluster at {session.address}: {nodes} node(s)")
         ray = connect.import_ray()
         spec = WorkSpec(
             weights.describe(method, ray.put), scale, chosen, batch, fmt, quality,
-            bit_depth, overwrite, str(ctx.device), ctx.tile, ctx.memory_mb,
+            bit_depth, overwrite or overwrite_any, str(ctx.device), ctx.tile,
+            ctx.memory_mb,
             ctx.seed, max_pixels, options.threads,
         )  # fmt: skip
         record = _params_record(chosen, profile or method.default_profile, ctx)

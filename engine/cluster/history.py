@@ -77,6 +77,7 @@ class History:
             output=outcome.output if outcome.status == "done" else None,
             duration_s=outcome.seconds,
             error=outcome.error,
+            output_fingerprint=outcome.written,
         )
 
     def flush(self) -> None:

@@ -81,6 +81,12 @@ def _upscale(item: Item, spec: WorkSpec, method: Method, notes: list[str]) -> No
         image, method, spec.scale, params=spec.params, context=context
     )
     upscaled = jobs.run(job, keep_warnings)
+    notes.extend(
+        f"{item.target.name}: {loss}"
+        for loss in images.losses(
+            upscaled, item.target, fmt=spec.fmt, bit_depth=spec.bit_depth
+        )
+    )
     images.write(
         upscaled,
         item.target,

@@ -103,7 +103,7 @@ def test_ray_matches_the_local_loop_and_resumes(
     )
     assert all(r.input_sha256 for r in ray_runs)
     # A part file a killed writer left long ago is cleaned up by the rerun.
-    stale = out_ray / f".{local_files[0]}.0123abcd.part"
+    stale = out_ray / f".{local_files[0]}.unsr-4242-0123abcd.part"
     stale.write_bytes(b"half a file")
     old = time.time() - 3600
     os.utime(stale, (old, old))

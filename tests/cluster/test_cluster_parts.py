@@ -87,21 +87,49 @@ def test_sweep_removes_old_parts_and_dead_claims_only(tmp_path: Path) -> None:
     target = out / "a_bicubic_x2.png"
     other_target = out / "b_bicubic_x2.png"
     old = time.time() - 2 * cleanup.PART_AGE_S
-    stale_part = out / ".a_bicubic_x2.png.0123abcd.part"
-    fresh_part = out / ".b_bicubic_x2.png.89abcdef.part"
-    foreign_part = out / ".notes.txt.0123abcd.part"  # not one of our outputs
-    for part in (stale_part, fresh_part, foreign_part):
+    stale_part = out / ".a_bicubic_x2.png.unsr-4242-0123abcd.part"
+    stale_old_style = out / ".a_bicubic_x2.png.0123abcd.part"
+    fresh_part = out / f".b_bicubic_x2.png.unsr-{os.getpid()}-89abcdef.part"
+    foreign_part = out / ".notes.txt.unsr-4242-0123abcd.part"  # not our output
+    for part in (stale_part, stale_old_style, fresh_part, foreign_part):
         part.write_bytes(b"half")
-    for part in (stale_part, foreign_part):
+    for part in (stale_part, stale_old_style, foreign_part):
         os.utime(part, (old, old))
     claims.take(target, _batch("dead", pid=_dead_pid()))
     claims.take(other_target, _batch("live"))
     found = cleanup.sweep([target, other_target], "this-host")
-    assert set(found.removed) == {stale_part, claims.path_for(target)}
+    assert set(found.removed) == {
+        stale_part,
+        stale_old_style,
+        claims.path_for(target),
+    }
     assert fresh_part.exists() and foreign_part.exists()
     assert found.held == {
         other_target: f"a run controlled from this-host (pid {os.getpid()})"
     }
+
+
+def test_resume_knows_unsr_outputs_from_users_files(tmp_path: Path) -> None:
+    from engine.cluster.controller import FOREIGN_REASON, _fate
+
+    store = Store(tmp_path / "h.sqlite")
+    ours = _png(tmp_path / "a_bicubic_x2.png")
+    users = _png(tmp_path / "b_bicubic_x2.png", seed=1)
+    missing = tmp_path / "c_bicubic_x2.png"
+    store.record_finished(
+        [FinishedRun(tmp_path / "a.png", None, "bicubic", 2, {}, "done", ours,
+                     0.1, output_fingerprint=work.fingerprint(ours))]
+    )  # fmt: skip
+    assert _fate(missing, store, False, False) is None
+    fate = _fate(ours, store, False, False)
+    assert fate is not None and fate[0] == "done"
+    assert _fate(ours, store, True, False) is None
+    assert _fate(users, store, False, False) == ("fail", FOREIGN_REASON)
+    assert _fate(users, store, True, False) == ("fail", FOREIGN_REASON)
+    assert _fate(users, store, False, True) is None
+    # Changed since unsr wrote it: someone else's file now.
+    _png(ours, seed=5, size=(30, 30))
+    assert _fate(ours, store, False, False) == ("fail", FOREIGN_REASON)
 
 
 # --- the per-file job ----------------------------------------------------------
