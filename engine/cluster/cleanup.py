@@ -115,6 +115,25 @@ def _unlink(path: Path, removed: list[Path]) -> None:
         removed.append(path)
 
 
+def remove_parts(target: Path) -> list[Path]:
+    """Remove every unsr part file of ``target``, whatever its age.
+
+    For a file whose earlier attempt in this batch died mid-write (its worker
+    or node was lost): the batch's claim says no one else writes it.
+    """
+    removed: list[Path] = []
+    try:
+        with os.scandir(target.parent) as entries:
+            parts = [
+                Path(e.path) for e in entries if part_target(e.name) == target.name
+            ]
+    except OSError:
+        return removed
+    for path in parts:
+        _unlink(path, removed)
+    return removed
+
+
 def sweep(targets: Iterable[Path], host: str) -> Leftovers:
     """Remove stale part and claim files of ``targets``; list live claims.
 
@@ -133,4 +152,11 @@ def sweep(targets: Iterable[Path], host: str) -> Leftovers:
     return Leftovers(tuple(removed), held)
 
 
-__all__ = ["CLAIM_AGE_S", "PART_AGE_S", "Leftovers", "part_target", "sweep"]
+__all__ = [
+    "CLAIM_AGE_S",
+    "PART_AGE_S",
+    "Leftovers",
+    "part_target",
+    "remove_parts",
+    "sweep",
+]

@@ -332,6 +332,7 @@ def _dispatch(
     The scheduler is closed and the history flushed whatever happens, and
     the claims of files not finished are released.
     """
+    resumed: list[Path] = []
     try:
         problems = yield from preflight(todo)
         if problems:
@@ -342,6 +343,8 @@ def _dispatch(
                     outcome = FileOutcome(
                         item.index, item.source, item.target, "failed", error=lost
                     )
+                if outcome.resumed:
+                    resumed.append(outcome.output)
                 if not tally.add(outcome):
                     continue  # a retried task's second result: counted once
                 history.add(outcome)
@@ -354,6 +357,10 @@ def _dispatch(
         for item in todo:
             if not tally.seen(item.index):
                 claims.release(item.target, batch)
+        # A lost attempt may have left a part after its retry looked (its
+        # process is gone by now): no one else writes a file this batch held.
+        for target in resumed:
+            cleanup.remove_parts(target)
 
 
 def upscale_batch(

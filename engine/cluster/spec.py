@@ -179,9 +179,12 @@ class FileOutcome:
         The input's digest, for the history.
     host, node : str
         The machine's name and the Ray node id (first 8 hex digits).
+    resumed : bool
+        True when an earlier attempt of this batch had claimed the file and
+        was lost (a task retried after its node died, a slot that died).
     repeat : bool
-        True when an earlier attempt of this batch had already written the
-        output (a task retried after its node died): done, counted once.
+        True when that earlier attempt had already written the output: done,
+        counted once, not written again.
     written : tuple of (int, int, str) or None
         The output's size, mtime (ns) and SHA-256 as the worker wrote it, so
         the history knows the file unsr wrote from a later one of that name.
@@ -197,6 +200,7 @@ class FileOutcome:
     sha256: str | None = None
     host: str = ""
     node: str = ""
+    resumed: bool = False
     repeat: bool = False
     written: tuple[int, int, str] | None = None
 

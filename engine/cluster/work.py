@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from engine import batch, jobs
-from engine.cluster import claims
+from engine.cluster import claims, cleanup
 from engine.cluster.spec import FileOutcome, Item, Outcome, WorkSpec
 from engine.events import Event, Message
 from engine.io import images
@@ -106,6 +106,7 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
     makes a file another run holds a skip, not a second piece of work.
     """
     start = time.perf_counter()
+    resumed = False  # an earlier attempt of this batch held the claim
 
     def outcome(
         status: Outcome,
@@ -124,6 +125,7 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
             notes=notes,
             error=error,
             sha256=sha256,
+            resumed=resumed,
             repeat=repeat,
             written=written,
         )
@@ -134,6 +136,8 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
         return outcome("failed", reason(exc, item.source))
     if holder is not None:
         return outcome("skipped", f"{holder.describe()} is working on it")
+    if resumed:  # the earlier attempt may have died mid-write
+        cleanup.remove_parts(item.target)
     if not spec.overwrite and item.target.exists():
         if resumed:  # an earlier attempt of this batch wrote it
             return outcome("done", repeat=True, written=fingerprint(item.target))

@@ -166,8 +166,12 @@ def test_retried_file_is_done_once_and_not_rewritten(tmp_path: Path) -> None:
     item = Item(3, source, target)
     first = work.run_file(item, _spec(b), resample.BICUBIC)
     before = target.stat()
+    # The lost attempt's writer died mid-write: its part goes, however fresh.
+    part = target.with_name(f".{target.name}.unsr-4242-0123abcd.part")
+    part.write_bytes(b"half")
     again = work.run_file(item, _spec(b), resample.BICUBIC)
     assert (first.status, again.status, again.repeat) == ("done", "done", True)
+    assert not first.resumed and again.resumed and not part.exists()
     after = target.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     tally = Tally(1)
