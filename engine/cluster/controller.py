@@ -349,6 +349,7 @@ def _dispatch(
                     continue  # a retried task's second result: counted once
                 history.add(outcome)
                 yield from _file_events(outcome, tally)
+            history.tick()
             yield tally.progress()
     finally:
         tally.requeued = scheduler.requeued()

@@ -61,8 +61,18 @@ class History:
         if outcome.status == "skipped":
             return
         self._pending.append(outcome)
-        due = time.monotonic() - self._last >= self.flush_seconds
-        if len(self._pending) >= self.flush_every or due:
+        if len(self._pending) >= self.flush_every:
+            self.flush()
+        else:
+            self.tick()
+
+    def tick(self) -> None:
+        """Write what is buffered if it has waited ``flush_seconds``.
+
+        Called between results too, so a file finished before a long quiet
+        spell (minutes of fitting) is not left unrecorded meanwhile.
+        """
+        if self._pending and time.monotonic() - self._last >= self.flush_seconds:
             self.flush()
 
     def _finished(self, outcome: FileOutcome) -> FinishedRun:
@@ -82,9 +92,9 @@ class History:
 
     def flush(self) -> None:
         """Write what is buffered in one transaction, then release its claims."""
-        self._last = time.monotonic()
         if not self._pending:
             return
+        self._last = time.monotonic()
         pending, self._pending = self._pending, []
         self.store.record_finished([self._finished(o) for o in pending])
         self.recorded += len(pending)

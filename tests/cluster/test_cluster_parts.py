@@ -224,7 +224,9 @@ def test_fits_go_largest_first(tmp_path: Path) -> None:
 def test_history_writes_in_batches_and_releases_claims(tmp_path: Path) -> None:
     store = Store(tmp_path / "h.sqlite")
     b = _batch()
-    history = History(store, "bicubic", 2, {"engine": "ray"}, b, flush_every=3)
+    history = History(
+        store, "bicubic", 2, {"engine": "ray"}, b, flush_every=3, flush_seconds=60
+    )
     outs = []
     for i in range(4):
         target = tmp_path / f"o{i}.png"
@@ -233,6 +235,11 @@ def test_history_writes_in_batches_and_releases_claims(tmp_path: Path) -> None:
         history.add(FileOutcome(i, tmp_path / f"i{i}.png", target, "done", 0.5))
     assert history.recorded == 3 and len(store.runs()) == 3
     assert not claims.path_for(outs[0]).exists() and claims.path_for(outs[3]).exists()
+    history.tick()  # not due yet
+    assert history.recorded == 3
+    history.flush_seconds = 0.0  # a quiet spell as long as the limit
+    history.tick()
+    assert history.recorded == 4 and not claims.path_for(outs[3]).exists()
     history.add(FileOutcome(4, tmp_path / "bad.png", tmp_path / "x.png", "failed",
                             error="damaged"))  # fmt: skip
     history.add(FileOutcome(5, tmp_path / "s.png", tmp_path / "y.png", "skipped"))
