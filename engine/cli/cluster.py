@@ -23,11 +23,22 @@ from engine.events import Event, Message, Progress
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
+def _share(text: str, least: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not value >= least:
+        raise argparse.ArgumentTypeError(f"must be at least {least:g}")
     return value
+
+
+def _cpus(text: str) -> float:
+    return _share(text, 0.01)
+
+
+def _gpus(text: str) -> float:
+    return _share(text, 0.0)
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -49,13 +60,13 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--cpus-per-job",
-        type=_positive_float,
+        type=_cpus,
         default=1.0,
         help="CPU cores each file's job reserves (and its threads); default 1",
     )
     g.add_argument(
         "--gpus-per-job",
-        type=_positive_float,
+        type=_gpus,
         default=0.0,
         help="GPUs each job reserves (0.5 shares one GPU by two); default 0",
     )
@@ -67,7 +78,7 @@ def options(args: argparse.Namespace) -> Any:
 
     return ClusterOptions(
         address=args.address,
-        cpus_per_job=args.cpus_per_job or 1.0,
+        cpus_per_job=args.cpus_per_job,
         gpus_per_job=args.gpus_per_job,
     )
 

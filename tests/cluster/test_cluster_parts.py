@@ -345,3 +345,13 @@ def test_cli_progress_shows_counts_rate_eta_and_nodes(tmp_path: Path) -> None:
     status = text.strip().splitlines()[-1]
     assert "4/10 files, 1 failed, 0.67 files/s, ETA 0:12" in status
     assert status.endswith("per node: aa (box) 2, bb (box) 1")
+
+
+def test_cluster_flags_refuse_bad_shares(tmp_path: Path) -> None:
+    from engine.cli import main
+
+    photo = str(_png(tmp_path / "a.png"))
+    for flag, value in (("--cpus-per-job", "0"), ("--gpus-per-job", "-1"),
+                        ("--cpus-per-job", "many")):  # fmt: skip
+        assert main(["upscale", photo, "--engine", "ray", flag, value]) == 2
+    assert not list(tmp_path.glob("a_*"))
