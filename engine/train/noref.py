@@ -7,8 +7,8 @@ photo alone is what the unpaired methods are for and where they fail:
 - the noise floor of flat areas (sky, walls): the high band's robust spread
   where the photo has no content; an SR net trained on clean pairs sharpens a
   camera's noise and JPEG blocks there, one that learnt the camera removes them;
-- the sharpness of edges: the mean gradient where the photo's strongest edges
-  are; bicubic upscaling is soft there;
+- the sharpness of edges: the gradient's root mean square where the photo's
+  strongest edges are; bicubic upscaling is soft there;
 - a colour shift: how far the model's low band (colour, brightness) moved from
   bicubic's, which a translator that tints (docs/benchmarks.md) shows.
 
@@ -58,7 +58,7 @@ class NoRefCheck:
     model_flat_noise, bicubic_flat_noise : float
         Noise floor of the flat areas in each result.
     model_edge_sharpness, bicubic_edge_sharpness : float
-        Mean gradient on the edges in each result.
+        Root mean square gradient on the edges in each result.
     colour_shift : float
         Mean absolute difference of the two results' low bands.
     outcome : str
@@ -165,7 +165,9 @@ def _measure(
     y = _luma(img)
     band = (y - _low(y, float(scale)))[0, 0][flat]
     noise = 1.4826 * (band - band.median()).abs().median()
-    sharp = _gradient(y)[0, 0][edge].mean()
+    # The root mean square, not the mean: a blurred edge spreads the same total
+    # change over more pixels, so it has the same mean gradient but less energy.
+    sharp = _gradient(y)[0, 0][edge].square().mean().sqrt()
     return 255 * float(noise), 255 * float(sharp)
 
 
