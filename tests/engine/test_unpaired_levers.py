@@ -207,3 +207,25 @@ def test_cyclesr_joint_phase_waits_for_noise() -> None:
     fired, notes = _joint_steps(0.5)
     assert "sr_through_G" in fired[-1]
     assert any("the joint training begins" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("name", "nets"),
+    [("maeda", ("G_XY", "G_YX")), ("cyclesr", ("G", "F")), ("csrgan", ("G", "F"))],
+)
+def test_cpu_profiles_start_the_translators_at_identity(
+    name: str, nets: tuple[str, ...]
+) -> None:
+    config = resolve_config(RunSpec(name))  # the real cpu profile, not the tiny one
+    session = RECIPES[name].session(
+        config, 2, None, torch.device("cpu"), torch.Generator()
+    )
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        for net in nets:
+            module = session.nets[net]
+            if getattr(module, "noise_ch", 0):
+                out = module(x, torch.randn(1, 1, 4, 4))
+            else:
+                out = module(x)
+            assert torch.equal(out, x), net
