@@ -25,7 +25,7 @@ from engine.cli.command import (
     Subparsers,
 )
 from engine.events import Event, Losses, Message, Progress
-from engine.train import distributed
+from engine.train import checkpoint, distributed
 from engine.train.checkpoint import SUFFIX, CheckpointError
 from engine.train.data import DataError
 from engine.train.recipes import RECIPES
@@ -133,12 +133,22 @@ def _command(args: argparse.Namespace, out: Path) -> str:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    """Profile settings the flags change."""
+    """Profile settings the flags change.
+
+    A resumed run keeps the average it was saved with unless ``--ema`` says
+    otherwise (an unreadable file is reported by the trainer, not here).
+    """
     out: dict[str, object] = {}
     if args.init_sr is not None:
         out["sr_init"] = str(args.init_sr)
-    if args.ema is not None:
-        out["ema"] = args.ema
+    ema = args.ema
+    if ema is None and args.resume is not None:
+        try:
+            ema = checkpoint.load(args.resume).get("config", {}).get("ema")
+        except CheckpointError:
+            ema = None
+    if ema:
+        out["ema"] = ema
     return out
 
 

@@ -41,6 +41,10 @@ def test_warm_start_ema_and_the_check_on_a_held_back_photo(
     assert state["info"]["check_held_back"] == "yes"
     assert "--init-sr" in state["info"]["command"]
     assert "--ema 0.9" in state["info"]["command"]
+    # A resume without the flags keeps the average it was saved with.
+    assert _train(lr, hr, "cyclesr", "--iterations", "3", "--resume", str(out)) == 0
+    resumed = checkpoint.load(out)["train"]
+    assert resumed["step"] == 3 and resumed["ema"]["updates"] == 3
 
 
 def test_no_holdout_trains_on_every_photo(
