@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from engine.models import index
+from engine.models import index, wrap
 from engine.models.errors import ModelError
 from engine.models.info import ModelInfo, Tiling
 
@@ -105,6 +105,22 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise ModelError(
             path, f"corrupt or truncated safetensors file ({str(exc)[:200]})"
         ) from None
+
+
+def _wrap_steps(path: Path) -> dict[str, Any]:
+    """The fixed steps a converted file records around its network ({} if none)."""
+    if path.suffix.lower() != ".safetensors":
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        return wrap.parse(meta.get(wrap.META_KEY))
+    except wrap.WrapError as exc:
+        raise ModelError(path, f"{exc}; it needs a newer unsr") from None
+    except Exception as exc:  # read_state_dict has read it: rare
+        raise ModelError(path, f"unreadable metadata ({exc})") from None
 
 
 def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
@@ -221,6 +237,11 @@ def load_uncached(path: Path | str) -> LoadedModel:
             "the weights do not fit the architecture they resemble "
             f"({type(exc).__name__}: {str(exc)[:200]})",
         ) from None
+    steps = _wrap_steps(path)
+    try:
+        descriptor = wrap.wrap_descriptor(descriptor, steps)
+    except wrap.WrapError as exc:
+        raise ModelError(path, str(exc)) from None
     descriptor.model.eval()
     for p in descriptor.model.parameters():
         p.requires_grad_(False)
