@@ -228,12 +228,34 @@ def free_name(folder: Path, name: str) -> Path:
     return folder / f"{candidate}{suffix}"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def normal_permissions(path: Path) -> None:
+    """Give a temp file the permissions a new file of the user gets.
+
+    mkstemp makes owner-only (0600) files; a model is an ordinary document
+    that other accounts and backup tools may read as the user's umask allows.
+    """
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def install(src: Path, target: Path) -> Path:
     """Copy ``src`` to ``target`` through a temp file and an atomic rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        normal_permissions(Path(tmp))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -308,6 +330,7 @@ __all__ = [
     "human_bytes",
     "info_facts",
     "install",
+    "normal_permissions",
     "remove",
     "size_text",
 ]

@@ -269,6 +269,18 @@ def _noop() -> None:
     """Stands in for a re-parameterisation already done."""
 
 
+def file_key(path: Path) -> tuple[str, int, int]:
+    """A file's identity for caches: resolved path, mtime and size.
+
+    Raises
+    ------
+    OSError
+        The file cannot be stat'ed.
+    """
+    st = path.stat()
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
 class _Cache:
     """A small LRU of loaded networks keyed by file identity (path, mtime, size).
 
@@ -290,10 +302,9 @@ class _Cache:
     @staticmethod
     def key(path: Path) -> tuple[str, int, int]:
         try:
-            st = path.stat()
+            return file_key(path)
         except OSError:
             raise ModelError(path, "no such file") from None
-        return (str(path.resolve()), st.st_mtime_ns, st.st_size)
 
     def load(self, path: Path) -> LoadedModel:
         key = self.key(path)
@@ -376,6 +387,7 @@ __all__ = [
     "ModelInfo",
     "clear_cache",
     "describe",
+    "file_key",
     "load",
     "load_uncached",
     "read_state_dict",

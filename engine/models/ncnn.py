@@ -28,8 +28,8 @@ from engine import paths
 from engine.models import library, wrap
 from engine.models.errors import ModelError
 from engine.models.ncnn_format import Graph, NcnnError, load
-from engine.models.ncnn_match import MATCHERS, Converted
-from engine.models.ncnn_ops import KNOWN
+from engine.models.ncnn_match import MATCHERS, Converted, run_program
+from engine.models.ncnn_ops import KNOWN, forward
 
 #: Largest accepted difference between the ncnn graph and the rebuilt network,
 #: relative to the output's magnitude (float32 rounding, nothing more).
@@ -63,7 +63,7 @@ def _verify(graph: Graph, converted: Converted) -> None:
     n = converted.check_size
     x = torch.rand(1, in_c, n, n + 3, generator=gen)
     with torch.inference_mode():
-        want = converted.reference(graph, x)
+        want = run_program(converted, lambda t: forward(graph, t), x)
         got = descriptor.model.eval()(x)
     if want.shape != got.shape:
         raise NcnnError(
@@ -135,20 +135,26 @@ def _already_imported(folder: Path, param: Path, digest: str) -> Path | None:
     return None
 
 
-def import_model(param: Path, bin_path: Path | None = None) -> library.Entry:
+def import_model(
+    param: Path, bin_path: Path | None = None, converted: Converted | None = None
+) -> library.Entry:
     """Convert one ncnn model into the user models folder; return its entry.
 
-    Importing the same files twice returns the first import.
+    Importing the same files twice returns the first import (without
+    converting again). ``converted`` is the result of :func:`convert` when
+    the caller has it already.
     """
     from safetensors.torch import save_file
 
     param = Path(param)
     bin_path = Path(bin_path) if bin_path else param.with_suffix(".bin")
-    converted = convert(param, bin_path)
+    if not bin_path.is_file():
+        raise ModelError(param, f"its weights file {bin_path.name} is missing")
     folder = paths.models_dir()
     digest = _digest(bin_path)
     target = _already_imported(folder, param, digest)
     if target is None:
+        converted = converted or convert(param, bin_path)
         target = library.free_name(folder, param.stem + ".safetensors")
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
         os.close(fd)
@@ -162,6 +168,7 @@ def import_model(param: Path, bin_path: Path | None = None) -> library.Entry:
                 meta[wrap.META_KEY] = json.dumps(converted.wrap)
             state = {k: v.contiguous() for k, v in converted.state.items()}
             save_file(state, tmp, metadata=meta)
+            library.normal_permissions(Path(tmp))
             os.replace(tmp, target)
         finally:
             Path(tmp).unlink(missing_ok=True)

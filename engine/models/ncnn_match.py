@@ -26,10 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from engine.models.ncnn_format import Graph, Layer
-from engine.models.ncnn_ops import forward
 
 State = dict[str, torch.Tensor]
-Reference = Callable[[Graph, torch.Tensor], torch.Tensor]
+Runner = Callable[[torch.Tensor], torch.Tensor]
 
 #: SPAN's input normalisation as spandrel hard-codes it.
 SPAN_MEAN = (0.4488, 0.4371, 0.4040)
@@ -50,8 +49,15 @@ class Converted:
         The scale of the converted model (after any recorded resize).
     wrap : dict
         Steps around the network (:mod:`engine.models.wrap`), {} for none.
-    reference : callable
-        Runs the ncnn graph the way its program does (padding, residuals).
+    reflect_pad : int
+        What the model's program does around the graph (Real-CUGAN's): pad
+        the input by reflection by this much, and to a multiple of
+        ``pad_multiple`` on the bottom and right, then crop the output to the
+        image; ``nearest_residual`` adds the nearest-upscaled input.
+    pad_multiple : int
+        See ``reflect_pad``.
+    nearest_residual : bool
+        See ``reflect_pad``.
     check_size : int
         Edge of the random input the two are compared on.
     """
@@ -60,8 +66,23 @@ class Converted:
     architecture: str
     scale: int
     wrap: dict[str, Any] = field(default_factory=dict)
-    reference: Reference = forward
+    reflect_pad: int = 0
+    pad_multiple: int = 1
+    nearest_residual: bool = False
     check_size: int = 16
+
+
+def run_program(converted: Converted, run: Runner, x: torch.Tensor) -> torch.Tensor:
+    """What the model's program computes, ``run`` being the ncnn graph."""
+    if not converted.reflect_pad and not converted.nearest_residual:
+        return run(x)
+    h, w = x.shape[-2:]
+    pad, m, s = converted.reflect_pad, converted.pad_multiple, converted.scale
+    y = run(F.pad(x, (pad, pad - w % -m, pad, pad - h % -m), mode="reflect"))
+    y = y[..., : h * s, : w * s]
+    if converted.nearest_residual:  # the x4 graph learns a residual over this
+        y = y + F.interpolate(x, scale_factor=s, mode="nearest")
+    return y
 
 
 def _shape(layer: Layer) -> tuple[int, ...]:
@@ -265,21 +286,6 @@ def as_span(graph: Graph) -> Converted | None:
 _CUGAN_PAD = {2: (18, 2), 3: (14, 4), 4: (19, 2)}
 
 
-def _cugan_reference(scale: int) -> Reference:
-    pad, multiple = _CUGAN_PAD[scale]
-
-    def run(graph: Graph, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        ph, pw = -h % multiple, -w % multiple
-        y = forward(graph, F.pad(x, (pad, pad + pw, pad, pad + ph), mode="reflect"))
-        y = y[..., : h * scale, : w * scale]
-        if scale == 4:  # the x4 graph learns a residual over nearest upscaling
-            y = y + F.interpolate(x, scale_factor=4, mode="nearest")
-        return y
-
-    return run
-
-
 def _cugan_template(scale: int) -> dict[str, torch.Size]:
     from spandrel.architectures.RealCUGAN import UpCunet2x, UpCunet3x, UpCunet4x
 
@@ -332,8 +338,15 @@ def as_realcugan(graph: Graph) -> Converted | None:
         if state is not None:
             se = bool(graph.of_type("InnerProduct"))
             what = f"Real-CUGAN x{scale}" + ("" if se else " (no SE blocks)")
+            pad, multiple = _CUGAN_PAD[scale]
             return Converted(
-                state, what, scale, reference=_cugan_reference(scale), check_size=40
+                state,
+                what,
+                scale,
+                reflect_pad=pad,
+                pad_multiple=multiple,
+                nearest_residual=scale == 4,
+                check_size=40,
             )
     return None
 
@@ -354,4 +367,5 @@ __all__ = [
     "as_realcugan",
     "as_rrdb",
     "as_span",
+    "run_program",
 ]
