@@ -30,25 +30,19 @@ def models_dir() -> Path:
     return path
 
 
-def resources_dir() -> Path:
-    """The ``resources/`` folder shipped with the code."""
-    return _RESOURCES
-
-
 def bundled_models_dir() -> Path:
     """Models shipped in the wheel (``resources/models``)."""
     return _RESOURCES / "models"
 
 
-def samples_dir() -> Path:
-    """Sample photographs shipped in the wheel."""
-    return _RESOURCES / "samples"
+def catalogue_path() -> Path:
+    """The vetted model catalogue shipped in the wheel (``resources/``)."""
+    return _RESOURCES / "catalogue.json"
 
 
 __all__ = [
     "bundled_models_dir",
+    "catalogue_path",
     "data_dir",
     "models_dir",
-    "resources_dir",
-    "samples_dir",
 ]

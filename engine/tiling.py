@@ -21,12 +21,13 @@ Memory, and why it is handled this way:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import torch
+from torch import nn
 
 from engine import device as devices
 from engine.events import FloatArray, Message
@@ -375,30 +376,13 @@ def upscale_array(
     dev = device if isinstance(device, torch.device) else devices.pick(device)
     if tile is None:
         tile = auto_tile(h, w, scale, memory_mb, bytes_per_out_pixel, min_tile=min_tile)
-    src = np.ascontiguousarray(rgb, np.float32)
-    if not src.flags.writeable:
-        src = src.copy()  # torch.from_numpy refuses read-only memory
-    # A (1, C, H, W) view of the HWC array, not a copy: each tile is made
-    # contiguous on its way to the device, and a 12 MP image is 144 MB.
-    x = torch.from_numpy(src).permute(2, 0, 1)[None]
+    x = _nchw_view(rgb)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def to_device(t: torch.Tensor) -> torch.Tensor:
         return t.to(dev).contiguous(memory_format=fmt)
 
-    use_bf16 = False
-    if bf16:
-        cy, cx = max(0, h // 2 - 24), max(0, w // 2 - 24)
-        sample = to_device(x[:, :, cy : cy + 48, cx : cx + 48])
-        err = devices.bf16_error(fn, sample)
-        use_bf16 = err <= devices.BF16_TOLERANCE
-        if not use_bf16:
-            shown = "not available here" if math.isinf(err) else f"off by {err:.4f}"
-            yield Message(
-                f"bf16 skipped: {shown} against fp32 on a sample (the limit is "
-                f"{devices.BF16_TOLERANCE:.4f}); running in fp32",
-                data={"bf16_error": err},
-            )
+    use_bf16 = bf16 and (yield from _bf16_holds(fn, _centre(x, 48), to_device))
 
     def run_tile(t: torch.Tensor) -> torch.Tensor:
         piece = to_device(t)
@@ -407,25 +391,72 @@ def upscale_array(
                 return fn(piece)
         return fn(piece)
 
-    buffer: FloatArray | None = None
-
-    def make_out(channels: int) -> torch.Tensor:
-        # Kept across back-off restarts: allocating 0.5 GB again is not free.
-        nonlocal buffer
-        if buffer is None or buffer.shape[2] != channels:
-            buffer = np.zeros((h * scale, w * scale, channels), np.float32)
-        else:
-            buffer.fill(0.0)
-        return torch.from_numpy(buffer).permute(2, 0, 1)[None]
-
+    buffer = _OutputBuffer(h * scale, w * scale)
     yield from _backing_off(
-        lambda t: _one_pass(run_tile, x, scale, t, overlap, make_out, stage),
+        lambda t: _one_pass(run_tile, x, scale, t, overlap, buffer.zeroed, stage),
         tile,
         min(min_tile, tile),
     )
-    assert buffer is not None
-    np.clip(buffer, 0.0, 1.0, out=buffer)
-    return buffer
+    assert buffer.array is not None
+    np.clip(buffer.array, 0.0, 1.0, out=buffer.array)
+    return buffer.array
+
+
+def _nchw_view(rgb: FloatArray) -> torch.Tensor:
+    """A (1, C, H, W) view of an (H, W, C) float32 array, not a copy.
+
+    Each tile is made contiguous on its way to the device, and a 12 MP image
+    is 144 MB: copying it whole would double the input's memory.
+    """
+    src = np.ascontiguousarray(rgb, np.float32)
+    if not src.flags.writeable:
+        src = src.copy()  # torch.from_numpy refuses read-only memory
+    return torch.from_numpy(src).permute(2, 0, 1)[None]
+
+
+def _centre(x: torch.Tensor, edge: int) -> torch.Tensor:
+    """The central ``edge`` x ``edge`` crop of (1, C, H, W) (smaller if it is)."""
+    h, w = x.shape[2:]
+    cy, cx = max(0, h // 2 - edge // 2), max(0, w // 2 - edge // 2)
+    return x[:, :, cy : cy + edge, cx : cx + edge]
+
+
+def _bf16_holds(
+    fn: UpscaleFn, crop: torch.Tensor, to_device: Callable[[torch.Tensor], torch.Tensor]
+) -> Job[bool]:
+    """True when bf16 keeps ``fn`` on ``crop`` within tolerance of fp32.
+
+    Otherwise a Message says by how much it missed, and the pass runs in fp32.
+    """
+    err = devices.bf16_error(fn, to_device(crop))
+    if err <= devices.BF16_TOLERANCE:
+        return True
+    shown = "not available here" if math.isinf(err) else f"off by {err:.4f}"
+    yield Message(
+        f"bf16 skipped: {shown} against fp32 on a sample (the limit is "
+        f"{devices.BF16_TOLERANCE:.4f}); running in fp32",
+        data={"bf16_error": err},
+    )
+    return False
+
+
+class _OutputBuffer:
+    """The (sH, sW, C) numpy output that tiles accumulate into, as NCHW views."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.height, self.width = height, width
+        self.array: FloatArray | None = None
+
+    def zeroed(self, channels: int) -> torch.Tensor:
+        """A zeroed (1, C, sH, sW) view of the array, made when first asked.
+
+        Kept across back-off restarts: allocating 0.5 GB again is not free.
+        """
+        if self.array is None or self.array.shape[2] != channels:
+            self.array = np.zeros((self.height, self.width, channels), np.float32)
+        else:
+            self.array.fill(0.0)
+        return torch.from_numpy(self.array).permute(2, 0, 1)[None]
 
 
 def upscale_declared(
@@ -489,6 +520,80 @@ def upscale_declared(
     return out
 
 
+def support_radius(modules: Iterable[nn.Module]) -> int:
+    """An upper bound of how far the convolutions of ``modules`` reach.
+
+    Every convolution's reach added up, as if they all ran one after another at
+    the input's resolution: true of a chain with residual skips, more than
+    enough for layers after an upsampler (their pixels are smaller).
+    """
+    reach = 0
+    for module in modules:
+        for m in module.modules():
+            if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+                k, d = m.kernel_size, m.dilation
+                reach += max(d[0] * (k[0] - 1), d[1] * (k[1] - 1)) // 2
+    return reach
+
+
+def receptive_radius(
+    fn: UpscaleFn,
+    modules: Iterable[nn.Module],
+    *,
+    limit: int = 64,
+    tolerance: float = 0.5 / 255,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> int:
+    """How far (input pixels) an output pixel of ``fn`` looks, measured.
+
+    A tile's edge pixels see zero padding where the whole image has content;
+    an output pixel is right in a tile when everything beyond that distance
+    can move it by at most ``tolerance``. The gradient of one output pixel
+    (each channel in turn) with respect to a random (1, 3, 2*limit+1, ...)
+    input bounds that: the summed absolute gradient beyond radius ``r`` times
+    the largest change of an input (1) is the error at first order. Returns
+    the smallest such ``r``, at most ``limit``; with ``limit`` at least
+    :func:`support_radius`, the probe holds everything the pixel sees.
+
+    Global pooling in ``modules`` (RCAN's channel attention) is held fixed
+    during the probe: over a tile it sees the tile's means instead of the
+    image's, an effect that tiles of about a hundred pixels make negligible
+    (at most 0.02/255 for the demo Maeda checkpoint, the only user).
+    """
+    pools = [
+        m
+        for module in modules
+        for m in module.modules()
+        if isinstance(m, nn.AdaptiveAvgPool2d)
+    ]
+    hooks = [p.register_forward_hook(lambda _m, _i, out: out.detach()) for p in pools]
+    n = 2 * limit + 1
+    gen = torch.Generator().manual_seed(seed)
+    try:
+        # The probe needs gradients even when a caller runs in inference mode.
+        with torch.inference_mode(False), torch.enable_grad():
+            x = torch.rand(1, 3, n, n, generator=gen).to(device).requires_grad_(True)
+            out = fn(x)
+            scale = out.shape[2] // n
+            pixel = out[0, :, scale * limit, scale * limit]
+            grads = [
+                torch.autograd.grad(pixel[c], x, retain_graph=True)[0]
+                for c in range(pixel.shape[0])
+            ]
+    finally:
+        for hook in hooks:
+            hook.remove()
+    maps = [g[0].abs().sum(0).cpu() for g in grads]  # (n, n) per output channel
+    reach = (torch.arange(n) - limit).abs()
+    distance = torch.maximum(reach[:, None], reach[None, :])
+    for r in range(limit + 1):
+        outside = distance > r
+        if all(float(m[outside].sum()) <= tolerance for m in maps):
+            return r
+    return limit
+
+
 def pad_to_multiple(rgb: FloatArray, multiple: int) -> FloatArray:
     """Pad (H, W, C) on the bottom/right to multiples of ``multiple``."""
     h, w = rgb.shape[:2]
@@ -513,6 +618,8 @@ __all__ = [
     "auto_tile",
     "is_out_of_memory",
     "pad_to_multiple",
+    "receptive_radius",
+    "support_radius",
     "upscale_array",
     "upscale_declared",
     "upscale_tiled",

@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     window = MainWindow(store)
     if args.size:
         window.resize(args.size)
+    # Listen before asking: the queue fills once a worker has expanded them.
+    loaded = _wait_signal(window.studio.queue.items_added, 60) if args.load else None
     if args.load:
         window.studio.queue.add_paths(args.load)
     if args.tab:
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.screenshot:
             with loop:
-                return int(loop.run_until_complete(_screenshot(window, args)))
+                return int(loop.run_until_complete(_screenshot(window, args, loaded)))
         window.show()
         if args.report_startup:
             with loop:
@@ -96,7 +98,11 @@ def _wait_signal(signal: object, timeout: float) -> Coroutine[Any, Any, bool]:
     return wait()
 
 
-async def _screenshot(window: object, args: argparse.Namespace) -> int:
+async def _screenshot(
+    window: object,
+    args: argparse.Namespace,
+    loaded: Coroutine[Any, Any, bool] | None = None,
+) -> int:
     """Show the window offscreen, optionally run the queue, and save a PNG."""
     from unsr_app.main_window import MainWindow
 
@@ -105,6 +111,8 @@ async def _screenshot(window: object, args: argparse.Namespace) -> int:
     methods = _wait_signal(window.methods_loaded, 60)
     window.show()
     await methods
+    if loaded is not None:
+        await loaded
     if args.method or args.scale:
         from dataclasses import replace
 

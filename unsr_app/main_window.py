@@ -21,13 +21,10 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
-from unsr_app import engine_bridge, settings, theme
-from unsr_app.batch_runner import BatchRunner, ItemJobFactory, default_factory
-from unsr_app.models import QueueItem, RunRow
-from unsr_app.qimage import load_qimage
-from unsr_app.studio_page import StudioPage
-from unsr_app.widgets.models_page import ModelsPage
-from unsr_app.widgets.train_page import TrainPage
+from unsr_app import job_factories, settings, theme
+from unsr_app.pages import ModelsPage, StudioPage, TrainPage
+from unsr_app.queue_runner import ItemJobFactory, QueueRunner
+from unsr_app.requests import QueueItem, RunRow
 from unsr_app.worker import JobFactory, JobHandle
 
 
@@ -50,12 +47,14 @@ class MainWindow(QMainWindow):
 
     methods_loaded = Signal()
     history_loaded = Signal()
+    #: The viewer shows what :meth:`show_item` asked for (read in a worker).
+    view_loaded = Signal()
 
     def __init__(
         self,
         store: QSettings | None = None,
-        factory: ItemJobFactory = default_factory,
-        methods_job: JobFactory = engine_bridge.list_methods_job,
+        factory: ItemJobFactory | None = None,
+        methods_job: JobFactory = job_factories.list_methods_job,
         paste_dir: Path | None = None,
         warm_up: bool = True,
     ) -> None:
@@ -68,6 +67,9 @@ class MainWindow(QMainWindow):
         self._settings = settings.load(self._store)
         self._jobs: set[JobHandle] = set()
         self._methods_job = methods_job
+        # The engine's float data of what the viewer shows, for the metrics.
+        self._view: job_factories.ViewImages | None = None
+        self._view_item: QueueItem | None = None
 
         self.studio = StudioPage(paste_dir)
         # Both pages load the engine only when first shown (or on Start).
@@ -80,12 +82,13 @@ class MainWindow(QMainWindow):
         self.pages.addTab(self.models_page, "Models")
         self.setCentralWidget(self.pages)
         s = self.studio
-        self.runner = BatchRunner(factory, self._needs_fit, self)
+        self.runner = QueueRunner(factory, self._needs_fit, self)
         self._build_menus()
 
         s.queue.current_changed.connect(self._on_queue_current_changed)
         s.queue.message.connect(s.log.append)
         s.queue.items_added.connect(self._on_queue_items_added)
+        s.queue.paths_given.connect(self._on_queue_paths_given)
         s.method.start_clicked.connect(self._on_method_start_clicked)
         s.method.stop_clicked.connect(self._on_method_stop_clicked)
         s.method.changed.connect(self._on_method_changed)
@@ -113,7 +116,7 @@ class MainWindow(QMainWindow):
         s.restore_layout(self._settings.window_state)
         self._refresh_methods()
         if warm_up:
-            self._run(engine_bridge.warm_up_job, self._on_engine_warmed_up)
+            self._run(job_factories.warm_up_job, self._on_engine_warmed_up)
         self._on_history_refresh_requested()
 
     # -- helpers -----------------------------------------------------------
@@ -223,15 +226,34 @@ class MainWindow(QMainWindow):
         )
 
     def show_item(self, item: QueueItem) -> None:
-        """Show ``item``'s input, and its output once done, in the viewer."""
-        before = load_qimage(item.path)
-        after = load_qimage(item.output) if item.output else None
-        label = f"After · {item.output.name}" if item.output else "After"
-        before_label = f"Before · {before.width()}×{before.height()}"
-        viewer = self.studio.viewer
-        viewer.set_images(before, after, (before_label, label))
-        # The reference belongs to its item: another photo is not scored by it.
-        viewer.set_reference(load_qimage(item.reference) if item.reference else None)
+        """Show ``item``'s input, its output once done, and its reference.
+
+        The engine reads them in a worker (the float data the metrics use),
+        converted once for display; ``view_loaded`` says when they are shown.
+        """
+        self._view_item = item
+
+        def shown(view: job_factories.ViewImages) -> None:
+            if self._view_item is not item:
+                return  # another item was selected meanwhile
+            for problem in view.problems:
+                self.studio.log.append(problem, "error")
+            if view.reference is None:
+                item.reference = None  # unreadable: said above, not retried
+            self._view = view
+            before = view.before
+            label = f"After · {item.output.name}" if item.output else "After"
+            size = f" · {before.width()}×{before.height()}" if before else ""
+            viewer = self.studio.viewer
+            viewer.set_images(before, view.after, (f"Before{size}", label))
+            # The reference belongs to its item: another photo is not scored by it.
+            viewer.set_reference(view.reference)
+            self.view_loaded.emit()
+
+        self._run(
+            lambda: job_factories.view_job(item.path, item.output, item.reference),
+            shown,
+        )
 
     # -- slots -------------------------------------------------------------
     def _on_methods_listed(self, methods: Any) -> None:
@@ -255,6 +277,16 @@ class MainWindow(QMainWindow):
 
     def _on_queue_items_added(self, items: list[QueueItem]) -> None:
         self.studio.log.append(f"queued {len(items)} image(s)")
+
+    def _on_queue_paths_given(self, paths: list[Path]) -> None:
+        request = self.studio.method.request()
+
+        def expanded(found: job_factories.Expansion) -> None:
+            for path, reason in found.problems:
+                self.studio.log.append(f"skipped {path}: {reason}", "warning")
+            self.studio.queue.add_items(found.files, found.thumbnails)
+
+        self._run(lambda: job_factories.expand_job(paths, request), expanded)
 
     def _on_queue_current_changed(self, item: QueueItem | None) -> None:
         if item is not None:
@@ -301,6 +333,7 @@ class MainWindow(QMainWindow):
     def _on_runner_preview(self, item: QueueItem, event: Any) -> None:
         if self.studio.queue.current() is item:
             label = f"Preview · {event.label} · step {event.step}"
+            self._view = None  # a preview is not scored: only the written result
             self.studio.viewer.set_after(event.image, label)
 
     def _on_runner_item_changed(self, item: QueueItem) -> None:
@@ -332,21 +365,23 @@ class MainWindow(QMainWindow):
             self.load_reference(Path(path))
 
     def load_reference(self, path: Path) -> None:
-        """Score the result against ``path`` (the true high-resolution image)."""
-        image = load_qimage(path)
-        if image.isNull():
-            self.studio.log.append(f"{path.name}: cannot read the reference", "error")
-            return
+        """Score the current item's result against ``path`` (the true HR image)."""
         item = self.studio.queue.current()
-        if item is not None:
-            item.reference = path
-        self.studio.viewer.set_reference(image)
+        if item is None:
+            self.studio.log.append("select an image before its reference", "warning")
+            return
+        item.reference = path
+        self.show_item(item)
 
-    def _on_viewer_metrics_wanted(self, after: Any, reference: Any) -> None:
-        viewer = self.studio.viewer
+    def _on_viewer_metrics_wanted(self) -> None:
+        view = self._view
+        if view is None or view.after_rgb is None or view.reference_rgb is None:
+            self.studio.viewer.set_metrics(None)
+            return
+        after, reference = view.after_rgb, view.reference_rgb
         self._run(
-            lambda: engine_bridge.metrics_job(after, reference),
-            viewer.set_metrics,
+            lambda: job_factories.metrics_job(after, reference),
+            self.studio.viewer.set_metrics,
         )
 
     def _on_history_refresh_requested(self) -> None:
@@ -354,7 +389,7 @@ class MainWindow(QMainWindow):
             self.studio.history.set_runs(runs)
             self.history_loaded.emit()
 
-        handle = self._run(engine_bridge.history_job, done)
+        handle = self._run(job_factories.history_job, done)
         handle.failed.connect(lambda _reason: done(None))
 
     def _on_history_run_opened(self, run: RunRow) -> None:

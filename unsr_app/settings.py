@@ -8,7 +8,7 @@ from typing import Literal
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from unsr_app.models import FORMATS, RunRequest
+from unsr_app.requests import FORMATS, RunRequest
 
 Theme = Literal["system", "light", "dark"]
 THEMES: tuple[Theme, ...] = ("system", "light", "dark")

@@ -1,9 +1,8 @@
 """The ``unsr`` command line: upscale, fit, methods, runs, eval, train, models.
 
-Each subcommand lives in its own module with a ``register(subparsers)`` that
-adds its parser and sets ``func(args, out, err) -> exit code`` (or
-``handler(args) -> exit code`` for modules that use sys.stdout/stderr). Adding one is a
-one-line change to :data:`COMMANDS`.
+Each subcommand is a module with one ``register(subparsers)`` that adds its
+parser and sets ``func(args, out, err) -> exit code`` (see
+:mod:`engine.cli.command`). Adding one is a one-line change to :data:`COMMANDS`.
 
 Exit codes: 0 all good, 1 some file or comparison failed, 2 bad usage, 130
 interrupted.
@@ -13,25 +12,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from engine.cli import eval as cli_eval
 from engine.cli import fit as cli_fit
-from engine.cli import info as cli_info
+from engine.cli import methods as cli_methods
 from engine.cli import models as cli_models
+from engine.cli import runs as cli_runs
 from engine.cli import train as cli_train
 from engine.cli import upscale as cli_upscale
+from engine.cli.command import EXIT_INTERRUPTED, Command, Handler
 
-#: The subcommands, in the order ``unsr --help`` lists them.
-COMMANDS: tuple[Callable[[Any], object], ...] = (
-    cli_upscale.register,
-    cli_fit.register,
-    cli_info.register_methods,
-    cli_info.register_runs,
-    cli_eval.register,
-    cli_train.add_parser,
-    cli_models.register,
+#: The subcommand modules, in the order ``unsr --help`` lists them.
+COMMANDS: tuple[Command, ...] = (
+    cli_upscale,
+    cli_fit,
+    cli_methods,
+    cli_runs,
+    cli_eval,
+    cli_train,
+    cli_models,
 )
 
 
@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="unsr", description="Real-world image super-resolution."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in COMMANDS:
-        register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
@@ -53,13 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and on usage errors
         return exc.code if isinstance(exc.code, int) else 2
+    func: Handler = args.func
     try:
-        if hasattr(args, "func"):
-            func: Callable[[argparse.Namespace, Any, Any], int] = args.func
-            return func(args, sys.stdout, sys.stderr)
-        # Modules that write to sys.stdout/stderr themselves set ``handler``.
-        handler: Callable[[argparse.Namespace], int] = args.handler
-        return handler(args)
+        return func(args, sys.stdout, sys.stderr)
     except KeyboardInterrupt:
         sys.stderr.write("unsr: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from engine import metrics
+from engine.cli.command import Subparsers
 from engine.io import images
 from engine.io.images import ImageError
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``eval``."""
     p = sub.add_parser(
         "eval",

@@ -1,21 +1,32 @@
-"""``unsr fit IMAGE``: a DualSR fit on one photo with a live line of losses."""
+"""``unsr fit IMAGE``: a DualSR fit on one photo with a live line of losses.
+
+Every setting of :class:`DualSRParams` is an option (``--iters``, ``--lr-crop``,
+``--ema``, ``--early-stop`` ...), derived from the dataclass by
+:mod:`engine.cli.params`; given ones replace the chosen profile's values.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from engine import batch, jobs
+from engine.cli import params as cli_params
+from engine.cli.command import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Subparsers,
+)
 from engine.cli.progress import format_eta
 from engine.events import Event, Losses, Message, Progress
 from engine.io.images import ImageError
 from engine.methods.base import MethodError, RunContext
 from engine.methods.dualsr import DUALSR
 from engine.methods.dualsr.fit import InputTooSmallError
+from engine.methods.dualsr.params import DualSRParams
 from engine.store import Store, StoreError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 #: Short column names for the live line.
 _SHORT = {
@@ -29,13 +40,20 @@ _SHORT = {
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, not {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise ValueError("must be at least 1")
     return value
 
 
-def register(sub: Any) -> None:
+#: The DualSR settings offered as options; the run context's seed is ``--seed``.
+_SETTINGS_EXCLUDED = ("seed",)
+
+
+def register(sub: Subparsers) -> None:
     """Add the ``fit`` subcommand to ``sub`` (argparse subparsers)."""
     p = sub.add_parser(
         "fit",
@@ -48,13 +66,35 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--profile", choices=tuple(DUALSR.profiles), default=DUALSR.default_profile
     )
-    p.add_argument("--iters", type=_positive, default=None, help="iterations")
     p.add_argument("--scale", type=int, choices=DUALSR.scales, default=2)
     p.add_argument("-o", "--out", type=Path, default=None, help="output file or folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace the output")
-    p.set_defaults(func=run)
+    settings = p.add_argument_group(
+        "DualSR settings", "each replaces the profile's value (see --profile)"
+    )
+    fields = cli_params.add_options(
+        settings,
+        DualSRParams,
+        exclude=_SETTINGS_EXCLUDED,
+        parsers={"iters": _positive, "batch": _positive, "losses_every": _positive},
+        profiles=DUALSR.profiles,
+    )
+    p.set_defaults(func=run, settings_fields=fields)
+
+
+def fit_params(args: argparse.Namespace) -> DualSRParams:
+    """The chosen profile with the settings given on the command line.
+
+    A shorter ``--iters`` also lowers ``min_iters`` (unless given), so early
+    stopping still has its say.
+    """
+    changes = cli_params.chosen(args, args.settings_fields)
+    params: DualSRParams = DUALSR.params_for(args.profile)
+    if "iters" in changes and "min_iters" not in changes:
+        changes["min_iters"] = min(params.min_iters, changes["iters"])
+    return cli_params.apply(params, changes)
 
 
 class LossLine:
@@ -95,11 +135,7 @@ class LossLine:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Fit and write; 0 done, 1 failed, 2 bad arguments, 130 interrupted."""
-    params = DUALSR.params_for(args.profile)
-    if args.iters is not None:
-        params = params.with_(
-            iters=args.iters, min_iters=min(params.min_iters, args.iters)
-        )
+    params = fit_params(args)
     try:
         store = Store()
     except StoreError as exc:
@@ -132,4 +168,4 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
-__all__ = ["LossLine", "register", "run"]
+__all__ = ["LossLine", "fit_params", "register", "run"]

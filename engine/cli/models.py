@@ -1,6 +1,7 @@
 """``unsr models``: list, add, remove, inspect and import model files.
 
-``unsr models list | add FILE... | remove ID | info ID | import-ncnn DIR``.
+``unsr models list | add FILE... | remove ID | info ID | import-ncnn DIR | get ID...``
+(``get`` lives in :mod:`engine.cli.models_get`).
 Wire it into ``engine.cli`` with ``register(sub)``; every command sets
 ``func(args, out, err) -> exit code`` (0 fine, 1 some file failed).
 """
@@ -11,10 +12,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from engine import models, paths
-from engine.cli.info import table
+from engine.cli import models_get
+from engine.cli.command import Subparsers
+from engine.cli.tables import table
 from engine.models.errors import LibraryError, ModelError
 from engine.models.library import Entry, human_bytes
 
@@ -132,11 +135,12 @@ def run(
         "remove": run_remove,
         "info": run_info,
         "import-ncnn": run_import_ncnn,
+        "get": models_get.run,
     }
     return commands[args.models_command or "list"](args, out, err)
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``models`` and its subcommands to an argparse subparsers object."""
     p = sub.add_parser(
         "models",
@@ -157,10 +161,8 @@ def register(sub: Any) -> None:
         help="convert a folder of ncnn models (.param + .bin, as Upscayl ships)",
     )
     imp.add_argument("folder", metavar="DIR")
+    models_get.add_parser(cmds)
     p.set_defaults(func=run)
 
 
-#: The name the brief asked for; same as :func:`register`.
-add_parser = register
-
-__all__ = ["add_parser", "register", "run"]
+__all__ = ["register", "run"]

@@ -1,9 +1,5 @@
 """``unsr train``: train an unpaired method from two folders, with live losses.
 
-Self-contained so that ``engine/cli.py`` wires it with one line::
-
-    train.add_parser(subparsers)      # then: args.handler(args)
-
 It can also run alone: ``python -m engine.cli.train maeda --real-lr ... --hr ...``,
 and on several devices: ``torchrun --nproc_per_node 2 -m engine.cli.train ...``
 (DistributedDataParallel; gloo on CPUs, NCCL on GPUs).
@@ -22,6 +18,12 @@ from typing import TextIO
 
 from engine import device as devices
 from engine import paths
+from engine.cli.command import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Subparsers,
+)
 from engine.events import Event, Losses, Message, Progress
 from engine.train import distributed
 from engine.train.checkpoint import SUFFIX, CheckpointError
@@ -30,11 +32,9 @@ from engine.train.recipes import RECIPES
 from engine.train.trainer import RunSpec, TrainResult, train_folders
 
 
-def add_parser(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    """Add the ``train`` sub-command; its ``handler`` default is :func:`run`."""
-    p = subparsers.add_parser(
+def register(sub: Subparsers) -> None:
+    """Add ``train``; its ``func`` is :func:`run`."""
+    p = sub.add_parser(
         "train",
         help="train an unpaired SR method from real LR photos and clean HR photos",
         description=(
@@ -45,7 +45,6 @@ def add_parser(
         ),
     )
     configure(p)
-    return p
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -74,7 +73,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(handler=run)
+    p.set_defaults(func=run)
 
 
 def _output(args: argparse.Namespace) -> Path:
@@ -146,16 +145,14 @@ class _LiveLine:
             self.shown = False
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run ``unsr train``; return the exit code (0 done, 1 error, 130 stopped)."""
-    out = _output(args)
+    target = _output(args)
     if args.budget_minutes is None and args.iterations is None and args.resume is None:
         args.budget_minutes = 30.0 if args.profile == "cpu" else None
         if args.budget_minutes is None:
-            sys.stderr.write(
-                "error: the paper profile needs --iterations or a budget\n"
-            )
-            return 1
+            err.write("error: the paper profile needs --iterations or a budget\n")
+            return EXIT_FAILED
     spec = RunSpec(
         recipe=args.method,
         profile=args.profile,
@@ -168,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             "trained_on": (
                 f"real LR photos in {args.real_lr}; clean HR photos in {args.hr}"
             ),
-            "command": _command(args, out),
+            "command": _command(args, target),
         },
     )
     dist_info = distributed.from_env()
@@ -176,12 +173,12 @@ def run(args: argparse.Namespace) -> int:
     if dist_info is not None:  # launched by torchrun: one process per device
         distributed.init(dist_info, devices.pick(args.device))
         rank = dist_info.rank
-    live = _LiveLine(sys.stderr if rank == 0 else io.StringIO())
+    live = _LiveLine(err if rank == 0 else io.StringIO())
     job = train_folders(
         spec,
         args.real_lr,
         args.hr,
-        out,
+        target,
         resume=args.resume,
         wrap=distributed.wrap if dist_info is not None else None,
         rank=rank,
@@ -194,30 +191,30 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         job.close()  # saves a resumable checkpoint
         live.clear()
-        sys.stderr.write(f"stopped; continue with --resume {out}\n")
-        return 130
-    except (DataError, CheckpointError, ValueError, OSError) as err:
+        err.write(f"stopped; continue with --resume {target}\n")
+        return EXIT_INTERRUPTED
+    except (DataError, CheckpointError, ValueError, OSError) as exc:
         job.close()
         live.clear()
-        sys.stderr.write(f"error: {err}\n")
-        return 1
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
     finally:
         distributed.shutdown()
     live.clear()
     if rank != 0:
-        return 0
-    sys.stderr.write(
-        f"done: {result.steps} steps in {result.elapsed_s:.0f} s -> {out}\n"
+        return EXIT_OK
+    err.write(
+        f"done: {result.steps} steps in {result.elapsed_s:.0f} s -> {target}\n"
         "the model now appears in `unsr models` and in the app's method list\n"
     )
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone entry point (``python -m engine.cli.train``)."""
     parser = argparse.ArgumentParser(prog="unsr train")
     configure(parser)
-    return run(parser.parse_args(argv))
+    return run(parser.parse_args(argv), sys.stdout, sys.stderr)
 
 
 if __name__ == "__main__":

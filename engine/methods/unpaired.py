@@ -19,7 +19,7 @@ from engine import paths
 from engine.events import FloatArray, Message
 from engine.jobs import Job
 from engine.methods.base import Method, RunContext, Upscaler, UpscalerFn
-from engine.tiling import TilingNeeds
+from engine.tiling import TilingNeeds, receptive_radius, support_radius
 
 SUFFIX = ".unsr.pt"
 
@@ -30,15 +30,19 @@ class TrainedParams:
 
     Attributes
     ----------
-    overlap : int
-        Overlap between tiles in input pixels; covers the nets' receptive field.
+    overlap : int or None
+        Overlap between tiles in input pixels. None: twice the inference
+        path's receptive radius, measured once per checkpoint
+        (:func:`engine.tiling.receptive_radius`), since the outer half of an
+        overlap is discarded. Tiles are at least twice the overlap, so every
+        output pixel comes from a tile that sees all it depends on.
     bytes_per_out_pixel : float
         Peak bytes per output pixel of the inference path, for the tile size
         the memory budget allows: a translator and an SR net of 64 channels
         hold about eight float32 maps at the input size and two at the output.
     """
 
-    overlap: int = 16
+    overlap: int | None = None
     bytes_per_out_pixel: float = 64 * 4 * 4
 
 
@@ -70,6 +74,21 @@ def _loaded(path: Path, mtime_ns: int) -> tuple[Mapping[str, Any], Callable[...,
     return nets, infer
 
 
+@lru_cache(maxsize=16)
+def _reach(path: Path, mtime_ns: int, device: str) -> int:
+    """The receptive radius of a checkpoint's inference path, on ``device``.
+
+    Probed on the device the nets run on (a fraction of a second for the cpu
+    profiles' nets; the probe is as large as the convolutions reach, at most
+    129 px).
+    """
+    nets, infer = _loaded(path, mtime_ns)
+    limit = min(64, support_radius(nets.values()))
+    return receptive_radius(
+        lambda t: infer(nets, t), nets.values(), limit=limit, device=device
+    )
+
+
 def _upscaler_for(path: Path) -> UpscalerFn:
     def build(
         rgb: FloatArray,
@@ -83,17 +102,23 @@ def _upscaler_for(path: Path) -> UpscalerFn:
         from engine import device as devices
 
         yield Message(f"loading {path.name}")
-        nets, infer = _loaded(path, path.stat().st_mtime_ns)
+        mtime = path.stat().st_mtime_ns
+        nets, infer = _loaded(path, mtime)
         dev = devices.pick(str(ctx.device))
         for net in nets.values():
             net.to(dev)
+        overlap = params.overlap
+        if overlap is None:
+            overlap = 2 * _reach(path, mtime, str(dev))
 
         def fn(t: torch.Tensor) -> torch.Tensor:
             out: torch.Tensor = infer(nets, t).clamp(0, 1)
             return out
 
         needs = TilingNeeds(
-            overlap=params.overlap, bytes_per_out_pixel=params.bytes_per_out_pixel
+            overlap=overlap,
+            min_tile=2 * overlap,
+            bytes_per_out_pixel=params.bytes_per_out_pixel,
         )
         return Upscaler(fn, scale, needs, dev)
 
@@ -139,6 +164,7 @@ def method_for(path: Path) -> Method | None:
         label=f"{name} ({recipe.label})",
         description=description,
         scales=(int(head["scale"]),),
+        native_scale=int(head["scale"]),
         profiles={"default": TrainedParams()},
         upscaler=_upscaler_for(path),
         kind="trained",

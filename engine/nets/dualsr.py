@@ -1,7 +1,7 @@
 """DualSR's three networks: the upsampler, the linear downsampler, the critic.
 
-Shapes follow the authors' code (see docs: specs/dualsr.md, section 2). Widths and
-depths are arguments so that a faster profile can shrink them.
+Shapes follow the DualSR authors' code (Emad, Peemen and Corporaal, WACV 2021).
+Widths and depths are arguments so that a faster profile can shrink them.
 """
 
 from __future__ import annotations
@@ -159,9 +159,4 @@ class DDn(nn.Module):
         return torch.sigmoid(self.tail(self.body(self.head(x))))
 
 
-def parameter_count(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-__all__ = ["G_DN_LAYERS", "DDn", "GDn", "GUp", "parameter_count"]
+__all__ = ["G_DN_LAYERS", "DDn", "GDn", "GUp"]

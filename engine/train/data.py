@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
 
+from engine.io import images
+from engine.io.images import ImageError
 from engine.train.degrade import CleanOp, clean_lr
 from engine.train.losses import dihedral
 
@@ -46,16 +47,20 @@ def list_images(folder: Path) -> list[Path]:
 def load_folder(folder: Path, min_side: int) -> tuple[list[Photo], list[str]]:
     """Read every image in ``folder``; return the photos and the reasons for skips.
 
-    Unreadable files and images smaller than ``min_side`` are skipped with a
-    message naming the file, so one bad file does not stop a run.
+    Photos are read as everywhere else in unsr (:func:`engine.io.images.read`:
+    upright by their EXIF orientation, 16-bit kept, CMYK and palette converted,
+    alpha left out). Unreadable files and images smaller than ``min_side`` are
+    skipped with a message naming the file, so one bad file does not stop a run.
     """
     photos, skipped = [], []
     for path in list_images(folder):
         try:
             raw = path.read_bytes()
-            with Image.open(path) as im:
-                rgb = np.asarray(im.convert("RGB"), np.float32) / 255
-        except (OSError, UnidentifiedImageError) as err:
+            rgb = images.read(path).rgb
+        except ImageError as err:
+            skipped.append(f"{path}: cannot be read ({err.reason})")
+            continue
+        except OSError as err:
             skipped.append(f"{path}: cannot be read ({err})")
             continue
         if min(rgb.shape[:2]) < min_side:
@@ -131,6 +136,10 @@ class Batch:
     y: torch.Tensor
     y_down: torch.Tensor
     z: torch.Tensor
+
+    def to(self, device: torch.device) -> Batch:
+        """The same batch on ``device``."""
+        return Batch(*(t.to(device) for t in (self.x, self.y, self.y_down, self.z)))
 
 
 class UnpairedData:

@@ -26,9 +26,9 @@ from engine.events import Losses, Message, Preview, Progress
 from engine.jobs import Job
 from engine.train import checkpoint
 from engine.train.config import from_plain, to_plain
-from engine.train.data import UnpairedData, load_unpaired
+from engine.train.data import Batch, UnpairedData, load_unpaired
 from engine.train.recipes import get as get_recipe
-from engine.train.recipes.base import Session, Wrap
+from engine.train.recipes.recipe import Session, Wrap
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,131 @@ def checkpoint_content(
     return content
 
 
+@dataclass
+class _Position:
+    """Where a run stands: steps taken, seconds spent, and when it ends."""
+
+    budget: float | None
+    iterations: int | None
+    step: int = 0
+    elapsed: float = 0.0
+
+    def fraction(self) -> float:
+        """The part of the run done; phases and learning rates follow it."""
+        if self.budget is not None:
+            return self.elapsed / self.budget
+        assert self.iterations is not None
+        return self.step / self.iterations
+
+    def progress(self, stage: str) -> Progress:
+        """Seconds of the budget, or steps of the count, with the time left."""
+        if self.budget is not None:
+            eta = max(0.0, self.budget - self.elapsed)
+            return Progress(int(self.elapsed), int(self.budget), stage, eta)
+        assert self.iterations is not None
+        rate = self.elapsed / max(1, self.step)
+        return Progress(
+            self.step, self.iterations, stage, rate * (self.iterations - self.step)
+        )
+
+
+def _session(
+    spec: RunSpec, config: Any, data: UnpairedData, wrap: Wrap | None, rank: int
+) -> Session:
+    """The recipe's session on the run's device, seeded for this rank."""
+    dev = devices.pick(spec.device)
+    g = torch.Generator().manual_seed(spec.seed * 1000 + rank)
+    torch.manual_seed(spec.seed)  # the same initial weights on every rank
+    recipe = get_recipe(spec.recipe)
+    return recipe.session(config, spec.scale, data, dev, g, wrap)
+
+
+def _restore(session: Session, spec: RunSpec, resume: Path, pos: _Position) -> None:
+    """Load nets, optimisers, pools and the generator; move ``pos`` to the save.
+
+    The checkpoint's budget and iteration count apply unless ``spec`` gives
+    new ones.
+    """
+    state = checkpoint.load(resume)
+    if state.get("recipe") != spec.recipe or "train" not in state:
+        raise checkpoint.CheckpointError(
+            f"{resume}: not a resumable {spec.recipe} checkpoint"
+        )
+    tr = state["train"]
+    for name, net in session.nets.items():
+        _unwrap(net).load_state_dict(tr["nets"][name])
+    for name, opt in session.optims.items():
+        opt.load_state_dict(tr["optims"][name])
+    session.load_extra_state(tr["extra"])
+    session.g.set_state(tr["rng"])
+    pos.step, pos.elapsed = int(tr["step"]), float(tr["elapsed_s"])
+    if pos.budget is None and pos.iterations is None:
+        pos.budget, pos.iterations = tr["budget_s"], tr["iterations"]
+
+
+def _previews(session: Session, batch: Batch, step: int) -> list[Preview]:
+    """The session's preview images, made in eval mode.
+
+    Eval mode, so previews do not move BatchNorm statistics.
+    """
+    for net in session.nets.values():
+        net.eval()
+    shots = session.previews(batch)
+    for net in session.nets.values():
+        net.train()
+    return [Preview(step, _image(img), label) for label, img in shots.items()]
+
+
+def _steps(
+    spec: RunSpec,
+    config: Any,
+    session: Session,
+    data: UnpairedData,
+    pos: _Position,
+    rank: int,
+    save: Callable[[], None],
+) -> Job[dict[str, float]]:
+    """Train until the run's fraction reaches 1; return the last losses.
+
+    ``pos`` is kept current after every step, so the caller can save a
+    checkpoint of where the run stands whenever this job ends.
+    """
+    sched = session.schedule()
+    phase = None
+    losses: dict[str, float] = {}
+    start = time.perf_counter() - pos.elapsed
+    last_progress = last_preview = last_ckpt = -float("inf")
+    while True:
+        pos.elapsed = time.perf_counter() - start
+        frac = pos.fraction()
+        if frac >= 1.0:
+            return losses
+        current = sched.at(frac)
+        if current is not phase:
+            phase = current
+            session.on_phase(phase)
+            yield Message(f"phase {phase.name}: training {', '.join(phase.trains)}")
+        session.set_lr(frac)
+        batch = data.sample(config.batch, session.g)
+        if session.device.type != "cpu":
+            batch = batch.to(session.device)
+        losses = session.train_step(batch, phase, frac)
+        pos.step += 1
+        pos.elapsed = time.perf_counter() - start
+        yield Losses(pos.step, losses)
+        now = time.perf_counter()
+        if now - last_progress >= 0.2:
+            last_progress = now
+            yield pos.progress(phase.name)
+        if rank == 0 and now - last_preview >= spec.preview_every_s:
+            last_preview = now
+            yield from _previews(session, batch, pos.step)
+        if now - last_ckpt >= spec.checkpoint_every_s:
+            if last_ckpt > -float("inf"):
+                save()
+            last_ckpt = now
+
+
 def train(
     spec: RunSpec,
     data: UnpairedData,
@@ -175,112 +300,38 @@ def train(
     if spec.budget_s is None and spec.iterations is None and resume is None:
         raise ValueError("give a wall-clock budget or an iteration count")
     config = resolve_config(spec)
-    dev = devices.pick(spec.device)
-    g = torch.Generator().manual_seed(spec.seed * 1000 + rank)
-    torch.manual_seed(spec.seed)  # the same initial weights on every rank
-    recipe = get_recipe(spec.recipe)
-    session = recipe.session(config, spec.scale, data, dev, g, wrap)
-    step, elapsed = 0, 0.0
-    budget, iterations = spec.budget_s, spec.iterations
+    session = _session(spec, config, data, wrap, rank)
+    pos = _Position(spec.budget_s, spec.iterations)
     if resume is not None:
-        state = checkpoint.load(resume)
-        if state.get("recipe") != spec.recipe or "train" not in state:
-            raise checkpoint.CheckpointError(
-                f"{resume}: not a resumable {spec.recipe} checkpoint"
-            )
-        tr = state["train"]
-        for name, net in session.nets.items():
-            _unwrap(net).load_state_dict(tr["nets"][name])
-        for name, opt in session.optims.items():
-            opt.load_state_dict(tr["optims"][name])
-        session.load_extra_state(tr["extra"])
-        g.set_state(tr["rng"])
-        step, elapsed = int(tr["step"]), float(tr["elapsed_s"])
-        if budget is None and iterations is None:
-            budget, iterations = tr["budget_s"], tr["iterations"]
-        yield Message(f"resumed {resume.name} at step {step} ({elapsed:.0f} s in)")
-    if budget is None and iterations is None:
+        _restore(session, spec, resume, pos)
+        yield Message(
+            f"resumed {resume.name} at step {pos.step} ({pos.elapsed:.0f} s in)"
+        )
+    if pos.budget is None and pos.iterations is None:
         raise ValueError("the checkpoint has neither a budget nor an iteration count")
     for net in session.nets.values():
         net.train()
 
-    def fraction() -> float:
-        if budget is not None:
-            return elapsed / budget
-        assert iterations is not None
-        return step / iterations
-
-    sched = session.schedule()
-    phase = None
-    losses: dict[str, float] = {}
-    start = time.perf_counter() - elapsed
-    last_progress = last_preview = last_ckpt = -float("inf")
-    completed = False
-
-    def save(final: bool) -> None:
-        if out is not None and rank == 0 and step > 0:
-            checkpoint.save(
-                out, checkpoint_content(spec, config, session, step, elapsed, True)
+    def save() -> None:
+        if out is not None and rank == 0 and pos.step > 0:
+            content = checkpoint_content(
+                spec, config, session, pos.step, pos.elapsed, True
             )
+            checkpoint.save(out, content)
 
     try:
         yield Message(
-            f"training {recipe.label} ({spec.profile} profile, x{spec.scale}) on "
-            f"{len(data.hr)} HR and {len(data.real_lr)} real-LR photos"
+            f"training {get_recipe(spec.recipe).label} ({spec.profile} profile, "
+            f"x{spec.scale}) on {len(data.hr)} HR and {len(data.real_lr)} "
+            "real-LR photos"
         )
-        while True:
-            elapsed = time.perf_counter() - start
-            frac = fraction()
-            if frac >= 1.0:
-                completed = True
-                break
-            current = sched.at(frac)
-            if current is not phase:
-                phase = current
-                session.on_phase(phase)
-                yield Message(f"phase {phase.name}: training {', '.join(phase.trains)}")
-            session.set_lr(frac)
-            batch = data.sample(config.batch, g)
-            if dev.type != "cpu":
-                batch = type(batch)(
-                    *(t.to(dev) for t in (batch.x, batch.y, batch.y_down, batch.z))
-                )
-            losses = session.train_step(batch, phase, frac)
-            step += 1
-            elapsed = time.perf_counter() - start
-            yield Losses(step, losses)
-            now = time.perf_counter()
-            if now - last_progress >= 0.2:
-                last_progress = now
-                if budget is not None:
-                    eta = max(0.0, budget - elapsed)
-                    yield Progress(int(elapsed), int(budget), phase.name, eta)
-                else:
-                    assert iterations is not None
-                    rate = elapsed / max(1, step)
-                    yield Progress(
-                        step, iterations, phase.name, rate * (iterations - step)
-                    )
-            if rank == 0 and now - last_preview >= spec.preview_every_s:
-                last_preview = now
-                # Eval mode, so previews do not move BatchNorm statistics.
-                for net in session.nets.values():
-                    net.eval()
-                shots = session.previews(batch)
-                for net in session.nets.values():
-                    net.train()
-                for label, img in shots.items():
-                    yield Preview(step, _image(img), label)
-            if now - last_ckpt >= spec.checkpoint_every_s:
-                if last_ckpt > -float("inf"):
-                    save(False)
-                last_ckpt = now
+        losses = yield from _steps(spec, config, session, data, pos, rank, save)
     finally:
         # Also on cancel: a stopped run can be resumed from where it stood.
-        save(True)
+        save()
     if out is not None and rank == 0:
         yield Message(f"saved {out}")
-    return TrainResult(out, step, elapsed, losses, completed)
+    return TrainResult(out, pos.step, pos.elapsed, losses, True)
 
 
 def train_folders(

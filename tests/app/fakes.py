@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from engine.events import Kernel, Losses, Message, Preview, Progress
-from unsr_app.models import FileOutcome, MethodInfo, RunRequest
+from unsr_app.requests import FileOutcome, MethodInfo, RunRequest
 
 
 def run_async(

@@ -12,7 +12,7 @@ from PySide6.QtGui import QDropEvent, QImage
 from pytestqt.qtbot import QtBot
 
 from unsr_app import settings
-from unsr_app.models import RunRequest, RunRow
+from unsr_app.requests import RunRequest, RunRow
 from unsr_app.widgets import HistoryPanel, KernelView, LossPlot, QueuePanel
 
 
@@ -35,40 +35,48 @@ def _drop(widget: QueuePanel, mime: QMimeData) -> None:
     assert event.isAccepted()
 
 
-def test_dropping_files_and_a_folder_fills_the_queue(
+def test_a_drop_asks_for_its_paths_and_add_items_fills_the_queue(
     qtbot: QtBot, tmp_path: Path
 ) -> None:
     panel = QueuePanel()
     qtbot.addWidget(panel)
     single = _png(tmp_path / "single.png")
     folder = tmp_path / "shoot"
-    nested = [_png(folder / "a.png"), _png(folder / "day2" / "b.jpg")]
-    (folder / "notes.txt").write_text("not an image")
+    nested = _png(folder / "a.png")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(single)), QUrl.fromLocalFile(str(folder))])
-    with qtbot.waitSignal(panel.items_added) as blocker:
+    # The widget only states the intent: the window expands folders.
+    with qtbot.waitSignal(panel.paths_given) as asked:
         _drop(panel, mime)
+    assert asked.args[0] == [single, folder]
+    assert panel.items() == []
+    thumb = QImage(4, 4, QImage.Format.Format_RGB888)
+    thumb.fill(Qt.GlobalColor.blue)
+    with qtbot.waitSignal(panel.items_added) as blocker:
+        panel.add_items([(single, None), (nested, folder)], [thumb, QImage()])
     items = panel.items()
-    assert [i.path for i in items] == [single, *nested]
+    assert [i.path for i in items] == [single, nested]
     assert blocker.args[0] == items
-    assert items[0].root is None and items[1].root == folder == items[2].root
+    assert items[0].root is None and items[1].root == folder
     assert all(i.status == "queued" for i in items)
-    assert panel.list.item(0).icon().isNull() is False  # a thumbnail
-    # Dropping the same files again adds nothing.
-    _drop(panel, mime)
-    assert len(panel.items()) == 3
+    assert panel.list.item(0).icon().isNull() is False  # the thumbnail
+    # The same files again add nothing.
+    assert panel.add_items([(single, None), (nested, folder)]) == []
+    assert len(panel.items()) == 2
 
 
-def test_pasted_image_is_saved_and_queued(qtbot: QtBot, tmp_path: Path) -> None:
+def test_pasted_image_is_saved_and_asked_for(qtbot: QtBot, tmp_path: Path) -> None:
     panel = QueuePanel(paste_dir=tmp_path / "pasted")
     qtbot.addWidget(panel)
     mime = QMimeData()
     image = QImage(7, 5, QImage.Format.Format_RGB888)
     image.fill(Qt.GlobalColor.red)
     mime.setImageData(image)
-    added = panel.add_from_mime(mime)
-    assert len(added) == 1 and added[0].path.parent == tmp_path / "pasted"
-    assert QImage(str(added[0].path)).size() == image.size()
+    with qtbot.waitSignal(panel.paths_given) as asked:
+        panel.add_from_mime(mime)
+    (saved,) = asked.args[0]
+    assert saved.parent == tmp_path / "pasted"
+    assert QImage(str(saved)).size() == image.size()
 
 
 def test_loss_plot_receives_points(qtbot: QtBot) -> None:
@@ -149,7 +157,7 @@ def test_settings_survive_nonsense(store: object) -> None:
 
 
 def test_a_long_method_description_gets_all_its_lines(qtbot: QtBot) -> None:
-    from unsr_app.models import MethodInfo
+    from unsr_app.requests import MethodInfo
     from unsr_app.widgets.method_panel import MethodPanel
 
     panel = MethodPanel()

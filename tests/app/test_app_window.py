@@ -13,11 +13,29 @@ from pytestqt.qtbot import QtBot
 
 from tests.app.fakes import fake_fit, fake_methods, fake_slow, next_emission, run_async
 from unsr_app import settings, theme
-from unsr_app.batch_runner import ItemJobFactory
 from unsr_app.main_window import MainWindow
+from unsr_app.queue_runner import ItemJobFactory
 
 
-def _window(qtbot: QtBot, store: QSettings, factory: ItemJobFactory) -> MainWindow:
+def _queue(qtbot: QtBot, w: MainWindow, paths: list[Path]) -> None:
+    """Drop ``paths`` on the queue and wait for the worker's expansion."""
+    with qtbot.waitSignal(w.studio.queue.items_added, timeout=30_000):
+        w.studio.queue.add_paths(paths)
+    qtbot.waitUntil(w.is_idle, timeout=30_000)
+
+
+def _select(qtbot: QtBot, w: MainWindow, index: int) -> None:
+    """Select a queue item and wait until the viewer shows it."""
+    item = w.studio.queue.items()[index]
+    if w.studio.queue.current() is item:
+        return
+    with qtbot.waitSignal(w.view_loaded, timeout=30_000):
+        w.studio.queue.select(item)
+
+
+def _window(
+    qtbot: QtBot, store: QSettings, factory: ItemJobFactory | None
+) -> MainWindow:
     w = MainWindow(store, factory=factory, methods_job=fake_methods, warm_up=False)
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.methods_loaded, timeout=5000):
@@ -55,7 +73,7 @@ def test_start_runs_the_queue_and_feeds_plot_kernel_viewer(
     s = window.studio
     bad = tmp_path / "bad.png"
     bad.write_text("text")
-    s.queue.add_paths([images[0], bad, images[1]])
+    _queue(qtbot, window, [images[0], bad, images[1]])
 
     async def scenario() -> tuple[int, int, bool]:
         finished = next_emission(window.runner.batch_finished)
@@ -76,7 +94,7 @@ def test_start_runs_the_queue_and_feeds_plot_kernel_viewer(
     assert "bad.png failed" in s.log.plain_text()
     assert "2 done, 1 failed" in s.progress.label.text()
     # The finished item is shown: its output in the viewer.
-    s.queue.select(s.queue.items()[2])
+    _select(qtbot, window, 2)
     assert s.viewer.after is not None
 
 
@@ -85,7 +103,7 @@ def test_stop_cancels_the_running_item(
 ) -> None:
     w = _window(qtbot, store, fake_slow)
     s = w.studio
-    s.queue.add_paths(images[:2])
+    _queue(qtbot, w, images[:2])
 
     async def scenario() -> tuple[int, int, bool]:
         finished = next_emission(w.runner.batch_finished)
@@ -143,24 +161,24 @@ def test_a_reference_belongs_to_its_item(
     qtbot: QtBot, window: MainWindow, images: list[Path]
 ) -> None:
     s = window.studio
-    s.queue.add_paths(images[:2])
-    s.queue.select(s.queue.items()[0])
-    window.load_reference(images[2])
+    _queue(qtbot, window, images[:2])
+    _select(qtbot, window, 0)
+    with qtbot.waitSignal(window.view_loaded, timeout=30_000):
+        window.load_reference(images[2])
     assert s.viewer.reference is not None
-    s.queue.select(s.queue.items()[1])
+    _select(qtbot, window, 1)
     assert s.viewer.reference is None
-    s.queue.select(s.queue.items()[0])
+    _select(qtbot, window, 0)
     assert s.viewer.reference is not None
+    qtbot.waitUntil(window.is_idle, timeout=30_000)
 
 
 def test_a_real_run_lands_in_the_history_and_opens(
     qtbot: QtBot, store: QSettings, loop: asyncio.AbstractEventLoop, images: list[Path]
 ) -> None:
-    from unsr_app.batch_runner import default_factory
-
-    w = _window(qtbot, store, default_factory)
+    w = _window(qtbot, store, None)
     s = w.studio
-    s.queue.add_paths(images[:1])
+    _queue(qtbot, w, images[:1])
 
     async def scenario() -> None:
         history = next_emission(w.history_loaded)
@@ -174,7 +192,8 @@ def test_a_real_run_lands_in_the_history_and_opens(
     assert (run.method, run.scale, run.status) == ("bicubic", 2, "done")
     assert run.input == images[0] and run.output is not None and run.output.exists()
     s.viewer.set_images(None, None)
-    s.history.run_opened.emit(run)
+    with qtbot.waitSignal(w.view_loaded, timeout=30_000):
+        s.history.run_opened.emit(run)
     assert s.viewer.before is not None and s.viewer.after is not None
     assert s.viewer.after.width() == 2 * s.viewer.before.width()
     w.close()

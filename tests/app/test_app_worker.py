@@ -10,8 +10,8 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from tests.app.fakes import fake_fit, fake_slow, run_async
-from unsr_app.batch_runner import BatchRunner
-from unsr_app.models import QueueItem, RunRequest
+from unsr_app.queue_runner import QueueRunner
+from unsr_app.requests import QueueItem, RunRequest
 from unsr_app.worker import JobHandle, PreviewFrame, live_threads
 
 
@@ -74,7 +74,7 @@ def test_bad_file_fails_alone_and_the_batch_goes_on(
     bad = tmp_path / "bad.png"
     bad.write_text("a text file named .png")
     items = [QueueItem(images[0]), QueueItem(bad), QueueItem(images[1])]
-    runner = BatchRunner(fake_fit)
+    runner = QueueRunner(fake_fit)
     finished: list[tuple[int, int, bool]] = []
     runner.batch_finished.connect(lambda *a: finished.append(a))
     run_async(loop, runner.run(items, RunRequest()))
@@ -88,7 +88,7 @@ def test_stop_skips_the_rest_of_the_batch(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, images: list[Path]
 ) -> None:
     items = [QueueItem(p) for p in images]
-    runner = BatchRunner(fake_slow)
+    runner = QueueRunner(fake_slow)
     runner.progressed.connect(lambda *_: runner.stop())
     run_async(loop, runner.run(items, RunRequest()))
     assert [i.status for i in items] == ["cancelled", "queued", "queued"]
@@ -98,7 +98,7 @@ def test_status_follows_the_job_stage(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, images: list[Path]
 ) -> None:
     seen: list[str] = []
-    runner = BatchRunner(partial(fake_fit, steps=1), needs_fit=lambda _m: False)
+    runner = QueueRunner(partial(fake_fit, steps=1), needs_fit=lambda _m: False)
     runner.item_changed.connect(lambda item: seen.append(item.status))
     run_async(loop, runner.run([QueueItem(images[0])], RunRequest()))
     # Starts as upscaling (no fit expected), the job says "fitting", then done.
@@ -108,7 +108,7 @@ def test_status_follows_the_job_stage(
 def test_second_batch_is_refused_while_one_runs(
     qtbot: QtBot, loop: asyncio.AbstractEventLoop, images: list[Path]
 ) -> None:
-    runner = BatchRunner(fake_slow)
+    runner = QueueRunner(fake_slow)
 
     async def scenario() -> tuple[bool, bool]:
         first = runner.start([QueueItem(images[0])], RunRequest())

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDropEvent
 from engine import models, paths
 from tests import model_factory as mf
 from tests import ncnn_export as nx
-from unsr_app.widgets.models_page import ModelsPage
+from unsr_app.pages.models import ModelsPage
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +27,13 @@ def page(qtbot) -> ModelsPage:  # type: ignore[no-untyped-def]
     models.clear_cache()
     widget = ModelsPage()
     qtbot.addWidget(widget)
-    widget.show()  # the first show lists the models
+    widget.show()  # the first show lists the models, in a worker
+    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=30_000)
     return widget
+
+
+def _settle(page: ModelsPage, qtbot) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: not page.is_busy(), timeout=30_000)
 
 
 def _rows(page: ModelsPage) -> list[list[str]]:
@@ -39,23 +44,14 @@ def _rows(page: ModelsPage) -> list[list[str]]:
     ]
 
 
-def test_listing_waits_until_shown(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_listing_waits_until_shown_and_runs_in_a_worker(qtbot) -> None:  # type: ignore[no-untyped-def]
     widget = ModelsPage()
     qtbot.addWidget(widget)
     assert "when this page is shown" in widget.details.text()
-    widget.show()
-    assert "No models yet" in widget.details.text()
-
-
-def test_first_show_lists_in_the_background_when_the_engine_is_cold(
-    qtbot, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(ModelsPage, "engine_loaded", lambda _self: False)
-    widget = ModelsPage()
-    qtbot.addWidget(widget)
-    widget.show()  # returns at once: the import runs in a worker
+    assert not widget.is_busy()
+    widget.show()  # returns at once: the listing runs in a worker
     assert widget.is_busy() and "Listing the models" in widget.details.text()
-    qtbot.waitUntil(lambda: not widget.is_busy(), timeout=30_000)
+    _settle(widget, qtbot)
     assert "No models yet" in widget.details.text()
 
 
@@ -77,6 +73,7 @@ def test_add_button_adds_good_files_and_explains_bad_ones(
     page.pick_files = lambda: [str(good), str(bad)]
     with qtbot.waitSignal(page.models_changed, timeout=5000):
         qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    _settle(page, qtbot)
     (row,) = _rows(page)
     assert row[:4] == ["2x-small", "RealESRGAN Compact", "x2", "SR"]
     assert row[5:] == ["user", "ready"]
@@ -87,6 +84,7 @@ def test_add_button_adds_good_files_and_explains_bad_ones(
     page.tree.setCurrentItem(page.tree.topLevelItem(0))
     assert page.remove_button.isEnabled()
     assert "architecture" in page.details.text()
+    assert "&lt;" not in page.details.text()  # escaped once, not twice
     assert page.selected_id() == "model:2x-small"
 
 
@@ -96,6 +94,7 @@ def test_remove_asks_first_and_deletes(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     page.add_files([mf.save(mf.compact(), tmp_path / "c.pth")])
+    _settle(page, qtbot)
     page.tree.setCurrentItem(page.tree.topLevelItem(0))
     page.confirm_remove = lambda _id: False
     assert not page.remove_selected()
@@ -103,11 +102,16 @@ def test_remove_asks_first_and_deletes(
     page.confirm_remove = lambda _id: True
     with qtbot.waitSignal(page.models_changed, timeout=5000):
         assert page.remove_selected()
+    _settle(page, qtbot)
     assert _rows(page) == []
     assert not (paths.models_dir() / "c.pth").exists()
 
 
-def test_import_ncnn_folder_and_drops(page: ModelsPage, tmp_path: Path) -> None:
+def test_import_ncnn_folder_and_drops(
+    page: ModelsPage,
+    qtbot,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
     ncnn_dir = tmp_path / "upscayl-models"
     ncnn_dir.mkdir()
     nx.export_compact(mf.compact(scale=4), ncnn_dir, "realesr-animevideov3-x4")
@@ -122,22 +126,32 @@ def test_import_ncnn_folder_and_drops(page: ModelsPage, tmp_path: Path) -> None:
         Qt.KeyboardModifier.NoModifier,
     )
     page.dropEvent(event)
+    assert page.is_busy()  # the file and the folder wait their turn in a worker
+    _settle(page, qtbot)
     names = sorted(row[0] for row in _rows(page))
     assert names == ["4x-rrdb", "realesr-animevideov3-x4"]
-    assert page.import_folder(tmp_path / "empty-dir-missing") == 0
+    page.import_folder(tmp_path / "empty-dir-missing")
+    _settle(page, qtbot)
     assert "no .param/.bin pairs" in page.message.text()
 
 
 def test_engine_failures_never_escape(
-    page: ModelsPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    page: ModelsPage,
+    qtbot,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     def boom(*_a: object) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(models, "add", boom)
     monkeypatch.setattr(models, "entries", boom)
-    assert page.add_files([tmp_path / "x.pth"]) == 0
+    page.add_files([tmp_path / "x.pth"])
+    _settle(page, qtbot)
     assert "disk on fire" in page.message.text()
+    page.message.clear()
     page.refresh()
-    assert "Could not list the models: disk on fire" in page.message.text()
+    _settle(page, qtbot)
+    assert "Could not list the models" in page.message.text()
+    assert "disk on fire" in page.message.text()
     assert page.remove_selected() is False

@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 from engine import paths
 from tests.train_data import unpaired_folders
 from unsr_app import worker
-from unsr_app.widgets.train_page import TrainPage
+from unsr_app.pages.train import TrainPage
 
 torch.set_num_threads(1)
 

@@ -19,11 +19,11 @@ torch.set_num_threads(1)
 _folders = unpaired_folders
 
 
-def test_add_parser_wires_a_handler() -> None:
+def test_register_wires_run() -> None:
     parser = argparse.ArgumentParser(prog="unsr")
-    cli_train.add_parser(parser.add_subparsers(dest="command"))
+    cli_train.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["train", "maeda", "--real-lr", "a", "--hr", "b"])
-    assert args.handler is cli_train.run and args.scale == 2 and args.profile == "cpu"
+    assert args.func is cli_train.run and args.scale == 2 and args.profile == "cpu"
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "nope", "--real-lr", "a", "--hr", "b"])
 

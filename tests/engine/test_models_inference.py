@@ -57,6 +57,32 @@ def _unshuffle_rrdb() -> torch.nn.Module:
     return mf._shrink(net, 3, 1.0)
 
 
+def _in_range(net: torch.nn.Module, img: np.ndarray) -> torch.nn.Module:
+    """Rescale the last conv so that ``net(img)`` sits mostly inside (0, 1).
+
+    Random weights give outputs far outside [0, 1]; clamped, most pixels
+    would be 0 or 1 in both the tiled and the whole result and hide any seam.
+    The output is split into what the last conv adds (the body) and the rest
+    (a residual base, or zero), and the body is scaled to a standard deviation
+    of 0.1 and shifted so the output's mean is 0.5.
+    """
+    last = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    assert last.bias is not None
+    x = torch.from_numpy(img).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        out = net(x)
+        weight, bias = last.weight.clone(), last.bias.clone()
+        last.weight.zero_()
+        last.bias.zero_()
+        base = net(x)
+        body = out - base
+        k = 0.1 / float(body.std())
+        last.weight.copy_(weight * k)
+        shift = 0.5 - float(base.mean()) - k * float(body.mean())
+        last.bias.copy_(bias * k + shift)
+    return net
+
+
 # maker, scale, tile, overlap: the overlap covers the receptive field, so the
 # tiles see what the whole image shows them.
 CASES = {
@@ -71,9 +97,10 @@ def test_tiled_output_equals_whole_image(
     tmp_path: Path, rng: np.random.Generator, name: str
 ) -> None:
     maker, scale, tile, overlap = CASES[name]
-    loaded = models.load(mf.save(maker(), tmp_path / f"{name}.pth"))
-    assert loaded.info.scale == scale
     img = _image(rng, 29, 39)  # odd sizes: edge tiles are partial
+    net = _in_range(maker(), img)
+    loaded = models.load(mf.save(net, tmp_path / f"{name}.pth"))
+    assert loaded.info.scale == scale
     whole = jobs.run(_upscale(loaded, img, precision="fp32", tile=1000))
     events: list[object] = []
     tiled = jobs.run(
@@ -81,8 +108,13 @@ def test_tiled_output_equals_whole_image(
         events.append,
     )
     assert whole.shape == tiled.shape == (29 * scale, 39 * scale, 3)
-    assert whole.std() > 0.05  # not a flat or saturated output
+    # Not flat, and not clamped: a clamped pixel would hide a seam.
+    assert whole.std() > 0.05
+    assert ((whole > 0) & (whole < 1)).mean() > 0.9
     assert np.abs(whole - tiled).max() <= 1 / 255
+    # The check can fail: too small an overlap shows the seams.
+    seams = jobs.run(_upscale(loaded, img, precision="fp32", tile=tile, overlap=2))
+    assert np.abs(whole - seams).max() > 4 / 255
     assert sum(isinstance(e, Progress) for e in events) >= 4  # one per tile
 
 

@@ -232,3 +232,44 @@ def test_upscale_array_takes_read_only_and_float64_input(
     a = run(tiling.upscale_array(net, rgb, 2, tile=16, overlap=8))
     b = run(tiling.upscale_array(net, ro, 2, tile=16, overlap=8))
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_support_radius_adds_up_every_convolution() -> None:
+    assert tiling.support_radius([_net()]) == 3  # three 3x3 convs
+    wide = nn.Sequential(nn.Conv2d(3, 3, 5, padding=4, dilation=2), _net())
+    assert tiling.support_radius([wide]) == 4 + 3
+
+
+def test_receptive_radius_is_what_tiles_must_overlap(
+    rng: np.random.Generator,
+) -> None:
+    net = _net(width=8)
+    radius = tiling.receptive_radius(net, [net], limit=tiling.support_radius([net]))
+    assert 1 <= radius <= 3
+    x = _image(rng, 45, 61)
+    with torch.inference_mode():
+        whole = net(x)
+    # Twice the radius: the outer half of an overlap is discarded.
+    out = run(tiling.upscale_tiled(net, x, 2, 16, overlap=2 * radius))
+    assert float((out - whole).abs().max()) <= LEVEL
+    seams = run(tiling.upscale_tiled(net, x, 2, 16, overlap=0))
+    assert float((seams - whole).abs().max()) > LEVEL
+
+
+def test_receptive_radius_holds_global_pooling_fixed() -> None:
+    from engine.nets.blocks import RCAB
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), RCAB(16, 4), nn.Conv2d(16, 3, 3, padding=1)
+    ).eval()
+    for p in net.parameters():  # a trained net's gate is not a constant
+        p.data.add_(torch.randn_like(p) * 0.5)
+    convs = tiling.support_radius([net])
+    assert convs == 1 + 2 + 1
+    with torch.inference_mode():  # as a caller's job may run
+        radius = tiling.receptive_radius(net, [net], limit=12)
+        # Without holding the pooled means, the whole probe seems in reach.
+        everywhere = tiling.receptive_radius(net, [], limit=12)
+    assert radius <= convs < everywhere
+    assert all(p.grad is None for p in net.parameters())

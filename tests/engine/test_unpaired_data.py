@@ -47,6 +47,22 @@ def test_folders_load_and_bad_files_are_skipped(tmp_path: Path) -> None:
         load_folder(tmp_path / "hr", 1000)
 
 
+def test_training_photos_are_read_upright_and_16_bit(tmp_path: Path) -> None:
+    scene = _scene(3, 24, 40)
+    stored = Image.fromarray((scene * 255 + 0.5).astype(np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown turned 90 degrees clockwise
+    stored.save(tmp_path / "sideways.jpg", exif=exif, quality=95)
+    deep = (scene[..., 0] * 65535).astype(np.uint16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    photos, skipped = load_folder(tmp_path, 16)
+    assert not skipped
+    by_name = {p.path.name: p.pixels for p in photos}
+    assert by_name["sideways.jpg"].shape == (3, 40, 24)  # upright, as viewers show
+    # 16-bit levels survive: more than 256 distinct values in one channel.
+    assert len(torch.unique(by_name["deep.png"][0])) > 256
+
+
 def test_disjointness_catches_a_degraded_copy(tmp_path: Path) -> None:
     hr, lr = tmp_path / "hr", tmp_path / "lr"
     hr.mkdir()

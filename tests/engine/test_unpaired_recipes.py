@@ -11,7 +11,7 @@ import torch
 from engine.events import Losses, Message, Preview
 from engine.jobs import run
 from engine.train.recipes import RECIPES
-from engine.train.recipes.base import Session
+from engine.train.recipes.recipe import Session
 from engine.train.trainer import RunSpec, resolve_config, train
 from tests.engine.unpaired_helpers import tiny, tiny_data
 

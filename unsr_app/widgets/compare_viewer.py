@@ -49,12 +49,14 @@ class CompareViewer(QWidget):
     -------
     reference_requested()
         The user asked to load a reference high-resolution image.
-    metrics_wanted(after, reference)
-        float32 arrays to compare; answer with :meth:`set_metrics`.
+    metrics_wanted()
+        An after image and a reference are shown: score one against the
+        other (from the engine's float data) and answer with
+        :meth:`set_metrics`.
     """
 
     reference_requested = Signal()
-    metrics_wanted = Signal(object, object)
+    metrics_wanted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -168,9 +170,7 @@ class CompareViewer(QWidget):
     def _ask_metrics(self) -> None:
         if self.after is not None and self.reference is not None:
             self.metrics_label.setText("Scoring…")
-            self.metrics_wanted.emit(
-                qimage_to_array(self.after), qimage_to_array(self.reference)
-            )
+            self.metrics_wanted.emit()
 
     # -- view --------------------------------------------------------------
     def set_mode(self, mode: Mode) -> None:

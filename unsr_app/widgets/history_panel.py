@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from unsr_app.models import RunRow
+from unsr_app.requests import RunRow
 
 _COLUMNS = ("When", "Input", "Method", "Scale", "Time", "Metrics", "Status")
 _ROLE = Qt.ItemDataRole.UserRole

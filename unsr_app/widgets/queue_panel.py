@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from unsr_app.models import IMAGE_SUFFIXES, QueueItem
-from unsr_app.qimage import load_qimage
+from unsr_app.requests import IMAGE_SUFFIXES, QueueItem
 
 THUMB = 56
 _STATUS_COLOUR = {
@@ -43,31 +42,17 @@ _STATUS_COLOUR = {
 _ROLE = Qt.ItemDataRole.UserRole
 
 
-def expand_paths(paths: Iterable[Path]) -> list[tuple[Path, Path | None]]:
-    """Files as given, folders searched recursively for images, sorted.
-
-    Returns (file, dropped folder or None) pairs, so outputs can mirror the
-    folder's tree. Unreadable folders are skipped silently here; files that
-    are not images fail later with their reason.
-    """
-    found: list[tuple[Path, Path | None]] = []
-    for path in paths:
-        if path.is_dir():
-            try:
-                files = sorted(p for p in path.rglob("*") if p.is_file())
-            except OSError:
-                continue
-            found += [(f, path) for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
-        elif path.is_file():
-            found.append((path, None))
-    return found
-
-
 class QueuePanel(QWidget):
     """A list of :class:`QueueItem` with thumbnails and statuses.
 
+    The panel does not look into folders: what is dropped, pasted or picked
+    is asked for with ``paths_given``, and the window answers with
+    :meth:`add_items` once the batch planner has expanded it in a worker.
+
     Signals
     -------
+    paths_given(list)
+        Files and folders to queue (an intent: the window expands them).
     items_added(list)
         New items were queued.
     current_changed(object)
@@ -76,6 +61,7 @@ class QueuePanel(QWidget):
         Something to log (skipped paths, pasted images).
     """
 
+    paths_given = Signal(list)
     items_added = Signal(list)
     current_changed = Signal(object)
     message = Signal(str)
@@ -131,21 +117,32 @@ class QueuePanel(QWidget):
         self._update_hint()
 
     # -- adding ------------------------------------------------------------
-    def add_paths(self, paths: Iterable[Path]) -> list[QueueItem]:
-        """Queue files and (recursively) folders; return the new items."""
-        paths = [Path(p) for p in paths]
+    def add_paths(self, paths: Iterable[Path]) -> None:
+        """Ask for files and folders to be queued (see ``paths_given``)."""
+        given = [Path(p) for p in paths]
+        if given:
+            self.paths_given.emit(given)
+
+    def add_items(
+        self,
+        files: Sequence[tuple[Path, Path | None]],
+        thumbnails: Sequence[QImage] = (),
+    ) -> list[QueueItem]:
+        """Queue expanded (file, dropped folder) pairs; return the new items.
+
+        Files already queued are skipped. ``thumbnails`` (one per file, made
+        off the GUI thread) become the rows' icons.
+        """
         known = {item.path.resolve() for item in self.items()}
         added: list[QueueItem] = []
-        for path, root in expand_paths(paths):
+        thumbs = list(thumbnails) + [QImage()] * (len(files) - len(thumbnails))
+        for (path, root), thumb in zip(files, thumbs, strict=True):
             if path.resolve() in known:
                 continue
             known.add(path.resolve())
             item = QueueItem(path=path, root=root)
-            self._append(item)
+            self._append(item, thumb)
             added.append(item)
-        missing = [p for p in paths if not p.exists()]
-        for p in missing:
-            self.message.emit(f"skipped {p}: it does not exist")
         if added:
             self.items_added.emit(added)
             if self.list.currentRow() < 0:
@@ -153,11 +150,12 @@ class QueuePanel(QWidget):
         self._update_hint()
         return added
 
-    def add_from_mime(self, mime: QMimeData) -> list[QueueItem]:
+    def add_from_mime(self, mime: QMimeData) -> None:
         """Queue what a drop or the clipboard carries: file URLs or an image."""
         if mime.hasUrls():
             files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
-            return self.add_paths(files)
+            self.add_paths(files)
+            return
         if mime.hasImage():
             image = QImage(mime.imageData())
             if not image.isNull() and self._paste_dir is not None:
@@ -170,14 +168,15 @@ class QueuePanel(QWidget):
                     n += 1
                 image.save(str(path))
                 self.message.emit(f"pasted image saved as {path}")
-                return self.add_paths([path])
+                self.add_paths([path])
+                return
         self.message.emit("nothing to add: the clipboard holds no image or file")
-        return []
 
-    def paste(self) -> list[QueueItem]:
+    def paste(self) -> None:
         """Queue the clipboard's image or files."""
         mime = QGuiApplication.clipboard().mimeData()
-        return self.add_from_mime(mime) if mime is not None else []
+        if mime is not None:
+            self.add_from_mime(mime)
 
     def open_files_dialog(self) -> None:
         """Ask for image files and queue them."""
@@ -260,10 +259,9 @@ class QueuePanel(QWidget):
                 self.list.takeItem(i)
         self._update_hint()
 
-    def _append(self, item: QueueItem) -> None:
+    def _append(self, item: QueueItem, thumb: QImage) -> None:
         row = QListWidgetItem()
         row.setData(_ROLE, item)
-        thumb = load_qimage(item.path, max_side=THUMB * 2)
         if not thumb.isNull():
             row.setIcon(QIcon(QPixmap.fromImage(thumb)))
         else:

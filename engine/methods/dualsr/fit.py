@@ -1,7 +1,9 @@
 """One DualSR fit (x2) as a job: train on the image's own crops, then upscale it.
 
-The loop follows the authors' code (specs/dualsr.md, sections 3 to 6); what the
-fast profile changes is switched by fields of :class:`DualSRParams`.
+The loop follows the DualSR authors' code: KernelGAN's crop sampler, one joint
+step of both generators, then one of the discriminator, with the bicubic and
+kernel priors; what the fast profile changes is switched by fields of
+:class:`DualSRParams`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import copy
 import dataclasses
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import torch
 from torch import nn
 
 from engine import device as devices
-from engine.events import FloatArray, Kernel, Losses, Message, Preview
+from engine.events import Event, FloatArray, Kernel, Losses, Message, Preview
 from engine.jobs import Clock, Job
 from engine.methods.base import RunContext
 from engine.methods.dualsr import artefacts, losses, sampler
@@ -329,18 +332,13 @@ def fit_x2(
         )
     plan = sampler.plan(img, c, params.iters * params.batch, seed)
     nets = _Nets(params, dev, c)
-    preview_in = _preview_input(rgb, dev)
-    log = artefacts.LossLog(run_dir, LOSS_NAMES)
+    reports = _Reports(rgb, nets, run_dir, stage, snapshots)
     _start_folder(run_dir, params, c, seed)
-    clock = Clock(params.iters, stage)
-    kernel_clock = Clock(0, "", every_s=params.kernel_every_s)
-    preview_clock = Clock(0, "", every_s=params.preview_every_s)
-    preview_clock.due()  # the first preview after one interval, not at step 0
     plateau = _Plateau(params.patience, params.min_iters)
     stopped_early = False
     it = 0
     try:
-        yield clock.progress(0)
+        yield reports.clock.progress(0)
         for it in range(params.iters):
             x, y = plan.batch(it, params.batch)
             x = x.to(dev).contiguous(memory_format=nets.fmt)
@@ -349,25 +347,7 @@ def fit_x2(
             d_loss = nets.d_step(x, fake_lr)
             done = it + 1
             nets.after_step(done, named["bicubic_prior"].item())
-            if done % params.losses_every == 0 or done == params.iters:
-                values = _loss_values(named, d_loss)
-                if not all(math.isfinite(v) for v in values.values()):
-                    raise FloatingPointError(
-                        f"DualSR diverged at iteration {done}: {values}"
-                    )
-                log.add(done, values)
-                yield Losses(done, values)
-            yield clock.progress(done)
-            if kernel_clock.due():
-                yield Kernel(done, k.detach().float().cpu().numpy())
-            if preview_clock.due():
-                with torch.inference_mode(), nets.amp():
-                    shown = nets.shown(preview_in)
-                yield Preview(done, _to_image(shown), "centre crop")
-            if done in snapshots:
-                with torch.inference_mode():
-                    full = nets.shown(_to_tensor(rgb, dev, nets.fmt))
-                yield Preview(done, _to_image(full), "snapshot")
+            yield from reports.after_step(done, named, d_loss, k)
             cycle = (named["cycle_fwd"] + named["cycle_bwd"]).item()
             if params.early_stop and plateau.stop(done, cycle):
                 stopped_early = True
@@ -385,7 +365,69 @@ def fit_x2(
             artefacts.write_status(run_dir, "failed", error=str(exc))
         raise
     finally:
-        log.close()
+        reports.log.close()
+
+
+class _Reports:
+    """What a fit tells while it runs: losses, progress, kernel and previews.
+
+    Losses every ``losses_every`` iterations (also to the run folder's log),
+    Progress every step (the clock keeps it to a few a second), the Kernel and
+    a Preview of the centre crop on their own intervals, and a whole-image
+    Preview after each iteration listed in ``snapshots``.
+    """
+
+    def __init__(
+        self,
+        rgb: FloatArray,
+        nets: _Nets,
+        run_dir: Path | None,
+        stage: str,
+        snapshots: tuple[int, ...],
+    ) -> None:
+        p = nets.p
+        self.rgb, self.nets, self.snapshots = rgb, nets, snapshots
+        self.preview_in = _preview_input(rgb, nets.dev)
+        self.log = artefacts.LossLog(run_dir, LOSS_NAMES)
+        self.clock = Clock(p.iters, stage)
+        self.kernel_clock = Clock(0, "", every_s=p.kernel_every_s)
+        self.preview_clock = Clock(0, "", every_s=p.preview_every_s)
+        self.preview_clock.due()  # the first preview after one interval, not at 0
+
+    def after_step(
+        self,
+        done: int,
+        named: dict[str, torch.Tensor],
+        d_loss: torch.Tensor,
+        k: torch.Tensor,
+    ) -> Iterator[Event]:
+        """The events due after iteration ``done``.
+
+        Raises
+        ------
+        FloatingPointError
+            When a reported loss is not finite (the fit diverged).
+        """
+        nets, iters = self.nets, self.nets.p.iters
+        if done % nets.p.losses_every == 0 or done == iters:
+            values = _loss_values(named, d_loss)
+            if not all(math.isfinite(v) for v in values.values()):
+                raise FloatingPointError(
+                    f"DualSR diverged at iteration {done}: {values}"
+                )
+            self.log.add(done, values)
+            yield Losses(done, values)
+        yield self.clock.progress(done)
+        if self.kernel_clock.due():
+            yield Kernel(done, k.detach().float().cpu().numpy())
+        if self.preview_clock.due():
+            with torch.inference_mode(), nets.amp():
+                shown = nets.shown(self.preview_in)
+            yield Preview(done, _to_image(shown), "centre crop")
+        if done in self.snapshots:
+            with torch.inference_mode():
+                full = nets.shown(_to_tensor(self.rgb, nets.dev, nets.fmt))
+            yield Preview(done, _to_image(full), "snapshot")
 
 
 def _finish(

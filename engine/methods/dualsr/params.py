@@ -1,8 +1,10 @@
 """Every knob of a DualSR fit, and the named profiles.
 
-``paper`` reproduces the authors' code, quirks included (each quirk is a named
-flag, see specs/dualsr.md section 8). ``fast`` is the CPU default, tuned by
-measurement against ``paper`` (docs/benchmarks.md, "DualSR").
+``paper`` reproduces the DualSR authors' code, quirks included: where that code
+does something its paper does not say, a named flag below keeps it (the field
+descriptions number these quirks; the losses refer to them). ``fast`` is the
+CPU default, tuned by measurement against ``paper`` (docs/benchmarks.md,
+"DualSR").
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ class DualSRParams:
 
 PAPER = DualSRParams()
 
-#: Measured on the DIV2KRK-style astronaut (docs/benchmarks.md, "DualSR"): G_UP
+#: Measured on the DIV2KRK-style set (docs/benchmarks.md, "DualSR", "History"): G_UP
 #: 32 wide on 48px LR crops costs ~1/3.5 of a paper iteration (G_DN is the exact
 #: composed kernel in both); the bicubic prior per channel (quirk 1 fixed) skips
 #: the paper's ~300 dark iterations; 1400 iterations with G_UP's LR halving every

@@ -1,6 +1,6 @@
 """Where DualSR looks: gradient-weighted crop sampling, drawn up front.
 
-KernelGAN's sampler (specs/dualsr.md, section 3): crop centres are drawn with
+KernelGAN's sampler, as the DualSR authors' code uses it: crop centres are drawn with
 probability proportional to a smoothed map of the image's strongest gradients,
 so the fit spends its iterations on texture and edges, not on flat sky.
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.train.recipes import bicubic, csrgan, cyclesr, da, maeda
-from engine.train.recipes.base import Recipe, Session
+from engine.train.recipes.recipe import Recipe, Session
 
 #: Every recipe by id; "bicubic" is the baseline, not an unpaired method.
 RECIPES: dict[str, Recipe] = {

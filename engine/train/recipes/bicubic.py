@@ -16,8 +16,7 @@ from engine.nets.sr import SRNet, SRNetSpec
 from engine.train.data import Batch
 from engine.train.degrade import CleanOp
 from engine.train.losses import PixelKind, pixel
-from engine.train.recipes.base import Recipe, Session
-from engine.train.recipes.common import TrainConfig, first, scalar
+from engine.train.recipes.recipe import Recipe, Session, TrainConfig, first, scalar
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
 
 

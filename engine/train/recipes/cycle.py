@@ -15,10 +15,10 @@ from engine.nets.cyclegan import ResnetGenerator
 from engine.nets.discriminators import PatchD, PatchSpec
 from engine.nets.translator import LRTranslator, TranslatorSpec, draw_noise
 from engine.train.data import Batch
+from engine.train.gradients import set_requires_grad
+from engine.train.image_pool import ImagePool
 from engine.train.losses import GANLoss, lowpass_l1, pixel
-from engine.train.recipes.base import Session
-from engine.train.recipes.common import scalar
-from engine.train.utils import ImagePool, set_requires_grad
+from engine.train.recipes.recipe import Session, scalar
 
 
 @dataclass(frozen=True)

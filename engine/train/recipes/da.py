@@ -22,11 +22,10 @@ from engine.nets.sr import SRNet, SRNetSpec
 from engine.nets.translator import LRTranslator, TranslatorSpec
 from engine.train.data import Batch
 from engine.train.degrade import CleanOp
+from engine.train.gradients import set_requires_grad
 from engine.train.losses import GANLoss, Perceptual, pixel, vgg_features
-from engine.train.recipes.base import Recipe, Session
-from engine.train.recipes.common import TrainConfig, first, scalar
+from engine.train.recipes.recipe import Recipe, Session, TrainConfig, first, scalar
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
-from engine.train.utils import set_requires_grad
 
 
 @dataclass(frozen=True)

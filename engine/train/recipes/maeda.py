@@ -23,11 +23,10 @@ from engine.nets.discriminators import PatchD, PatchSpec
 from engine.nets.sr import SRNet, SRNetSpec
 from engine.nets.translator import LRTranslator, TranslatorSpec, draw_noise
 from engine.train.data import Batch
+from engine.train.gradients import set_requires_grad
 from engine.train.losses import GANLoss, geo_ensemble, lowpass_l1, pixel
-from engine.train.recipes.base import Recipe, Session
-from engine.train.recipes.common import TrainConfig, first, scalar
+from engine.train.recipes.recipe import Recipe, Session, TrainConfig, first, scalar
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
-from engine.train.utils import set_requires_grad
 
 
 @dataclass(frozen=True)

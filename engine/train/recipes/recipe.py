@@ -1,7 +1,8 @@
-"""What every recipe provides, and the per-run ``Session`` they build on.
+"""What a training recipe is: its settings, its per-run ``Session``, its record.
 
-A recipe is data (its profiles) plus a ``Session`` subclass that owns one run's
-nets and optimisers and knows how to take one training step. Recipes never
+A recipe is data (its profiles, frozen dataclasses built on :class:`TrainConfig`)
+plus a ``Session`` subclass that owns one run's nets and optimisers and knows how
+to take one training step, listed together in a :class:`Recipe`. Recipes never
 loop, time or save: :mod:`engine.train.trainer` does that for all of them.
 """
 
@@ -16,10 +17,41 @@ import torch
 from torch import nn
 
 from engine.train.data import Batch, UnpairedData
+from engine.train.degrade import CleanOp
+from engine.train.gradients import clip
 from engine.train.schedule import LRPolicy, Phase, PhaseScheduler
-from engine.train.utils import clip
 
 Wrap = Callable[[nn.Module], nn.Module]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Data settings shared by every recipe (each recipe's settings extend it).
+
+    Attributes
+    ----------
+    batch : int
+        Patches per step.
+    lr_patch : int
+        LR patch edge in pixels (a multiple of 4).
+    clean_op : str
+        How the clean LR is made from HR: "gauss_bicubic" (Maeda's y_down) or
+        "bicubic" (antialiased, the x_bic of the synthetic-pair literature).
+    """
+
+    batch: int = 8
+    lr_patch: int = 32
+    clean_op: CleanOp = "gauss_bicubic"
+
+
+def first(t: torch.Tensor) -> torch.Tensor:
+    """The first image of a batch, detached, clamped, on the CPU (for previews)."""
+    return t[0].detach().float().clamp(0, 1).cpu()
+
+
+def scalar(t: torch.Tensor) -> float:
+    """A loss as a plain float for the log (detached first)."""
+    return float(t.detach())
 
 
 class Session(ABC):
@@ -105,8 +137,7 @@ class Session(ABC):
         gradient are exactly those the last backward reached.
         """
         for net in self.nets.values():
-            for p in net.parameters():
-                p.grad = None
+            net.zero_grad(set_to_none=True)
 
     def step_optim(self, name: str) -> None:
         """Clip (if configured) and step optimiser ``name``."""
@@ -189,4 +220,4 @@ class Recipe:
     inference_path: str
 
 
-__all__ = ["InferFn", "Recipe", "Session", "Wrap"]
+__all__ = ["InferFn", "Recipe", "Session", "TrainConfig", "Wrap", "first", "scalar"]

@@ -1,6 +1,7 @@
-"""Plain data the window passes around: queue items, run requests, method facts.
+"""Requests and records the window passes around.
 
-No Qt and no engine here, so widgets, the batch runner and tests share them
+Queue items, run and train requests, method facts, outcomes, history rows.
+No Qt and no engine here, so widgets, the queue runner and tests share them
 without importing anything heavy.
 """
 
@@ -80,6 +81,10 @@ class MethodInfo:
     profiles: tuple[str, ...]
     needs_fit: bool
     kind: str = "builtin"
+    #: The network's own factor (an x4 model: 4); the scale box starts there.
+    native_scale: int | None = None
+    #: A demo checkpoint shipped with unsr (not a model to rely on).
+    demo: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,3 +144,100 @@ class TrainRequest:
     budget_s: float | None = None
     iterations: int | None = None
     command: str = ""
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model file of the library, as the Models page shows it.
+
+    Attributes
+    ----------
+    id : str
+        The library id (``model:name``).
+    cells : tuple of str
+        The table's columns: name, architecture, scale, purpose, size,
+        source, status.
+    facts : dict
+        Everything known about the file, label -> text, in display order.
+    usable : bool
+        False when the file cannot be run (its status says why).
+    removable : bool
+        True for files of the user models folder (bundled ones stay).
+    path : Path
+        The model file.
+    """
+
+    id: str
+    cells: tuple[str, ...]
+    facts: dict[str, str]
+    usable: bool
+    removable: bool
+    path: Path
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """The models library, listed in a worker: its rows and the user folder."""
+
+    rows: tuple[ModelRow, ...]
+    folder: Path
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    """What an add, import or remove on the Models page did.
+
+    Attributes
+    ----------
+    verb : str
+        "Added", "Imported" or "Removed", for the page's message.
+    done : tuple of str
+        The names of the models added, imported or removed.
+    problems : tuple of str
+        One reason per file that failed, naming the file.
+    """
+
+    verb: str
+    done: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CatalogueRow:
+    """One model of the catalogue, as the Get models dialog shows it.
+
+    Attributes
+    ----------
+    id, name : str
+        The catalogue id and the display name.
+    scale : int
+        The model's native scale.
+    purpose, licence : str
+        What it is for; the licence of its weights.
+    size : int
+        Bytes of the model's files (0 when the source does not say).
+    installed : bool
+        Already in the models folder.
+    unavailable : str or None
+        Why it is listed but not offered (None when it can be got).
+    recommended : bool
+        The catalogue's pick for a fresh install.
+    facts : dict of str to str
+        Everything else, label -> text, for the details pane.
+    """
+
+    id: str
+    name: str
+    scale: int
+    purpose: str
+    licence: str
+    size: int
+    installed: bool
+    unavailable: str | None = None
+    recommended: bool = False
+    facts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def offered(self) -> bool:
+        """True when the model can be downloaded."""
+        return self.unavailable is None

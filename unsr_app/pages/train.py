@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from unsr_app import engine_bridge
-from unsr_app.models import TrainChoices, TrainRequest
+from unsr_app import job_factories
+from unsr_app.requests import TrainChoices, TrainRequest
 from unsr_app.widgets.loss_plot import LossPlot
 from unsr_app.worker import JobHandle, PreviewFrame
 
@@ -66,8 +66,8 @@ class TrainPage(QWidget):
     def __init__(
         self,
         parent: QWidget | None = None,
-        choices_job: ChoicesJob = engine_bridge.train_choices_job,
-        train_job: TrainJob = engine_bridge.train_job,
+        choices_job: ChoicesJob = job_factories.train_choices_job,
+        train_job: TrainJob = job_factories.train_job,
     ) -> None:
         super().__init__(parent)
         self._choices_job = choices_job

@@ -14,24 +14,24 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from unsr_app.models import QueueItem, RunRequest
+from unsr_app.job_factories import FileJobs
+from unsr_app.requests import QueueItem, RunRequest
 from unsr_app.worker import JobHandle
 
 #: Makes the job for one item: (input path, request, dropped root) -> job.
 ItemJobFactory = Callable[[Path, RunRequest, Path | None], Generator[Any, None, Any]]
 
 
-def default_factory(
-    path: Path, request: RunRequest, root: Path | None
-) -> Generator[Any, None, Any]:
-    """The real job: read, upscale, write and record one file."""
-    from unsr_app.engine_bridge import process_file_job
-
-    return process_file_job(path, request, root)
-
-
-class BatchRunner(QObject):
+class QueueRunner(QObject):
     """Run queue items one after the other.
+
+    Parameters
+    ----------
+    factory
+        Makes the job for one item; None runs the real file jobs
+        (:class:`~unsr_app.job_factories.FileJobs`, one per batch).
+    needs_fit
+        Whether a method id fits before it upscales (for the item's status).
 
     Signals
     -------
@@ -57,7 +57,7 @@ class BatchRunner(QObject):
 
     def __init__(
         self,
-        factory: ItemJobFactory = default_factory,
+        factory: ItemJobFactory | None = None,
         needs_fit: Callable[[str], bool] = lambda _: False,
         parent: QObject | None = None,
     ) -> None:
@@ -96,12 +96,14 @@ class BatchRunner(QObject):
         self._stopping = False
         done = failed = 0
         fitting = self._needs_fit(request.method)
+        # The real jobs resolve the method once for the whole batch.
+        factory = self._factory if self._factory is not None else FileJobs()
         for index, item in enumerate(items):
             if self._stopping:
                 break
             self._set(item, "fitting" if fitting else "upscaling", "")
             self.item_started.emit(item, index, len(items))
-            kind, value = await self._run_item(item, request)
+            kind, value = await self._run_item(item, request, factory)
             if kind == "finished":
                 done += 1
                 item.output = getattr(value, "output", None)
@@ -116,9 +118,9 @@ class BatchRunner(QObject):
                 self._set(item, "cancelled", "stopped")
         self.batch_finished.emit(done, failed, self._stopping)
 
-    async def _run_item(self, item: QueueItem, request: RunRequest) -> Any:
-        factory = self._factory
-
+    async def _run_item(
+        self, item: QueueItem, request: RunRequest, factory: ItemJobFactory
+    ) -> Any:
         def job() -> Generator[Any, None, Any]:
             return factory(item.path, request, item.root)
 

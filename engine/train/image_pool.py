@@ -1,27 +1,8 @@
-"""Training helpers: freezing nets, the image pool, gradient clipping."""
+"""CycleGAN's image pool: a history of generated images for the discriminator."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import torch
-from torch import nn
-
-
-def set_requires_grad(nets: Iterable[nn.Module], flag: bool) -> None:
-    """Freeze (False) or unfreeze (True) every parameter of ``nets``."""
-    for net in nets:
-        for p in net.parameters():
-            p.requires_grad_(flag)
-
-
-def clip(nets: Iterable[nn.Module], max_norm: float | None) -> None:
-    """Clip the joint gradient norm of ``nets`` (no-op when ``max_norm`` is None)."""
-    if max_norm is None:
-        return
-    params = [p for net in nets for p in net.parameters() if p.grad is not None]
-    if params:
-        torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
 class ImagePool:
@@ -63,4 +44,4 @@ class ImagePool:
         self.images = [t.clone() for t in state] if state.numel() else []
 
 
-__all__ = ["ImagePool", "clip", "set_requires_grad"]
+__all__ = ["ImagePool"]

@@ -1,0 +1,432 @@
+"""The job factories: every engine call the window makes, as a job for the worker.
+
+Everything here is called from a worker thread (see :mod:`unsr_app.worker`), so
+the engine (and through it torch) is imported inside the functions: the window
+appears before any of it is loaded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from unsr_app.qimage import array_to_qimage, load_qimage
+from unsr_app.requests import (
+    FileOutcome,
+    MethodInfo,
+    ModelChange,
+    ModelListing,
+    ModelRow,
+    RunRequest,
+    RunRow,
+    TrainChoices,
+    TrainRequest,
+)
+
+
+def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
+    """A job returning every registered method (imports the registry)."""
+    yield from ()
+    from engine import paths
+    from engine.methods import available
+
+    bundled = paths.bundled_models_dir().resolve()
+    return [
+        MethodInfo(
+            id=m.id,
+            label=m.label,
+            description=m.description,
+            scales=tuple(m.scales),
+            profiles=tuple(m.profiles),
+            needs_fit=m.needs_fit,
+            kind=m.kind,
+            native_scale=m.native_scale,
+            # unsr's own checkpoints shipped in the wheel are the demos.
+            demo=m.kind == "trained"
+            and Path(m.info.get("file", "")).resolve().parent == bundled,
+        )
+        for m in available()
+    ]
+
+
+def warm_up_job() -> Generator[Any, None, str]:
+    """A job that imports torch, the engine's batch path and spandrel early.
+
+    Importing them takes seconds and holds the GIL in stretches (so even from
+    a worker it stalls the window); done once in the background after launch,
+    it does not land in the middle of the first fit or the first model added
+    on the Models page.
+    """
+    yield from ()
+    import spandrel  # noqa: F401 - imported for its side effect: warm modules
+    import torch
+
+    import engine.batch  # noqa: F401 - imported for its side effect: warm modules
+
+    return str(torch.__version__)
+
+
+def expand_job(
+    paths: Sequence[Path], request: RunRequest
+) -> Generator[Any, None, Expansion]:
+    """A job expanding dropped files and folders into queue items.
+
+    Folders are scanned by the batch planner, as ``unsr upscale -r`` scans
+    them: dot files and dot folders are skipped, a symlink loop is followed
+    once, and earlier results of the panel's method and scale are not taken
+    for new inputs. Files are taken as given (a non-image fails later with
+    its reason). Thumbnails are made here, off the GUI thread.
+    """
+    from engine.batch import plan_outputs
+    from engine.events import Progress
+
+    found: list[tuple[Path, Path | None]] = []
+    problems: list[tuple[Path, str]] = []
+    for path in paths:
+        yield Progress(0, 0, f"scanning {path.name}")
+        if path.is_dir():
+            plan = plan_outputs(
+                [path],
+                None,
+                method=request.method,
+                scale=request.scale,
+                recursive=True,
+                fmt=request.fmt,
+            )
+            found += [(source, path) for source, _ in plan.items]
+            problems += plan.problems
+        elif path.exists():
+            found.append((path, None))
+        else:
+            problems.append((path, "it does not exist"))
+    thumbs: list[QImage] = []
+    for source, _ in found:
+        yield Progress(len(thumbs), len(found), "making thumbnails")
+        thumbs.append(load_qimage(source, max_side=THUMB_SIDE))
+    return Expansion(tuple(found), tuple(thumbs), tuple(problems))
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Dropped paths expanded: (file, dropped folder or None), thumbnails, problems."""
+
+    files: tuple[tuple[Path, Path | None], ...]
+    thumbnails: tuple[QImage, ...]
+    problems: tuple[tuple[Path, str], ...]
+
+
+#: Thumbnails are decoded at this size at most (twice the list's icon size).
+THUMB_SIDE = 112
+
+
+def output_path(item_path: Path, request: RunRequest, root: Path | None) -> Path:
+    """Where the result of ``item_path`` goes: the batch planner's name and folder.
+
+    Beside the input when no output folder is set; inside the output folder,
+    mirroring the sub-folders of ``root`` when the input came from a dropped
+    folder. Where the CLI skips a file whose output exists, the window never
+    refuses a second run: it takes the planner's next free name (``-2``...).
+    """
+    from engine.batch import output_path as planned
+
+    folder = request.output_dir
+    if folder is not None and root is not None and item_path.is_relative_to(root):
+        folder = folder / item_path.parent.relative_to(root)
+    out = planned(item_path, folder, request.method, request.scale, request.fmt)
+    target, n = out, 1
+    while target.exists():
+        n += 1
+        target = out.with_name(f"{out.stem}-{n}{out.suffix}")
+    return target
+
+
+def process_file_job(
+    path: Path,
+    request: RunRequest,
+    root: Path | None = None,
+    method: Any = None,
+) -> Generator[Any, None, FileOutcome]:
+    """Read, upscale, write and record one file; a job for the worker.
+
+    ``method`` is the batch's resolved method (see :class:`FileJobs`); the
+    request's method id is looked up when it is None.
+    """
+    from engine import batch
+
+    out = output_path(path, request, root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = yield from batch.process_file(
+        path,
+        out,
+        method if method is not None else request.method,
+        request.scale,
+        profile=request.profile,
+        fmt=request.fmt,
+        quality=request.quality,
+    )
+    return FileOutcome(
+        output=Path(result.output),
+        seconds=float(result.seconds),
+        run_id=result.run_id,
+        metrics=dict(result.metrics),
+    )
+
+
+class FileJobs:
+    """The real jobs of one batch: each reads, upscales, writes and records a file.
+
+    The method is looked up once per batch, by the first job in its worker
+    thread, and shared by the rest: a look-up rescans both model folders.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._methods: dict[str, Any] = {}
+
+    def __call__(
+        self, path: Path, request: RunRequest, root: Path | None
+    ) -> Generator[Any, None, FileOutcome]:
+        """The job for one queue item."""
+        return self._job(path, request, root)
+
+    def _job(
+        self, path: Path, request: RunRequest, root: Path | None
+    ) -> Generator[Any, None, FileOutcome]:
+        yield from ()
+        method = self.method(request.method)
+        return (yield from process_file_job(path, request, root, method))
+
+    def method(self, method_id: str) -> Any:
+        """The resolved method of ``method_id``, looked up the first time only."""
+        with self._lock:
+            if method_id not in self._methods:
+                from engine import batch
+
+                self._methods[method_id] = batch.resolve(method_id)
+            return self._methods[method_id]
+
+
+@dataclass(frozen=True)
+class ViewImages:
+    """What the viewer shows of one queue item, read by the engine once each.
+
+    The float data is kept for the metrics, so the app scores exactly what
+    ``unsr eval`` scores (16-bit images included); the QImages are the same
+    data converted once for display.
+    """
+
+    before: QImage | None
+    after: QImage | None
+    reference: QImage | None
+    after_rgb: np.ndarray | None = None
+    reference_rgb: np.ndarray | None = None
+    problems: tuple[str, ...] = ()
+
+
+def view_job(
+    before: Path | None, after: Path | None, reference: Path | None
+) -> Generator[Any, None, ViewImages]:
+    """A job reading an item's input, output and reference for the viewer."""
+    yield from ()
+    from engine.io import images
+
+    shown: list[QImage | None] = []
+    data: list[np.ndarray | None] = []
+    problems: list[str] = []
+    for path in (before, after, reference):
+        if path is None:
+            shown.append(None)
+            data.append(None)
+            continue
+        try:
+            rgb = images.read(path).rgb
+        except Exception as exc:  # the viewer says why and stays usable
+            problems.append(str(exc))
+            shown.append(None)
+            data.append(None)
+            continue
+        shown.append(array_to_qimage(rgb))
+        data.append(rgb)
+    return ViewImages(shown[0], shown[1], shown[2], data[1], data[2], tuple(problems))
+
+
+def history_job(limit: int = 200) -> Generator[Any, None, list[RunRow]]:
+    """A job returning the latest runs of the store, newest first."""
+    yield from ()
+    from engine.store import Store
+
+    return [_row(r) for r in Store().runs(limit=limit)]
+
+
+def _row(record: Any) -> RunRow:
+    when = record.created
+    if isinstance(when, datetime):
+        when = when.astimezone().strftime("%Y-%m-%d %H:%M")
+    return RunRow(
+        id=record.id,
+        when=str(when),
+        input=Path(record.input_path) if record.input_path else None,
+        output=Path(record.output) if record.output else None,
+        method=str(record.method),
+        scale=int(record.scale),
+        seconds=record.duration_s,
+        status=str(record.status),
+        metrics=dict(record.metrics or {}),
+    )
+
+
+def metrics_job(
+    sr: np.ndarray, hr: np.ndarray
+) -> Generator[Any, None, dict[str, float | None]]:
+    """A job comparing ``sr`` with the reference ``hr`` (both float32 RGB).
+
+    LPIPS is None when its weights are not on disk (nothing is downloaded).
+    """
+    yield from ()
+    from engine import metrics
+
+    h, w = min(sr.shape[0], hr.shape[0]), min(sr.shape[1], hr.shape[1])
+    sr, hr = sr[:h, :w], hr[:h, :w]
+    return {
+        "PSNR": float(metrics.psnr(sr, hr)),
+        "SSIM": float(metrics.ssim(sr, hr)),
+        "LPIPS": metrics.lpips(sr, hr) if metrics.lpips_available() else None,
+    }
+
+
+def train_choices_job() -> Generator[Any, None, TrainChoices]:
+    """A job returning the training recipes and where checkpoints are saved."""
+    yield from ()
+    from engine import paths
+    from engine.train.checkpoint import SUFFIX
+    from engine.train.recipes import RECIPES
+
+    return TrainChoices(
+        recipes=tuple((name, r.label) for name, r in RECIPES.items()),
+        models_dir=paths.models_dir(),
+        suffix=SUFFIX,
+    )
+
+
+def train_job(request: TrainRequest) -> Generator[Any, None, Any]:
+    """Train from two folders; the checkpoint is written to ``request.output``.
+
+    Closing the job (Stop) makes the trainer save what it has learnt so far.
+    """
+    from engine.train.trainer import RunSpec, train_folders
+
+    spec = RunSpec(
+        recipe=request.recipe,
+        profile=request.profile,
+        scale=request.scale,
+        budget_s=request.budget_s,
+        iterations=request.iterations,
+        device="auto",
+        preview_every_s=5.0,
+        info={
+            "trained_on": (
+                f"real LR photos in {request.real_lr}; clean HR photos in {request.hr}"
+            ),
+            "command": request.command,
+        },
+    )
+    request.output.parent.mkdir(parents=True, exist_ok=True)
+    return (yield from train_folders(spec, request.real_lr, request.hr, request.output))
+
+
+#: The Models page's columns, in display order.
+MODEL_COLUMNS = ("Name", "Architecture", "Scale", "Purpose", "Size", "Source", "Status")
+
+
+def list_models_job() -> Generator[Any, None, ModelListing]:
+    """A job listing the models library (reads every model file's header)."""
+    yield from ()
+    from engine import models, paths
+
+    rows = tuple(_model_row(entry) for entry in models.entries())
+    return ModelListing(rows=rows, folder=paths.models_dir())
+
+
+def _model_row(entry: Any) -> ModelRow:
+    from engine.models.library import human_bytes
+
+    info = entry.info
+    size = human_bytes(entry.path.stat().st_size) if entry.path.exists() else ""
+    if info is None:
+        arch = "unsr" if entry.kind == "unsr" else ""
+        scale = purpose = ""
+    else:
+        arch, scale, purpose = info.architecture, f"x{info.scale}", info.purpose
+    cells = (entry.name, arch, scale, purpose, size, entry.source, entry.status)
+    try:
+        facts = dict(entry.facts())
+    except OSError as exc:  # the file vanished under us
+        facts = {"file": str(entry.path), "error": str(exc)}
+    return ModelRow(
+        id=str(entry.id),
+        cells=tuple(str(c) for c in cells),
+        facts=facts,
+        usable=bool(entry.usable),
+        removable=entry.source == "user",
+        path=Path(entry.path),
+    )
+
+
+def add_models_job(files: Sequence[Path]) -> Generator[Any, None, ModelChange]:
+    """A job validating and copying model files into the user models folder.
+
+    Each file is a full spandrel load: a bad one is reported by name and the
+    others are added all the same.
+    """
+    from engine import models
+    from engine.events import Progress
+
+    added, problems = [], []
+    for index, file in enumerate(files):
+        yield Progress(step=index, total=len(files), stage="adding models")
+        try:
+            entry = models.add(Path(file))
+        except Exception as exc:  # each file's reason is shown, the rest go on
+            problems.append(str(exc))
+        else:
+            added.append(str(entry.name))
+    return ModelChange("Added", tuple(added), tuple(problems))
+
+
+def import_ncnn_job(folder: Path) -> Generator[Any, None, ModelChange]:
+    """A job converting (and verifying) the ncnn models of ``folder``."""
+    yield from ()
+    from engine.models import ncnn
+
+    try:
+        results = ncnn.import_folder(Path(folder))
+    except Exception as exc:
+        return ModelChange("Imported", problems=(f"{folder}: {exc}",))
+    if not results:
+        return ModelChange(
+            "Imported", problems=(f"{folder}: no .param/.bin pairs found",)
+        )
+    return ModelChange(
+        "Imported",
+        tuple(str(r.entry.name) for r in results if r.entry is not None),
+        tuple(f"{r.param.name}: {r.error}" for r in results if r.entry is None),
+    )
+
+
+def remove_model_job(model_id: str) -> Generator[Any, None, ModelChange]:
+    """A job deleting a model from the user models folder."""
+    yield from ()
+    from engine import models
+
+    try:
+        path = models.remove(model_id)
+    except Exception as exc:
+        return ModelChange("Removed", problems=(str(exc),))
+    return ModelChange("Removed", (path.name,))
