@@ -16,9 +16,12 @@ from engine import models
 from engine.events import FloatArray, Message
 from engine.jobs import Job
 from engine.methods.base import Method, MethodError, RunContext, Upscaler, UpscalerFn
-from engine.models import inference
+from engine.models.info import Precision
 from engine.models.library import Entry, info_facts
 from engine.models.loading import LoadedModel
+
+# engine.models.inference (and torch) is imported when a model runs: listing
+# the library's models as methods reads the models index only.
 
 #: Scales offered besides a model's own one (by resizing its output).
 RESIZE_SCALES = (2, 3, 4, 8)
@@ -41,7 +44,7 @@ class PretrainedParams:
         with a large receptive field.
     """
 
-    precision: inference.Precision = "auto"
+    precision: Precision = "auto"
     resize_to_requested: bool = True
     tile_overlap: int = 16
 
@@ -66,6 +69,8 @@ def adapter(
     budget twice as large and twice the overlap); bf16 runs only where the
     check on a crop of ``rgb`` keeps it within 1/255 of fp32.
     """
+    from engine.models import inference
+
     info = loaded.info
     dev = devices.pick(str(ctx.device))
     if loaded.descriptor.device != dev:
@@ -73,10 +78,12 @@ def adapter(
     bf16 = inference.use_bf16(loaded, rgb, dev, params.precision)
     needs = inference.needs(info, params.tile_overlap)
     where = "whole image" if needs.whole_image else "tiles"
+    threads = devices.ensure_threads()
+    on = f"cpu ({threads} thread{'s' if threads > 1 else ''})"
     yield Message(
-        f"{info.architecture} x{info.scale} on {dev.type}, "
-        f"{'bf16' if bf16 else 'fp32'}, {where}",
-        data={"bf16": bf16, "device": dev.type},
+        f"{info.architecture} x{info.scale} on {on if dev.type == 'cpu' else dev.type}"
+        f", {'bf16' if bf16 else 'fp32'}, {where}",
+        data={"bf16": bf16, "device": dev.type, "threads": threads},
     )
     return Upscaler(inference.forward_fn(loaded, dev, bf16), info.scale, needs)
 
@@ -133,7 +140,7 @@ def provide() -> tuple[Method, ...]:
         entries = models.entries()
     except Exception:
         return ()
-    return tuple(method_for(e) for e in entries if e.usable)
+    return tuple(method_for(e) for e in entries if e.kind == "spandrel" and e.usable)
 
 
 __all__ = [

@@ -23,7 +23,6 @@ import math
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 import torch
@@ -33,9 +32,9 @@ from engine import device as devices
 from engine import tiling
 from engine.events import FloatArray
 from engine.models import index
+from engine.models.info import Precision
 from engine.models.loading import LoadedModel, ModelInfo, file_key
 
-Precision = Literal["auto", "fp32", "bf16"]
 #: The largest difference from fp32 accepted for bf16 (one 8-bit level).
 BF16_TOLERANCE = 1.0 / 255.0
 #: Side of the crop the bf16 check runs on.

@@ -10,12 +10,16 @@ import numpy as np
 from engine.events import FloatArray, Message
 from engine.jobs import Job
 from engine.methods.base import Method, MethodError, RunContext, Upscaler
-from engine.methods.dualsr.fit import FitResult, fit_x2, needs
 from engine.methods.dualsr.params import PROFILES, DualSRParams
 from engine.tiling import upscale_declared
 
 if TYPE_CHECKING:
     import torch
+
+    from engine.methods.dualsr.fit import FitResult
+
+# The fit (and torch with it) is imported when a fit runs: the registry lists
+# DUALSR without it (``unsr methods``, the app's method panel).
 
 SCALES = (2, 4)
 
@@ -48,6 +52,8 @@ def fit(
     x4 is an extension of the paper (which only does x2): the second fit learns
     from the first one's x2 result, made by the same tiled pass as the output.
     """
+    from engine.methods.dualsr.fit import fit_x2
+
     passes = _check(scale)
     img = np.ascontiguousarray(rgb, dtype=np.float32)
     done: list[FitResult] = []
@@ -81,6 +87,8 @@ def fit(
 
 def _upscaler_of(passes: tuple[FitResult, ...], params: DualSRParams) -> Upscaler:
     import torch
+
+    from engine.methods.dualsr.fit import needs
 
     nets = [p.upsampler for p in passes]
     fmt = torch.channels_last if params.channels_last else torch.contiguous_format
