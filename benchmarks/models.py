@@ -90,10 +90,11 @@ def _serve(run, save) -> None:  # type: ignore[no-untyped-def]
         cmd, _, arg = line.strip().partition(" ")
         if cmd == "run":
             start, cpu = time.perf_counter(), time.process_time()
-            run()
+            extra = run() or {}
             took = {
                 "seconds": time.perf_counter() - start,
                 "cpu": time.process_time() - cpu,
+                **extra,
             }
             print(json.dumps(took), flush=True)
         elif cmd == "save":
@@ -104,11 +105,12 @@ def _serve(run, save) -> None:  # type: ignore[no-untyped-def]
             return
 
 
-def worker_torch(model: str, threads: int, image: str) -> None:
-    """unsr's own path: the adapter (precision decision) and the tiled pass."""
+def worker_torch(model: str, threads: int, image: str, backend: str) -> None:
+    """unsr's own path: the adapter (backend, precision) and the tiled pass."""
     import numpy as np
 
     from engine import device, jobs, models, pipeline
+    from engine.events import Message
     from engine.methods import RunContext
     from engine.methods.pretrained import PretrainedParams, adapter
 
@@ -118,12 +120,19 @@ def worker_torch(model: str, threads: int, image: str) -> None:
     ctx = RunContext(device="cpu")
     out: dict[str, Any] = {}
 
+    params = PretrainedParams(backend=backend)  # type: ignore[arg-type]
+
     def job():  # type: ignore[no-untyped-def]
-        up = yield from adapter(loaded, img, PretrainedParams(), ctx)
+        up = yield from adapter(loaded, img, params, ctx)
         return (yield from pipeline.infer(up, img, up.scale, ctx))
 
-    def run() -> None:
-        out["y"] = jobs.run(job(), lambda e: None)
+    def run() -> dict[str, str]:
+        said: list[Message] = []
+        out["y"] = jobs.run(
+            job(), lambda e: said.append(e) if isinstance(e, Message) else None
+        )
+        used = [str(m.data["backend"]) for m in said if "backend" in m.data]
+        return {"backend": used[0] if used else "?"}
 
     _serve(run, lambda path: np.save(path, out["y"]))
 
@@ -217,7 +226,7 @@ def ncnn_output(param: Path, image, converted, threads: int = 1):  # type: ignor
     return np.clip(y, 0, 1).transpose(1, 2, 0)
 
 
-def unsr_output(model: Path, image):  # type: ignore[no-untyped-def]
+def unsr_output(model: Path, image, backend: str = "torch"):  # type: ignore[no-untyped-def]
     """unsr's own (H, W, 3) output for ``image`` at the model's scale."""
     from engine import jobs, models, pipeline
     from engine.methods import RunContext
@@ -226,8 +235,10 @@ def unsr_output(model: Path, image):  # type: ignore[no-untyped-def]
     loaded = models.load(model)
     ctx = RunContext(device="cpu")
 
+    params = PretrainedParams(backend=backend)  # type: ignore[arg-type]
+
     def job():  # type: ignore[no-untyped-def]
-        up = yield from adapter(loaded, image, PretrainedParams(), ctx)
+        up = yield from adapter(loaded, image, params, ctx)
         return (yield from pipeline.infer(up, image, up.scale, ctx))
 
     return jobs.run(job(), lambda e: None)
@@ -285,6 +296,7 @@ class Row:
     cpu: dict[int, tuple[float, float]] = field(default_factory=dict)
     peak_mb: tuple[float, float] | None = None
     load: tuple[float, float] = (0.0, 0.0)
+    backend: str = ""
 
 
 def find_models(root: Path) -> list[Path]:
@@ -316,6 +328,7 @@ def _measure(
     rounds: int,
     tmp: Path,
     env: dict[str, str],
+    backend: str,
 ) -> None:
     import numpy as np
 
@@ -323,7 +336,8 @@ def _measure(
     if not image.exists():
         np.save(image, test_image(row.size))
     for n, t in enumerate(threads):
-        torch_w = Worker(["torch", str(model), str(t), str(image)], env)
+        unsr = ["torch", str(model), str(t), str(image), backend]
+        torch_w = Worker(unsr, env)
         ncnn_w = Worker(["ncnn", str(param), str(t), str(image), program], env)
         try:
             torch_w.ask("run")  # warm-up: first-call allocations, caches
@@ -333,6 +347,8 @@ def _measure(
             for _ in range(rounds):
                 for side, worker in enumerate((torch_w, ncnn_w)):
                     took = worker.ask("run")
+                    if side == 0:
+                        row.backend = str(took.get("backend", "?"))
                     seconds[side].append(float(took["seconds"]))
                     cpu[side].append(float(took["cpu"]))
             row.times[t] = (
@@ -380,7 +396,9 @@ def bench_model(
         )
     )
     threads = [int(t) for t in args.threads.split(",")]
-    _measure(row, param, entry.path, program, threads, args.rounds, tmp, env)
+    _measure(
+        row, param, entry.path, program, threads, args.rounds, tmp, env, args.backend
+    )
     row.load = (row.load[0], os.getloadavg()[0])
     return row
 
@@ -388,7 +406,8 @@ def bench_model(
 def table(rows: list[Row], args: argparse.Namespace, started: str) -> str:
     """The Markdown section for docs/benchmarks.md."""
     threads = [int(t) for t in args.threads.split(",")]
-    head = "| model | architecture | scale | input | max diff (8-bit levels) "
+    head = "| model | architecture | scale | input | unsr runs on "
+    head += "| max diff (8-bit levels) "
     for t in threads:
         head += f"| unsr s, {t}T | ncnn s, {t}T | unsr / ncnn, {t}T "
     head += "| CPU-time ratio, 1T | peak MB unsr / ncnn | load before/after |"
@@ -405,13 +424,14 @@ def table(rows: list[Row], args: argparse.Namespace, started: str) -> str:
     ]
     for r in rows:
         if r.error and not r.times:
-            lines.append(f"| {r.name} | refused: {r.error} |" + " |" * 3)
+            lines.append(f"| {r.name} | refused: {r.error} |" + " |" * 4)
             continue
         cells = [
             r.name,
             r.architecture,
             f"x{r.scale}",
             f"{r.size}x{r.size}",
+            r.backend,
             "-" if r.diff_levels is None else f"{r.diff_levels:.3f}",
         ]
         for t in threads:
@@ -424,6 +444,9 @@ def table(rows: list[Row], args: argparse.Namespace, started: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
+        "'unsr runs on' is the backend unsr's pretrained method chose (the ncnn "
+        "runtime for the architectures it runs faster, when the ncnn package is "
+        "installed; `--backend torch` times the torch network alone). "
         "'max diff' is the largest difference between unsr's output and the ncnn "
         "runtime's, in 8-bit levels (1.00 = 1/255), on the whole output. 'unsr s' "
         "is unsr's own path for one image (precision decision, padding, tiles, "
@@ -462,13 +485,19 @@ def main() -> None:
     ap.add_argument("--rrdb-size", type=int, default=128, help="input edge for RRDB")
     ap.add_argument("--threads", default="1,2", help="thread counts, e.g. 1,2")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "torch", "ncnn"),
+        help="unsr's backend (auto: its own choice; torch: the torch network)",
+    )
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         kind, *rest = args.worker
         if kind == "torch":
-            worker_torch(rest[0], int(rest[1]), rest[2])
+            worker_torch(rest[0], int(rest[1]), rest[2], rest[3])
         else:
             worker_ncnn(rest[0], int(rest[1]), rest[2], rest[3])
         return

@@ -22,6 +22,7 @@ from typing import Literal
 from engine import paths
 from engine.models import checkpoints
 from engine.models.errors import LibraryError, ModelError
+from engine.models.files import normal_permissions
 from engine.models.loading import (
     SUFFIXES,
     UNSR_SUFFIX,
@@ -271,27 +272,6 @@ def free_name(folder: Path, name: str) -> Path:
     return folder / f"{candidate}{suffix}"
 
 
-def _umask() -> int:
-    """The process umask, read without changing it (os.umask is not thread-safe)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
-def normal_permissions(path: Path) -> None:
-    """Give a temp file the permissions a new file of the user gets.
-
-    mkstemp makes owner-only (0600) files; a model is an ordinary document
-    that other accounts and backup tools may read as the user's umask allows.
-    """
-    os.chmod(path, 0o666 & ~_umask())
-
-
 def install(src: Path, target: Path) -> Path:
     """Copy ``src`` to ``target`` through a temp file and an atomic rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -375,6 +355,9 @@ def remove(model_id: str) -> Path:
             "(only files in the user models folder can)"
         )
     try:
+        from engine.models import ncnn_backend
+
+        ncnn_backend.forget(entry.path)
         entry.path.unlink()
     except OSError as exc:
         raise LibraryError(f"{entry.path.name}: could not delete ({exc})") from None

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from engine import paths
-from engine.models import library, wrap
+from engine.models import library, ncnn_backend, wrap
 from engine.models.errors import ModelError
 from engine.models.ncnn_format import Graph, NcnnError, load
 from engine.models.ncnn_match import MATCHERS, Converted, run_program
@@ -166,6 +166,16 @@ def import_model(
             }
             if converted.wrap:
                 meta[wrap.META_KEY] = json.dumps(converted.wrap)
+            meta[ncnn_backend.META_KEY] = json.dumps(
+                {
+                    "scale": converted.scale,
+                    "reflect_pad": converted.reflect_pad,
+                    "pad_multiple": converted.pad_multiple,
+                    "nearest_residual": converted.nearest_residual,
+                }
+            )
+            # Kept for the ncnn runtime, which runs some nets faster than torch.
+            ncnn_backend.store(param, bin_path, digest)
             state = {k: v.contiguous() for k, v in converted.state.items()}
             save_file(state, tmp, metadata=meta)
             library.normal_permissions(Path(tmp))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -198,3 +199,58 @@ def test_realcugan_round_trip(tmp_path: Path, scale: int, se: bool) -> None:
     assert entry.info is not None
     assert (entry.info.arch_id, entry.info.scale) == ("RealCUGAN", scale)
     _same_output(net, entry, size=36)
+
+
+def _upscale_with(entry: models.Entry, img: np.ndarray, backend: str):  # type: ignore[no-untyped-def]
+    from engine import jobs, pipeline
+    from engine.events import Message
+    from engine.methods import RunContext
+    from engine.methods.pretrained import PretrainedParams, adapter
+
+    loaded = models.load(entry.path)
+    ctx = RunContext(device="cpu")
+    said: list[Message] = []
+
+    def job():  # type: ignore[no-untyped-def]
+        up = yield from adapter(loaded, img, PretrainedParams(backend=backend), ctx)
+        return (yield from pipeline.infer(up, img, up.scale, ctx))
+
+    out = jobs.run(job(), lambda e: said.append(e) if isinstance(e, Message) else None)
+    return out, said[0].data["backend"]
+
+
+def test_imported_compact_nets_run_on_the_ncnn_runtime(tmp_path: Path) -> None:
+    pytest.importorskip("ncnn", reason="the ncnn package is not installed")
+    from engine.models import ncnn_backend
+
+    net = mf.compact(scale=2, nf=8, nc=3)
+    nx.export_compact(net, tmp_path, "fast-x2")
+    entry = ncnn.import_model(tmp_path / "fast-x2.param")
+    assert ncnn_backend.program_of(entry.path) is not None
+    img = np.random.default_rng(0).random((30, 37, 3), dtype=np.float32)
+    on_ncnn, used = _upscale_with(entry, img, "auto")
+    assert used == "ncnn"
+    on_torch, used = _upscale_with(entry, img, "torch")
+    assert used == "torch"
+    assert on_ncnn.shape == on_torch.shape == (60, 74, 3)
+    assert float(np.abs(on_ncnn - on_torch).max()) <= 1 / 255
+    # Removing the model removes the kept ncnn files with it.
+    kept = ncnn_backend.program_of(entry.path)
+    assert kept is not None and kept.param.is_file()
+    models.remove(entry.id)
+    assert not kept.param.exists() and not kept.bin_path.exists()
+
+
+def test_rrdb_stays_on_torch_and_plain_files_cannot_ask_for_ncnn(
+    tmp_path: Path,
+) -> None:
+    from engine.methods import MethodError
+
+    net = nx.round_to_fp16(mf.rrdb(scale=2, nf=8, nb=1))
+    nx.export_rrdb(net, tmp_path, "rrdb-x2", fp16=True)
+    entry = ncnn.import_model(tmp_path / "rrdb-x2.param")
+    img = np.random.default_rng(1).random((12, 14, 3), dtype=np.float32)
+    assert _upscale_with(entry, img, "auto")[1] == "torch"  # measured faster
+    plain = models.add(mf.save(mf.compact(), tmp_path / "plain.safetensors"))
+    with pytest.raises(MethodError, match="not imported from ncnn files"):
+        _upscale_with(plain, img, "ncnn")
