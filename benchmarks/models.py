@@ -47,6 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Pretrained models against the ncnn runtime"
+MATCH_SECTION = "## ncnn models: import and match"
 
 
 def _maxrss_mb() -> float:
@@ -460,10 +461,47 @@ def table(rows: list[Row], args: argparse.Namespace, started: str) -> str:
     return "\n".join(lines)
 
 
-def _write(text: str) -> None:
+def match_table(params: list[Path], size: int) -> str:
+    """Import every model and compare it with the runtime (no timing)."""
+    import numpy as np
+
+    from engine.models import ModelError, ncnn
+
+    image = test_image(size)
+    lines = [
+        MATCH_SECTION,
+        "",
+        f"Command: `python -m benchmarks.models {' '.join(sys.argv[1:])}` "
+        f"({dt.date.today().isoformat()}; a {size}x{size} photo-like test image; "
+        "unsr's converted torch network against the ncnn runtime plus what the "
+        "model's program adds; not a timing, so the machine's load does not "
+        "matter).",
+        "",
+        "| model | import | architecture | scale | max diff (8-bit levels) |",
+        "|---|---|---|---|---|",
+    ]
+    for param in params:
+        try:
+            converted = ncnn.convert(param)
+            entry = ncnn.import_model(param, converted=converted)
+        except ModelError as exc:
+            lines.append(f"| {_label(param)} | refused: {exc.reason} | | | |")
+            continue
+        ours = unsr_output(entry.path, image, backend="torch")
+        theirs = ncnn_output(param, image, converted)
+        diff = float(np.abs(ours - theirs).max()) * 255
+        lines.append(
+            f"| {_label(param)} | ok | {converted.architecture} "
+            f"| x{converted.scale} | {diff:.3f} |"
+        )
+        print(lines[-1], flush=True)
+    return "\n".join([*lines, ""])
+
+
+def _write(text: str, section: str = SECTION) -> None:
     old = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    if SECTION in old:
-        head, _, rest = old.partition(SECTION)
+    if section in old:
+        head, _, rest = old.partition(section)
         nxt = rest.find("\n## ")
         tail = rest[nxt + 1 :] if nxt >= 0 else ""
         new = head + text + ("\n" + tail if tail else "")
@@ -492,6 +530,11 @@ def main() -> None:
         help="unsr's backend (auto: its own choice; torch: the torch network)",
     )
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--match-only",
+        action="store_true",
+        help="import and compare every model, no timing (its own docs section)",
+    )
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -514,6 +557,12 @@ def main() -> None:
         env = dict(os.environ, UNSR_MODELS_DIR=str(tmp / "models"))
         env["UNSR_DATA_DIR"] = str(tmp / "data")
         os.environ.update({k: env[k] for k in ("UNSR_MODELS_DIR", "UNSR_DATA_DIR")})
+        if args.match_only:
+            text = match_table(params, args.size)
+            print(text)
+            if not args.no_write:
+                _write(text, MATCH_SECTION)
+            return
         for param in params:
             row = bench_model(param, args, tmp, env)
             rows.append(row)

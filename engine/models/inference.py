@@ -88,7 +88,8 @@ def _features(info: ModelInfo) -> int:
 def bytes_per_out_pixel(info: ModelInfo) -> float:
     """Peak activation bytes per output pixel, for :func:`tiling.auto_tile`.
 
-    Measured with ``benchmarks/models.py`` (peak resident memory of a pass):
+    Measured with ``benchmarks/models.py`` as it was at commit b0407d4 (peak
+    resident memory of a pass; docs/benchmarks.md keeps the table):
     an RRDB x4 net with 64 features peaks near 11.5 KB per input pixel (dense
     blocks at the input size, then 64-channel maps at 2x and 4x), which
     ``4 * nf * (8 + 2.5 s^2)`` covers; the compact SRVGG net keeps its

@@ -95,7 +95,6 @@ def _conv(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
 
 def _deconv(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
     """A transposed convolution; ncnn keeps its weights as (out, in, kh, kw)."""
-    kw = layer.geti(1, 0)
     dw = layer.geti(2, 1)
     dh = layer.geti(12, dw)
     sw = layer.geti(3, 1)
@@ -114,8 +113,6 @@ def _deconv(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
         y = y + bias.reshape(1, -1, 1, 1)
     h, w_ = y.shape[-2:]
     y = y[..., top : h - bottom, left : w_ - right]
-    if kw <= 0:
-        raise NcnnError(f"layer {layer.name}: no kernel size")
     return _fused(layer, y)
 
 
