@@ -11,13 +11,17 @@ from engine import device as devices
 from engine.events import FloatArray, Message
 from engine.jobs import Job
 from engine.methods.base import Method, MethodError, RunContext, Upscaler
-from engine.methods.dualsr import reuse
-from engine.methods.dualsr.fit import FitResult, fit_x2, needs
 from engine.methods.dualsr.params import PROFILES, DualSRParams
 from engine.tiling import upscale_declared
 
 if TYPE_CHECKING:
     import torch
+
+    from engine.methods.dualsr import reuse
+    from engine.methods.dualsr.fit import FitResult
+
+# The fit (and torch with it) is imported when a fit runs: the registry lists
+# DUALSR without it (``unsr methods``, the app's method panel).
 
 SCALES = (2, 4)
 
@@ -52,6 +56,8 @@ def fit(
     With ``params.reuse`` set the fit is skipped (None): :func:`upscaler`
     applies the saved one.
     """
+    from engine.methods.dualsr.fit import fit_x2
+
     passes = _check(scale)
     if params.reuse is not None:
         yield Message(f"applying the saved fit in {params.reuse}: no fitting")
@@ -93,6 +99,8 @@ def _upscaler_of(
 ) -> Upscaler:
     import torch
 
+    from engine.methods.dualsr.fit import needs
+
     fmt = torch.channels_last if params.channels_last else torch.contiguous_format
     nets = [p.upsampler.to(dev).to(memory_format=fmt) for p in passes]
 
@@ -108,6 +116,8 @@ def _reused(
     scale: int, params: DualSRParams, ctx: RunContext
 ) -> tuple[reuse.LoadedPass, ...]:
     """Load the fit ``params.reuse`` names and note it in the run folder."""
+    from engine.methods.dualsr import reuse
+
     assert params.reuse is not None
     saved = reuse.find(params.reuse)
     passes = _check(scale)
