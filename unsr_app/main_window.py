@@ -25,7 +25,7 @@ from unsr_app import job_factories, settings, theme
 from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.queue_runner import ItemJobFactory, QueueRunner
 from unsr_app.requests import QueueItem, RunRow
-from unsr_app.worker import JobFactory, JobHandle
+from unsr_app.worker import JobFactory, JobHandle, PreviewFrame
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +70,9 @@ class MainWindow(QMainWindow):
         # The engine's float data of what the viewer shows, for the metrics.
         self._view: job_factories.ViewImages | None = None
         self._view_item: QueueItem | None = None
+        # The live preview shown, with its float data for the live metrics.
+        self._preview: PreviewFrame | None = None
+        self._scoring = self._score_again = False
 
         self.studio = StudioPage(paste_dir)
         # Both pages load the engine only when first shown (or on Start).
@@ -232,6 +235,7 @@ class MainWindow(QMainWindow):
         converted once for display; ``view_loaded`` says when they are shown.
         """
         self._view_item = item
+        self._preview = None
 
         def shown(view: job_factories.ViewImages) -> None:
             if self._view_item is not item:
@@ -248,6 +252,10 @@ class MainWindow(QMainWindow):
             viewer.set_images(before, view.after, (f"Before{size}", label))
             # The reference belongs to its item: another photo is not scored by it.
             viewer.set_reference(view.reference)
+            frame = self._preview  # one that came while the input was read
+            if frame is not None and item.status in ("fitting", "upscaling"):
+                label = f"Preview · {frame.label} · step {frame.step}"
+                viewer.set_preview(frame.image, frame.box, label)
             self.view_loaded.emit()
 
         self._run(
@@ -330,11 +338,11 @@ class MainWindow(QMainWindow):
     def _on_runner_progressed(self, item: QueueItem, event: Any) -> None:
         self.studio.progress.update_progress(event.fraction, event.stage, event.eta_s)
 
-    def _on_runner_preview(self, item: QueueItem, event: Any) -> None:
+    def _on_runner_preview(self, item: QueueItem, frame: PreviewFrame) -> None:
         if self.studio.queue.current() is item:
-            label = f"Preview · {event.label} · step {event.step}"
-            self._view = None  # a preview is not scored: only the written result
-            self.studio.viewer.set_after(event.image, label)
+            label = f"Preview · {frame.label} · step {frame.step}"
+            self._preview = frame
+            self.studio.viewer.set_preview(frame.image, frame.box, label)
 
     def _on_runner_item_changed(self, item: QueueItem) -> None:
         if item.status == "failed":
@@ -374,15 +382,34 @@ class MainWindow(QMainWindow):
         self.show_item(item)
 
     def _on_viewer_metrics_wanted(self) -> None:
-        view = self._view
-        if view is None or view.after_rgb is None or view.reference_rgb is None:
-            self.studio.viewer.set_metrics(None)
+        if self._scoring:
+            self._score_again = True  # one at a time: previews come quickly
             return
-        after, reference = view.after_rgb, view.reference_rgb
-        self._run(
-            lambda: job_factories.metrics_job(after, reference),
-            self.studio.viewer.set_metrics,
-        )
+        viewer, view = self.studio.viewer, self._view
+        region = ""
+        pair: tuple[Any, Any] | None = None
+        if view is not None and view.reference_rgb is not None:
+            if viewer.preview is not None and self._preview is not None:
+                pair, region = preview_pair(self._preview, view)
+            elif view.after_rgb is not None:
+                pair = (view.after_rgb, view.reference_rgb)
+        if pair is None:
+            viewer.set_metrics(None)
+            if region:
+                viewer.metrics_label.setText(region)
+            return
+        sr, hr = pair
+
+        def scored(metrics: dict[str, float | None]) -> None:
+            self._scoring = False
+            viewer.set_metrics(metrics, region)
+            if self._score_again:
+                self._score_again = False
+                self._on_viewer_metrics_wanted()
+
+        self._scoring = True
+        handle = self._run(lambda: job_factories.metrics_job(sr, hr), scored)
+        handle.failed.connect(lambda _r: setattr(self, "_scoring", False))
 
     def _on_history_refresh_requested(self) -> None:
         def done(runs: list[RunRow] | None) -> None:
@@ -411,6 +438,31 @@ class MainWindow(QMainWindow):
 
 
 _IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
+
+
+def preview_pair(
+    frame: PreviewFrame, view: job_factories.ViewImages
+) -> tuple[tuple[Any, Any] | None, str]:
+    """The preview and the reference's region under it, and what that region is.
+
+    Live metrics score only the pixels the preview covers: the reference is
+    cut at the preview's box (scaled from input to reference pixels). When the
+    reference is not at the preview's scale there is nothing fair to score:
+    (None, the reason).
+    """
+    ref, before = view.reference_rgb, view.before
+    if frame.box is None or frame.pixels is None or ref is None or before is None:
+        return None, ""
+    k = ref.shape[1] / before.width()
+    x, y, w, h = (round(v * k) for v in frame.box)
+    crop = ref[y : y + h, x : x + w]
+    if crop.shape[:2] != frame.pixels.shape[:2]:
+        return None, (
+            "Live metrics need a reference at the preview's scale "
+            f"({frame.pixels.shape[1]}×{frame.pixels.shape[0]} px for this region)"
+        )
+    bx, by, bw, bh = (round(v) for v in frame.box)
+    return (frame.pixels, crop), f"on the preview's {bw}×{bh} px region at ({bx}, {by})"
 
 
 def _icon_path() -> Path:

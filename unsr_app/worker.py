@@ -39,12 +39,16 @@ class PreviewFrame:
     """A job's Preview as a QImage.
 
     Made in the worker thread: converting a large float image would stall the
-    GUI thread.
+    GUI thread. ``box`` is where it belongs in the input (input pixels, see
+    :class:`engine.events.Preview`); ``pixels`` keeps the float data so live
+    metrics score what the engine made, not its 8-bit display.
     """
 
     step: int
     label: str
     image: QImage
+    box: tuple[float, float, float, float] | None = None
+    pixels: Any = None
 
 
 # Every thread started here until it has ended; tests check it is empty.
@@ -111,7 +115,10 @@ class Worker(QObject):
                 route = routes.get(type(event))
                 if isinstance(event, Preview):
                     image = array_to_qimage(event.image)
-                    self.preview.emit(PreviewFrame(event.step, event.label, image))
+                    frame = PreviewFrame(
+                        event.step, event.label, image, event.box, event.image
+                    )
+                    self.preview.emit(frame)
                 elif route is not None:
                     route.emit(event)
                 if self._cancel.is_set():
