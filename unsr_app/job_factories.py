@@ -65,6 +65,35 @@ def warm_up_job() -> Generator[Any, None, str]:
     return str(torch.__version__)
 
 
+def save_pasted_job(image: QImage, folder: Path | None) -> Generator[Any, None, Path]:
+    """A job saving a pasted image losslessly (PNG) as a new file; its path.
+
+    ``folder`` None is ``pasted/`` in the data folder. The file is written
+    under a temporary name and renamed into place, so a queue never sees half
+    a file, and an earlier paste is never replaced.
+    """
+    yield from ()
+    import os
+    import time
+
+    if folder is None:
+        from engine import paths
+
+        folder = paths.data_dir() / "pasted"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = folder / f"pasted-{stamp}.png", 1
+    while path.exists():
+        n += 1
+        path = folder / f"pasted-{stamp}-{n}.png"
+    tmp = folder / f".{path.name}.part"
+    if not image.save(str(tmp), "PNG"):
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"cannot write the pasted image to {folder}")
+    os.replace(tmp, path)
+    return path
+
+
 def expand_job(
     paths: Sequence[Path], request: RunRequest
 ) -> Generator[Any, None, Expansion]:
@@ -73,8 +102,9 @@ def expand_job(
     Folders are scanned by the batch planner, as ``unsr upscale -r`` scans
     them: dot files and dot folders are skipped, a symlink loop is followed
     once, and earlier results of the panel's method and scale are not taken
-    for new inputs. Files are taken as given (a non-image fails later with
-    its reason). Thumbnails are made here, off the GUI thread.
+    for new inputs. Thumbnails are made here, off the GUI thread; a file
+    whose thumbnail cannot be made is read by the engine, and refused with
+    the engine's reason when that fails too (empty, text, a bomb, damaged).
     """
     from engine.batch import plan_outputs
     from engine.events import Progress
@@ -98,16 +128,46 @@ def expand_job(
             found.append((path, None))
         else:
             problems.append((path, "it does not exist"))
-    thumbs = []
-    for source, _ in found:
-        yield Progress(len(thumbs), len(found), "making thumbnails")
-        thumbs.append(load_qimage(source, max_side=THUMB_SIDE))
-    return Expansion(tuple(found), tuple(thumbs), tuple(problems))
+    kept: list[tuple[Path, Path | None]] = []
+    thumbs: list[QImage] = []
+    for index, (source, root) in enumerate(found):
+        yield Progress(index, len(found), "making thumbnails")
+        thumb = load_qimage(source, max_side=THUMB_SIDE)
+        if thumb.isNull():
+            try:
+                thumb = _engine_thumbnail(source)
+            except Exception as exc:  # refused now, with the reader's reason
+                problems.append((source, str(getattr(exc, "reason", exc))))
+                continue
+        kept.append((source, root))
+        thumbs.append(thumb)
+    return Expansion(tuple(kept), tuple(thumbs), tuple(problems))
+
+
+def _engine_thumbnail(path: Path) -> QImage:
+    """A thumbnail through the engine's reader (what Qt cannot decode).
+
+    Raises the reader's error for a file the engine cannot read either.
+    """
+    from PySide6.QtCore import Qt
+
+    from engine.io import images
+
+    image = array_to_qimage(images.read(path).rgb)
+    return image.scaled(
+        THUMB_SIDE,
+        THUMB_SIDE,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
 
 
 @dataclass(frozen=True)
 class Expansion:
-    """Dropped paths expanded: (file, dropped folder or None), thumbnails, problems."""
+    """Dropped paths expanded: (file, dropped folder or None), thumbnails, problems.
+
+    ``problems`` are (path, reason) of what was not queued.
+    """
 
     files: tuple[tuple[Path, Path | None], ...]
     thumbnails: tuple[QImage, ...]

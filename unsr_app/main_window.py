@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QImage,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -40,7 +48,7 @@ class MainWindow(QMainWindow):
     methods_job
         Lists the methods, run in a worker thread.
     paste_dir
-        Where pasted images are saved.
+        Where pasted images are saved; None is ``pasted/`` in the data folder.
     warm_up
         Import torch in the background after launch (tests skip it).
     """
@@ -63,6 +71,9 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(_icon_path())))
         self.resize(1360, 860)
         self.setMinimumSize(960, 600)
+        # Drops work anywhere: what no child takes (the viewer, the plots,
+        # the log) comes up to the window and goes to the queue.
+        self.setAcceptDrops(True)
         self._store = store if store is not None else settings.default_store()
         self._settings = settings.load(self._store)
         self._jobs: set[JobHandle] = set()
@@ -74,7 +85,8 @@ class MainWindow(QMainWindow):
         self._preview: PreviewFrame | None = None
         self._scoring = self._score_again = False
 
-        self.studio = StudioPage(paste_dir)
+        self._paste_dir = paste_dir
+        self.studio = StudioPage()
         # Both pages load the engine only when first shown (or on Start).
         self.train_page = TrainPage()
         self.models_page = ModelsPage()
@@ -92,6 +104,7 @@ class MainWindow(QMainWindow):
         s.queue.message.connect(s.log.append)
         s.queue.items_added.connect(self._on_queue_items_added)
         s.queue.paths_given.connect(self._on_queue_paths_given)
+        s.queue.image_pasted.connect(self._on_queue_image_pasted)
         s.method.start_clicked.connect(self._on_method_start_clicked)
         s.method.stop_clicked.connect(self._on_method_stop_clicked)
         s.method.changed.connect(self._on_method_changed)
@@ -291,10 +304,31 @@ class MainWindow(QMainWindow):
 
         def expanded(found: job_factories.Expansion) -> None:
             for path, reason in found.problems:
-                self.studio.log.append(f"skipped {path}: {reason}", "warning")
+                self.studio.log.append(f"not queued: {path}: {reason}", "warning")
             self.studio.queue.add_items(found.files, found.thumbnails)
 
         self._run(lambda: job_factories.expand_job(paths, request), expanded)
+
+    def _on_queue_image_pasted(self, image: QImage) -> None:
+        def saved(path: Path) -> None:
+            self.studio.log.append(f"pasted image saved as {path}")
+            self.studio.queue.add_paths([path])
+
+        folder = self._paste_dir
+        picture = image.copy()  # the worker's own copy of the pixels
+        self._run(lambda: job_factories.save_pasted_job(picture, folder), saved)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        """Take files, folders and images dropped anywhere on the window."""
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        """Queue what was dropped, and show the studio where it goes."""
+        self.show_page("studio")
+        self.studio.queue.add_from_mime(event.mimeData())
+        event.acceptProposedAction()
 
     def _on_queue_current_changed(self, item: QueueItem | None) -> None:
         if item is not None:
@@ -302,6 +336,12 @@ class MainWindow(QMainWindow):
 
     def _on_method_start_clicked(self) -> None:
         s = self.studio
+        if self.runner.is_running():
+            s.log.append(
+                "a batch is running: Stop it first, or wait for it to finish",
+                "warning",
+            )
+            return
         items = s.queue.pending()
         if not items:
             s.log.append("nothing to do: add images to the queue first", "warning")
@@ -359,7 +399,9 @@ class MainWindow(QMainWindow):
         s.method.set_running(False)
         how = "stopped" if stopped else "finished"
         text = f"Batch {how}: {done} done, {failed} failed"
-        s.progress.finish(text)
+        s.progress.finish(
+            text, "stopped" if stopped else "failed" if failed else "done"
+        )
         s.log.append(text, "warning" if failed or stopped else "info")
         self.statusBar().showMessage(text, 10000)
         QApplication.alert(self)  # the completion notice: flash the taskbar entry

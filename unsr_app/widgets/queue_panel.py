@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -57,18 +56,21 @@ class QueuePanel(QWidget):
         New items were queued.
     current_changed(object)
         The selected item (or None).
+    image_pasted(QImage)
+        An image came from the clipboard or a drop (an intent: the window
+        saves it losslessly, then queues the file).
     message(str)
-        Something to log (skipped paths, pasted images).
+        Something to log (nothing to paste).
     """
 
     paths_given = Signal(list)
     items_added = Signal(list)
     current_changed = Signal(object)
+    image_pasted = Signal(QImage)
     message = Signal(str)
 
-    def __init__(self, paste_dir: Path | None = None, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._paste_dir = paste_dir
         self.setAcceptDrops(True)
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
@@ -158,17 +160,8 @@ class QueuePanel(QWidget):
             return
         if mime.hasImage():
             image = QImage(mime.imageData())
-            if not image.isNull() and self._paste_dir is not None:
-                self._paste_dir.mkdir(parents=True, exist_ok=True)
-                stamp = time.strftime("%Y%m%d-%H%M%S")
-                path = self._paste_dir / f"pasted-{stamp}.png"
-                n = 1
-                while path.exists():
-                    path = self._paste_dir / f"pasted-{stamp}-{n}.png"
-                    n += 1
-                image.save(str(path))
-                self.message.emit(f"pasted image saved as {path}")
-                self.add_paths([path])
+            if not image.isNull():
+                self.image_pasted.emit(image)
                 return
         self.message.emit("nothing to add: the clipboard holds no image or file")
 
