@@ -60,8 +60,16 @@ def warm_up_job() -> Generator[Any, None, str]:
     yield from ()
     import torch
 
-    import engine.batch  # noqa: F401 - imported for its side effect: warm modules
+    import engine.batch
+    import engine.methods.dualsr  # noqa: F401 - the fit's nets and sampler
 
+    # An optimiser's first construction imports torch._dynamo (sympy and
+    # hundreds of modules, seconds holding the GIL): done here, the first
+    # fit does not freeze the window when it makes its optimisers.
+    weight = torch.nn.Parameter(torch.zeros(4))
+    adam = torch.optim.Adam([weight], lr=1e-3)
+    weight.square().sum().backward()
+    adam.step()
     return str(torch.__version__)
 
 
@@ -204,13 +212,17 @@ def process_file_job(
     request: RunRequest,
     root: Path | None = None,
     method: Any = None,
+    finish: threading.Event | None = None,
 ) -> Generator[Any, None, FileOutcome]:
     """Read, upscale, write and record one file; a job for the worker.
 
     ``method`` is the batch's resolved method (see :class:`FileJobs`); the
-    request's method id is looked up when it is None.
+    request's method id is looked up when it is None. Setting ``finish``
+    (stop and keep) makes a fit end at its next step and the file be written
+    with what it has learnt.
     """
     from engine import batch
+    from engine.methods.base import RunContext
 
     out = output_path(path, request, root)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +234,7 @@ def process_file_job(
         profile=request.profile,
         fmt=request.fmt,
         quality=request.quality,
+        context=RunContext(finish_early=finish),
     )
     return FileOutcome(
         output=Path(result.output),
@@ -243,17 +256,25 @@ class FileJobs:
         self._methods: dict[str, Any] = {}
 
     def __call__(
-        self, path: Path, request: RunRequest, root: Path | None
+        self,
+        path: Path,
+        request: RunRequest,
+        root: Path | None,
+        finish: threading.Event | None = None,
     ) -> Generator[Any, None, FileOutcome]:
-        """The job for one queue item."""
-        return self._job(path, request, root)
+        """The job for one queue item; ``finish`` is its stop-and-keep event."""
+        return self._job(path, request, root, finish)
 
     def _job(
-        self, path: Path, request: RunRequest, root: Path | None
+        self,
+        path: Path,
+        request: RunRequest,
+        root: Path | None,
+        finish: threading.Event | None,
     ) -> Generator[Any, None, FileOutcome]:
         yield from ()
         method = self.method(request.method)
-        return (yield from process_file_job(path, request, root, method))
+        return (yield from process_file_job(path, request, root, method, finish))
 
     def method(self, method_id: str) -> Any:
         """The resolved method of ``method_id``, looked up the first time only."""

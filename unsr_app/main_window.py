@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         s.queue.image_pasted.connect(self._on_queue_image_pasted)
         s.method.start_clicked.connect(self._on_method_start_clicked)
         s.method.stop_clicked.connect(self._on_method_stop_clicked)
+        s.method.keep_clicked.connect(self._on_method_keep_clicked)
         s.method.changed.connect(self._on_method_changed)
         s.viewer.reference_requested.connect(self._on_viewer_reference_requested)
         s.viewer.metrics_wanted.connect(self._on_viewer_metrics_wanted)
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         r.item_changed.connect(self._on_runner_item_changed)
         r.item_finished.connect(self._on_runner_item_finished)
         r.batch_finished.connect(self._on_runner_batch_finished)
+        r.late_result.connect(self._on_runner_late_result)
         self.models_page.models_changed.connect(self._on_models_page_models_changed)
         self.train_page.model_trained.connect(self._on_train_page_model_trained)
 
@@ -209,6 +211,12 @@ class MainWindow(QMainWindow):
         run = menus.addMenu("&Run")
         action(run, "Start", self._on_method_start_clicked, "Ctrl+Return")
         action(run, "Stop", self._on_method_stop_clicked, "Esc")
+        action(
+            run,
+            "Stop and keep the fit so far",
+            self._on_method_keep_clicked,
+            "Shift+Esc",
+        )
         help_menu = menus.addMenu("&Help")
         action(help_menu, "About unsr", self._about)
 
@@ -281,7 +289,8 @@ class MainWindow(QMainWindow):
         # set_methods keeps the selected method when it is still listed.
         self.studio.method.set_methods(methods)
         if self.runner.is_running():
-            self.studio.method.set_running(True)  # a refresh mid-batch
+            fitting = self._needs_fit(self.studio.method.request().method)
+            self.studio.method.set_running(True, fitting)  # a refresh mid-batch
         self.studio.log.append(f"{len(methods)} methods available")
         self.methods_loaded.emit()
 
@@ -347,8 +356,10 @@ class MainWindow(QMainWindow):
             s.log.append("nothing to do: add images to the queue first", "warning")
             return
         request = s.method.request()
+        if self.runner.is_draining():
+            s.log.append("waiting for the stopped job to end (at its next step)")
         if self.runner.start(items, request):
-            s.method.set_running(True)
+            s.method.set_running(True, self._needs_fit(request.method))
             s.losses.clear()
             s.kernel.clear()
             s.log.append(f"started {request.method} ×{request.scale} on {len(items)}")
@@ -359,6 +370,15 @@ class MainWindow(QMainWindow):
         if self.runner.is_running():
             self.studio.log.append("stopping…")
             self.runner.stop()
+
+    def _on_method_keep_clicked(self) -> None:
+        request = self.studio.method.request()
+        if self.runner.is_running() and self._needs_fit(request.method):
+            self.studio.log.append(
+                "stopping the fit: the result so far is upscaled and saved"
+            )
+            self.studio.method.keep.setEnabled(False)
+            self.runner.finish_now()
 
     def _on_method_changed(self) -> None:
         # Only the run settings: the geometry is saved when the window closes.
@@ -397,14 +417,25 @@ class MainWindow(QMainWindow):
     def _on_runner_batch_finished(self, done: int, failed: int, stopped: bool) -> None:
         s = self.studio
         s.method.set_running(False)
-        how = "stopped" if stopped else "finished"
+        kept = stopped and self.runner.is_finishing()
+        if kept:
+            how = "stopped, the fit so far kept"
+        else:
+            how = "stopped" if stopped else "finished"
         text = f"Batch {how}: {done} done, {failed} failed"
-        s.progress.finish(
-            text, "stopped" if stopped else "failed" if failed else "done"
-        )
+        outcome = "failed" if failed else "stopped" if stopped and not kept else "done"
+        s.progress.finish(text, outcome)
         s.log.append(text, "warning" if failed or stopped else "info")
         self.statusBar().showMessage(text, 10000)
         QApplication.alert(self)  # the completion notice: flash the taskbar entry
+        self._on_history_refresh_requested()
+
+    def _on_runner_late_result(self, item: QueueItem, outcome: Any) -> None:
+        self.studio.log.append(
+            f"{item.path.name}: Stop came as its result was being written; "
+            f"it was kept: {item.output}",
+            "warning",
+        )
         self._on_history_refresh_requested()
 
     def _on_viewer_reference_requested(self) -> None:

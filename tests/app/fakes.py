@@ -48,7 +48,11 @@ def next_emission(
 
 
 def fake_fit(
-    path: Path, request: RunRequest, root: Path | None = None, steps: int = 3
+    path: Path,
+    request: RunRequest,
+    root: Path | None = None,
+    finish: Any = None,
+    steps: int = 3,
 ) -> Generator[Any, None, FileOutcome]:
     """A tiny fit: progress, losses, a preview and a kernel per step.
 
@@ -68,7 +72,7 @@ def fake_fit(
 
 
 def fake_slow(
-    path: Path, request: RunRequest, root: Path | None = None
+    path: Path, request: RunRequest, root: Path | None = None, finish: Any = None
 ) -> Generator[Any, None, FileOutcome]:
     """A fit that would take a minute, yielding every 20 ms (for Stop)."""
     for step in range(3000):
