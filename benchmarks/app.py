@@ -14,6 +14,12 @@ Usage (from the project root):
    torch net trained on CPU, losses every step, the kernel every 10 steps, a
    512x512 preview every 2 s), so the figure exists before DualSR lands.
 3. Stop latency: seconds from Stop to the item reported cancelled.
+4. GUI stall during a model import: the same heartbeat while the Models page
+   adds a large model file (ESRGAN x4, 64 features, 23 blocks: ~67 MB, a full
+   spandrel load) and imports an ncnn folder (conversion plus verification),
+   after the launch warm-up, in temporary model and data folders.
+
+``--skip-fit`` measures only 1 and 4 (a short run to check the program).
 """
 
 from __future__ import annotations
@@ -199,11 +205,80 @@ def stall_ms(
     return out
 
 
+def import_stall_ms() -> dict[str, float]:
+    """Heartbeat gaps (ms) while the Models page adds a model and imports ncnn."""
+    import qasync
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+
+    from tests import model_factory as mf
+    from tests import ncnn_export as nx
+    from unsr_app.app import create_application
+    from unsr_app.main_window import MainWindow
+
+    work = Path(tempfile.mkdtemp(prefix="unsr-bench-models-"))
+    big = mf.save(mf.rrdb(scale=4, nf=64, nb=23), work / "4x-esrgan-size.pth")
+    ncnn_dir = work / "ncnn"
+    ncnn_dir.mkdir()
+    nx.export_rrdb(mf.rrdb(scale=4, nf=32, nb=2), ncnn_dir, "x4-ncnn")
+    app = create_application()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
+    clock = QElapsedTimer()
+    clock.start()
+    gaps: list[float] = []
+    last = [clock.elapsed()]
+
+    def beat() -> None:
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(beat)
+
+    async def idle(window: MainWindow) -> None:
+        while not window.is_idle():
+            await asyncio.sleep(0.05)
+
+    async def during(window: MainWindow, action: Any) -> tuple[float, float]:
+        gaps.clear()
+        last[0] = clock.elapsed()
+        start = time.perf_counter()
+        action()
+        await idle(window)
+        return max(gaps) - 10, time.perf_counter() - start
+
+    async def measure() -> dict[str, float]:
+        window = MainWindow(settings)
+        window.resize(1440, 900)
+        timer.start()
+        window.show()
+        await asyncio.sleep(0.5)
+        await idle(window)  # the launch warm-up (torch, spandrel)
+        window.show_page("models")
+        await idle(window)
+        page = window.models_page
+        add_ms, add_s = await during(window, lambda: page.add_files([big]))
+        ncnn_ms, ncnn_s = await during(window, lambda: page.import_folder(ncnn_dir))
+        timer.stop()
+        window.close()
+        return {"add_ms": add_ms, "add_s": add_s, "ncnn_ms": ncnn_ms, "ncnn_s": ncnn_s}
+
+    with loop:
+        return loop.run_until_complete(measure())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--fit-seconds", type=float, default=20.0)
+    parser.add_argument("--skip-fit", action="store_true", help="launch and import")
     args = parser.parse_args()
+    # Models and runs go to temp folders, never the user's.
+    for var in ("UNSR_MODELS_DIR", "UNSR_DATA_DIR"):
+        os.environ[var] = tempfile.mkdtemp(prefix="unsr-bench-")
     # A copy in a temp folder: outputs go beside their input, never into resources/.
     image = Path(tempfile.mkdtemp(prefix="unsr-bench-")) / "coffee.png"
     shutil.copy(ROOT / "resources" / "samples" / "coffee.png", image)
@@ -215,6 +290,16 @@ def main() -> int:
         f"for it: ratio {shown / torch_s:.2f})",
     ]
     print(lines[-1])
+    stall = import_stall_ms()
+    lines.append(
+        f"- GUI thread while the Models page adds a ~67 MB ESRGAN model "
+        f"({stall['add_s']:.1f} s in a worker): longest stall "
+        f"**{stall['add_ms']:.0f} ms**; while it imports an ncnn folder "
+        f"({stall['ncnn_s']:.1f} s): **{stall['ncnn_ms']:.0f} ms**"
+    )
+    print(lines[-1])
+    if args.skip_fit:
+        return 0
     synth = stall_ms(
         synthetic_fit(args.fit_seconds), "bicubic", image, args.fit_seconds
     )

@@ -35,8 +35,14 @@ def bundled_models_dir() -> Path:
     return _RESOURCES / "models"
 
 
+def catalogue_path() -> Path:
+    """The vetted model catalogue shipped in the wheel (``resources/``)."""
+    return _RESOURCES / "catalogue.json"
+
+
 __all__ = [
     "bundled_models_dir",
+    "catalogue_path",
     "data_dir",
     "models_dir",
 ]

@@ -21,11 +21,22 @@ Design choices, and why:
   sharing the folder cannot be checked and is left alone.
 * **Schema versions.** ``PRAGMA user_version`` counts the migrations applied;
   :data:`MIGRATIONS` is the ordered list, each applied in one transaction.
+* **Every output is known.** A finished run records where its output went and
+  the file's size, modification time and SHA-256, so :meth:`Store.wrote` can
+  tell an output unsr wrote (and that nobody changed since) from a user's own
+  file that merely has the same name.
+* **Claims.** Two runs over the same files do each file once: a writer claims
+  an output (a row with its pid) before working on it; a claim whose writer
+  is gone is taken over.
+* **Any file name.** Paths are stored losslessly as the bytes the OS uses
+  (a name that is not valid UTF-8 is possible on Linux) next to a readable
+  text form; :func:`readable` shows such names with backslash escapes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -140,10 +151,34 @@ def _v2_owner_and_folder(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX runs_status ON runs (status)")
 
 
+def _v3_raw_paths_outputs_claims(conn: sqlite3.Connection) -> None:
+    # Lossless paths (bytes as the OS gives them), the output's fingerprint
+    # (to know a file unsr wrote from a user's file of the same name), and
+    # claims (so two runs over the same files do each one once).
+    conn.execute("ALTER TABLE runs ADD COLUMN input_raw BLOB")
+    conn.execute("ALTER TABLE runs ADD COLUMN output_raw BLOB")
+    conn.execute("ALTER TABLE runs ADD COLUMN output_size INTEGER")
+    conn.execute("ALTER TABLE runs ADD COLUMN output_mtime_ns INTEGER")
+    conn.execute("ALTER TABLE runs ADD COLUMN output_sha256 TEXT")
+    conn.execute("CREATE INDEX runs_output_raw ON runs (output_raw)")
+    conn.execute("CREATE INDEX runs_output ON runs (output)")
+    conn.execute(
+        """
+        CREATE TABLE claims (
+            target BLOB PRIMARY KEY,
+            pid INTEGER NOT NULL,
+            pid_started TEXT,
+            created TEXT NOT NULL
+        )
+        """
+    )
+
+
 #: Ordered migrations; ``user_version`` N means the first N were applied.
 MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _v1_runs_table,
     _v2_owner_and_folder,
+    _v3_raw_paths_outputs_claims,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -263,6 +298,69 @@ def _writer_gone(pid: int | None, started: str | None) -> bool:
     return started is not None and now is not None and now != started
 
 
+def process_gone(pid: int) -> bool:
+    """True when no process ``pid`` runs on this machine (for stale files)."""
+    return not _pid_alive(pid)
+
+
+# --- paths -------------------------------------------------------------------
+
+
+def folder_unwritable(folder: Path) -> str | None:
+    """Why no file can be made in ``folder`` (or its nearest existing parent).
+
+    A real probe (create and remove a hidden file): permission bits, ACLs,
+    read-only mounts and full disks all answer the same way.
+    """
+    probe = Path(os.path.abspath(folder))
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{readable(probe)} is not a folder"
+    name = probe / f".unsr-probe-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except PermissionError:
+        return "no permission to write there"
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            return "it is on a read-only disk"
+        if exc.errno == errno.ENOSPC:
+            return "the disk is full"
+        return f"cannot write there ({exc.strerror or exc})"
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
+
+
+def readable(path: str | os.PathLike[str]) -> str:
+    """A path as text that prints anywhere: undecodable bytes escaped.
+
+    A Linux file name need not be valid UTF-8; Python carries such bytes as
+    lone surrogates, which a UTF-8 terminal or SQLite text column refuses.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _text(value: str | None) -> str | None:
+    """Text safe for a SQLite TEXT column (error messages may hold paths)."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _key(path: str | os.PathLike[str]) -> bytes:
+    """The path as the OS spells it, links resolved: lossless and comparable."""
+    return os.fsencode(os.path.realpath(path))
+
+
+def _path_of(raw: bytes | None, text: str | None) -> Path | None:
+    if raw is not None:
+        return Path(os.fsdecode(bytes(raw)))
+    return Path(text) if text is not None else None
+
+
 # --- the store ---------------------------------------------------------------
 
 
@@ -276,6 +374,15 @@ def file_sha256(path: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _fingerprint(path: Path) -> tuple[int | None, int | None, str | None]:
+    """(size, mtime in ns, SHA-256) of a file, or Nones when it is gone."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None, None, None
+    return stat.st_size, stat.st_mtime_ns, file_sha256(path)
 
 
 def _to_json(value: Mapping[str, Any] | None) -> str:
@@ -346,14 +453,15 @@ class Store:
         pid = os.getpid()
         with self._connect() as conn, _transaction(conn):
             cur = conn.execute(
-                "INSERT INTO runs (created, input_path, input_sha256, method,"
-                " scale, params, status, pid, pid_started)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                "INSERT INTO runs (created, input_path, input_raw, input_sha256,"
+                " method, scale, params, status, pid, pid_started)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
                 (
                     created,
-                    str(source),
+                    readable(source),
+                    os.fsencode(source),
                     sha,
-                    method,
+                    _text(method),
                     int(scale),
                     _to_json(params),
                     pid,
@@ -404,16 +512,25 @@ class Store:
             raise ValueError(
                 f"a run ends as one of {', '.join(FINAL_STATUSES)}, not {status!r}"
             )
+        size = mtime = sha = None
+        if output is not None:
+            output = os.path.realpath(output)
+            size, mtime, sha = _fingerprint(Path(output))
         with self._connect() as conn, _transaction(conn):
             cur = conn.execute(
-                "UPDATE runs SET status = ?, output = ?, metrics = ?,"
-                " duration_s = ?, error = ? WHERE id = ?",
+                "UPDATE runs SET status = ?, output = ?, output_raw = ?,"
+                " output_size = ?, output_mtime_ns = ?, output_sha256 = ?,"
+                " metrics = ?, duration_s = ?, error = ? WHERE id = ?",
                 (
                     status,
-                    None if output is None else str(output),
+                    None if output is None else readable(output),
+                    None if output is None else os.fsencode(output),
+                    size,
+                    mtime,
+                    sha,
                     _to_json({k: float(v) for k, v in (metrics or {}).items()}),
                     duration_s,
-                    error,
+                    _text(error),
                     int(run_id),
                 ),
             )
@@ -462,6 +579,93 @@ class Store:
         if record.folder.parent == self.runs_dir and record.folder.is_dir():
             shutil.rmtree(record.folder, ignore_errors=True)
 
+    def wrote(self, path: str | os.PathLike[str]) -> RunRecord | None:
+        """The finished run that wrote ``path`` as it is now, or None.
+
+        None when no run wrote that name, when the file is gone, or when it
+        changed since (another size or content: someone else's file now).
+        Runs recorded before outputs had fingerprints match on the name.
+        """
+        key = _key(path)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE status = 'done' AND (output_raw = ?"
+                " OR (output_raw IS NULL AND output IN (?, ?))) ORDER BY id DESC",
+                (key, readable(os.fsdecode(key)), readable(path)),
+            ).fetchall()
+        sha: str | None = None
+        for row in rows:
+            if row["output_size"] is None:
+                return self._record(row)  # recorded before fingerprints
+            if row["output_size"] != stat.st_size:
+                continue
+            if row["output_mtime_ns"] == stat.st_mtime_ns:
+                return self._record(row)
+            sha = sha or file_sha256(Path(path))
+            if sha is not None and sha == row["output_sha256"]:
+                return self._record(row)
+        return None
+
+    def claim(self, target: str | os.PathLike[str]) -> bool:
+        """Claim ``target`` for this process; False if a live writer holds it.
+
+        A claim whose process is gone (killed, crashed) is taken over. Release
+        it with :meth:`release` once the output is written or given up.
+        """
+        key = _key(target)
+        pid = os.getpid()
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        with self._connect() as conn, _transaction(conn):
+            row = conn.execute(
+                "SELECT pid, pid_started FROM claims WHERE target = ?", (key,)
+            ).fetchone()
+            if row is not None and not _writer_gone(row["pid"], row["pid_started"]):
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO claims (target, pid, pid_started, created)"
+                " VALUES (?, ?, ?, ?)",
+                (key, pid, _process_started(pid), now),
+            )
+        return True
+
+    def claimed(self, target: str | os.PathLike[str]) -> bool:
+        """True while a live process (this one included) holds ``target``."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT pid, pid_started FROM claims WHERE target = ?", (_key(target),)
+            ).fetchone()
+        return row is not None and not _writer_gone(row["pid"], row["pid_started"])
+
+    def release(self, target: str | os.PathLike[str]) -> None:
+        """Drop this process's claim on ``target`` (nothing if it holds none)."""
+        with self._connect() as conn, _transaction(conn):
+            conn.execute(
+                "DELETE FROM claims WHERE target = ? AND pid = ?",
+                (_key(target), os.getpid()),
+            )
+
+    def check_writable(self) -> str | None:
+        """Why runs cannot be recorded here, or None when they can.
+
+        Checks once, before a batch: a file can be made in the history folder
+        and in ``runs/``, and the database takes a write lock.
+        """
+        for folder in (self.path.parent, self.runs_dir):
+            reason = folder_unwritable(folder)
+            if reason is not None:
+                return f"cannot record runs in {readable(folder)}: {reason}"
+        try:
+            with self._connect() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            return f"cannot write the run history {readable(self.path)}: {exc}"
+        return None
+
     def mark_interrupted(self) -> list[int]:
         """Mark runs whose writer process is gone as "interrupted"; return ids."""
         with self._connect() as conn:
@@ -479,6 +683,17 @@ class Store:
                         " WHERE id = ? AND status = 'running'",
                         [(i,) for i in gone],
                     )
+            claims = conn.execute("SELECT target, pid, pid_started FROM claims")
+            stale = [
+                (r["target"], r["pid"])
+                for r in claims.fetchall()
+                if _writer_gone(r["pid"], r["pid_started"])
+            ]
+            if stale:
+                with _transaction(conn):
+                    conn.executemany(
+                        "DELETE FROM claims WHERE target = ? AND pid = ?", stale
+                    )
         return gone
 
     def _record(self, row: sqlite3.Row) -> RunRecord:
@@ -487,12 +702,12 @@ class Store:
         return RunRecord(
             id=int(row["id"]),
             created=datetime.fromisoformat(row["created"]),
-            input_path=Path(row["input_path"]),
+            input_path=_path_of(row["input_raw"], row["input_path"]) or Path(),
             input_sha256=row["input_sha256"],
             method=row["method"],
             params=json.loads(row["params"] or "{}"),
             scale=int(row["scale"]),
-            output=Path(row["output"]) if row["output"] is not None else None,
+            output=_path_of(row["output_raw"], row["output"]),
             status=row["status"],
             duration_s=None if duration is None else float(duration),
             metrics=metrics,
@@ -512,5 +727,8 @@ __all__ = [
     "StoreError",
     "connect",
     "file_sha256",
+    "folder_unwritable",
     "migrate",
+    "process_gone",
+    "readable",
 ]

@@ -8,6 +8,12 @@ Usage (from the project root, with any Python 3.11+):
 The environment lives in ``.venv`` beside pyproject.toml. It is (re)installed
 only when pyproject.toml has changed since the last install, so the second run
 starts at once. Only the standard library is used here.
+
+``app`` also installs the catalogue's recommended general photo model once
+(``unsr models get --recommended``: small, permissive, fast on a CPU), so a
+fresh install has a pretrained method; offline it says so in one line and the
+app starts without it (the next ``app`` tries again). ``UNSR_NO_DOWNLOAD=1``
+skips it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".unsr-installed"
+MODEL_STAMP = VENV / ".unsr-recommended-model"
 SAMPLE = ROOT / "resources" / "samples" / "coffee.png"
 
 
@@ -69,6 +76,22 @@ def test(extra: list[str]) -> int:
     return 0
 
 
+def recommended_model() -> None:
+    """Install the recommended photo model once; one line whatever happens."""
+    if MODEL_STAMP.exists() or os.environ.get("UNSR_NO_DOWNLOAD"):
+        return
+    print("getting the recommended photo model... ", end="", flush=True)
+    cmd = [str(PY), "-m", "engine.cli", "models", "get", "--recommended"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode == 0:
+        MODEL_STAMP.write_text(done.stdout)
+        print(done.stdout.splitlines()[0] if done.stdout else "done", flush=True)
+        return
+    problems = [ln for ln in done.stderr.splitlines() if ln.startswith("unsr")]
+    reason = problems[-1] if problems else f"exit code {done.returncode}"
+    print(f"skipped ({reason}); the app starts without it", flush=True)
+
+
 def app(extra: list[str]) -> int:
     """Open the window on the bundled sample with the default method."""
     args = extra or ["--load", str(SAMPLE)]
@@ -84,7 +107,10 @@ def main() -> int:
     cmd, extra = sys.argv[1], sys.argv[2:]
     if cmd == "setup":
         return 0
-    return test(extra) if cmd == "test" else app(extra)
+    if cmd == "test":
+        return test(extra)
+    recommended_model()
+    return app(extra)
 
 
 if __name__ == "__main__":

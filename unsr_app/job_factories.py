@@ -34,8 +34,10 @@ from unsr_app.requests import (
 def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
     """A job returning every registered method (imports the registry)."""
     yield from ()
+    from engine import paths
     from engine.methods import available
 
+    bundled = paths.bundled_models_dir().resolve()
     return [
         MethodInfo(
             id=m.id,
@@ -45,19 +47,25 @@ def list_methods_job() -> Generator[Any, None, list[MethodInfo]]:
             profiles=tuple(m.profiles),
             needs_fit=m.needs_fit,
             kind=m.kind,
+            native_scale=m.native_scale,
+            # unsr's own checkpoints shipped in the wheel are the demos.
+            demo=m.kind == "trained"
+            and Path(m.info.get("file", "")).resolve().parent == bundled,
         )
         for m in available()
     ]
 
 
 def warm_up_job() -> Generator[Any, None, str]:
-    """A job that imports torch and the engine's batch path ahead of the first run.
+    """A job that imports torch, the engine's batch path and spandrel early.
 
-    Importing torch takes seconds and holds the GIL in stretches while its
-    libraries load; done once in the background after launch, it does not
-    land in the middle of the first fit.
+    Importing them takes seconds and holds the GIL in stretches (so even from
+    a worker it stalls the window); done once in the background after launch,
+    it does not land in the middle of the first fit or the first model added
+    on the Models page.
     """
     yield from ()
+    import spandrel  # noqa: F401 - imported for its side effect: warm modules
     import torch
 
     import engine.batch
@@ -68,7 +76,7 @@ def warm_up_job() -> Generator[Any, None, str]:
     # fit does not freeze the window when it makes its optimisers.
     weight = torch.nn.Parameter(torch.zeros(4))
     adam = torch.optim.Adam([weight], lr=1e-3)
-    weight.square().sum().backward()
+    weight.square().sum().backward()  # type: ignore[no-untyped-call]
     adam.step()
     return str(torch.__version__)
 
@@ -95,7 +103,7 @@ def save_pasted_job(image: QImage, folder: Path | None) -> Generator[Any, None, 
         n += 1
         path = folder / f"pasted-{stamp}-{n}.png"
     tmp = folder / f".{path.name}.part"
-    if not image.save(str(tmp), "PNG"):
+    if not image.save(str(tmp), "PNG"):  # type: ignore[call-overload]
         tmp.unlink(missing_ok=True)
         raise OSError(f"cannot write the pasted image to {folder}")
     os.replace(tmp, path)

@@ -33,6 +33,7 @@ from unsr_app import job_factories, settings, theme
 from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.queue_runner import ItemJobFactory, QueueRunner
 from unsr_app.requests import QueueItem, RunRow
+from unsr_app.widgets.progress_panel import Outcome
 from unsr_app.worker import JobFactory, JobHandle, PreviewFrame
 
 
@@ -423,7 +424,9 @@ class MainWindow(QMainWindow):
         else:
             how = "stopped" if stopped else "finished"
         text = f"Batch {how}: {done} done, {failed} failed"
-        outcome = "failed" if failed else "stopped" if stopped and not kept else "done"
+        outcome: Outcome = (
+            "failed" if failed else "stopped" if stopped and not kept else "done"
+        )
         s.progress.finish(text, outcome)
         s.log.append(text, "warning" if failed or stopped else "info")
         self.statusBar().showMessage(text, 10000)

@@ -8,27 +8,13 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QImageReader
 
-# Anchors of a perceptual dark-to-bright map (inferno-like), for heat maps.
-_ANCHORS = np.array(
-    [
-        [0, 0, 4],
-        [40, 11, 84],
-        [101, 21, 110],
-        [159, 42, 99],
-        [212, 72, 66],
-        [245, 125, 21],
-        [250, 193, 39],
-        [252, 255, 164],
-    ],
-    dtype=np.float32,
-)
-
 
 def heat_lut() -> np.ndarray:
-    """A 256 x 3 uint8 colour table from black through purple and orange."""
-    x = np.linspace(0, len(_ANCHORS) - 1, 256)
-    cols = [np.interp(x, np.arange(len(_ANCHORS)), _ANCHORS[:, c]) for c in range(3)]
-    return np.stack(cols, axis=1).round().astype(np.uint8)
+    """A 256 x 3 uint8 colour table, dark to bright: pyqtgraph's inferno map."""
+    import pyqtgraph as pg
+
+    lut = pg.colormap.get("inferno").getLookupTable(nPts=256, alpha=False)
+    return np.asarray(lut, dtype=np.uint8)
 
 
 _LUT = heat_lut()

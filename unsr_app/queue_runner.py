@@ -85,7 +85,7 @@ class QueueRunner(QObject):
         self._finish = threading.Event()
         self._release: asyncio.Future[None] | None = None
         # Stopped jobs whose threads have not ended yet.
-        self._draining: dict[JobHandle, asyncio.Task[Any]] = {}
+        self._draining: dict[JobHandle, asyncio.Future[Any]] = {}
 
     def is_running(self) -> bool:
         """True while a batch is under way."""
@@ -182,7 +182,7 @@ class QueueRunner(QObject):
         self._handle = handle
         loop = asyncio.get_event_loop()
         self._release = release = loop.create_future()
-        ended = asyncio.ensure_future(handle.result())
+        ended = _ended(handle, loop)
         handle.start()
         if self._stopping and not finish.is_set():  # Stop came between two items
             handle.cancel()
@@ -198,7 +198,7 @@ class QueueRunner(QObject):
         return ("cancelled", None)
 
     def _drain(
-        self, item: QueueItem, handle: JobHandle, ended: asyncio.Task[Any]
+        self, item: QueueItem, handle: JobHandle, ended: asyncio.Future[Any]
     ) -> None:
         """Keep a stopped job's handle until its thread has ended."""
         self._draining[handle] = ended
@@ -212,17 +212,21 @@ class QueueRunner(QObject):
         ):
             signal.disconnect()
 
-        def gone(task: asyncio.Task[Any]) -> None:
+        def gone() -> None:
             self._draining.pop(handle, None)
+            kind, value = handle.outcome or ("cancelled", None)
             handle.deleteLater()
-            kind, value = task.result()
             if kind == "finished":
                 item.output = getattr(value, "output", None)
                 item.run_id = getattr(value, "run_id", None)
                 self._set(item, "done", item.output.name if item.output else "")
                 self.late_result.emit(item, value)
 
-        ended.add_done_callback(gone)
+        # Qt signals, not the asyncio future: they arrive even once the loop
+        # that started the batch has closed.
+        handle.finished.connect(lambda _v: gone())
+        handle.failed.connect(lambda _r: gone())
+        handle.cancelled.connect(gone)
 
     def _on_progress(self, item: QueueItem, event: Any) -> None:
         stage = str(getattr(event, "stage", "")).lower()
@@ -235,3 +239,17 @@ class QueueRunner(QObject):
         item.status = status
         item.detail = detail
         self.item_changed.emit(item)
+
+
+def _ended(handle: JobHandle, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """A future of ``handle``'s outcome, settled when its thread has ended."""
+    ended: asyncio.Future[Any] = loop.create_future()
+
+    def settle(*_: object) -> None:
+        if not ended.done() and not loop.is_closed():
+            ended.set_result(handle.outcome)
+
+    handle.finished.connect(settle)
+    handle.failed.connect(settle)
+    handle.cancelled.connect(settle)
+    return ended

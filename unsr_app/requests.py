@@ -81,6 +81,10 @@ class MethodInfo:
     profiles: tuple[str, ...]
     needs_fit: bool
     kind: str = "builtin"
+    #: The network's own factor (an x4 model: 4); the scale box starts there.
+    native_scale: int | None = None
+    #: A demo checkpoint shipped with unsr (not a model to rely on).
+    demo: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,3 +200,44 @@ class ModelChange:
     verb: str
     done: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CatalogueRow:
+    """One model of the catalogue, as the Get models dialog shows it.
+
+    Attributes
+    ----------
+    id, name : str
+        The catalogue id and the display name.
+    scale : int
+        The model's native scale.
+    purpose, licence : str
+        What it is for; the licence of its weights.
+    size : int
+        Bytes of the model's files (0 when the source does not say).
+    installed : bool
+        Already in the models folder.
+    unavailable : str or None
+        Why it is listed but not offered (None when it can be got).
+    recommended : bool
+        The catalogue's pick for a fresh install.
+    facts : dict of str to str
+        Everything else, label -> text, for the details pane.
+    """
+
+    id: str
+    name: str
+    scale: int
+    purpose: str
+    licence: str
+    size: int
+    installed: bool
+    unavailable: str | None = None
+    recommended: bool = False
+    facts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def offered(self) -> bool:
+        """True when the model can be downloaded."""
+        return self.unavailable is None

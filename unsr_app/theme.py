@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 _ORIGINAL: dict[str, object] = {}
@@ -62,8 +62,3 @@ def apply(app: QApplication, theme: str) -> None:
     else:
         app.setStyle(str(_ORIGINAL["style"]))
         app.setPalette(_ORIGINAL["palette"])  # type: ignore[arg-type]
-
-
-def is_dark() -> bool:
-    """True when the window background is dark (for plots that pick colours)."""
-    return QGuiApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128

@@ -1,6 +1,7 @@
 """``unsr models``: list, add, remove, inspect and import model files.
 
-``unsr models list | add FILE... | remove ID | info ID | import-ncnn DIR``.
+``unsr models list | add FILE... | remove ID | info ID | import-ncnn DIR | get ID...``
+(``get`` lives in :mod:`engine.cli.models_get`).
 Wire it into ``engine.cli`` with ``register(sub)``; every command sets
 ``func(args, out, err) -> exit code`` (0 fine, 1 some file failed).
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from engine import models, paths
+from engine.cli import models_get
 from engine.cli.command import Subparsers
 from engine.cli.tables import table
 from engine.models.errors import LibraryError, ModelError
@@ -133,6 +135,7 @@ def run(
         "remove": run_remove,
         "info": run_info,
         "import-ncnn": run_import_ncnn,
+        "get": models_get.run,
     }
     return commands[args.models_command or "list"](args, out, err)
 
@@ -158,6 +161,7 @@ def register(sub: Subparsers) -> None:
         help="convert a folder of ncnn models (.param + .bin, as Upscayl ships)",
     )
     imp.add_argument("folder", metavar="DIR")
+    models_get.add_parser(cmds)
     p.set_defaults(func=run)
 
 

@@ -7,7 +7,7 @@ from typing import TextIO
 
 from engine.cli.command import EXIT_FAILED, EXIT_OK, Subparsers
 from engine.cli.tables import table
-from engine.store import Store, StoreError
+from engine.store import Store, StoreError, readable
 
 
 def register(sub: Subparsers) -> None:
@@ -38,8 +38,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 r.method,
                 f"x{r.scale}",
                 "" if r.duration_s is None else f"{r.duration_s:.1f}",
-                r.input_path.name,
-                "" if r.output is None else str(r.output),
+                readable(r.input_path.name),
+                "" if r.output is None else readable(r.output),
             )
         )
     table(rows, out)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from engine import batch, jobs
 from engine.cli import params as cli_params
@@ -16,10 +22,11 @@ from engine.cli.progress import BatchProgress, FileProgress
 from engine.io.images import FORMATS, ImageError
 from engine.methods.base import Method, MethodError, RunContext
 from engine.methods.registry import get as get_method
-from engine.store import Store, StoreError
+from engine.store import Store, StoreError, readable
 
-#: Exit codes shared by the commands.
+#: Exit codes shared by the commands (143: stopped by SIGTERM, 128 + 15).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 143
 
 #: Errors a file is expected to fail with; their message is the reason.
 #: MemoryError and RuntimeError cover out-of-memory and backend failures.
@@ -60,7 +67,12 @@ def register(sub: Subparsers) -> None:
         "-m", "--method", default="bicubic", help="method id (see `unsr methods`)"
     )
     p.add_argument(
-        "-s", "--scale", type=int, default=2, help="scale factor (default 2)"
+        "-s",
+        "--scale",
+        type=int,
+        default=None,
+        help="scale factor (default: the method's native scale, e.g. x4 for an "
+        "x4 model; x2 for interpolation and DualSR)",
     )
     p.add_argument("-p", "--profile", default=None, help="a profile of the method")
     p.add_argument(
@@ -100,7 +112,14 @@ def register(sub: Subparsers) -> None:
         default="auto",
         help="where to run",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace outputs unsr wrote earlier"
+    )
+    p.add_argument(
+        "--overwrite-any",
+        action="store_true",
+        help="replace any file with an output's name, even one unsr did not write",
+    )
     p.set_defaults(func=run)
 
 
@@ -108,6 +127,8 @@ def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
     """Return the method, or None after explaining what is wrong."""
     try:
         spec = get_method(args.method)
+        if args.scale is None:  # no -s: the model's own factor
+            args.scale = spec.default_scale
         spec.check_scale(args.scale)
         spec = _with_settings(spec, args.profile, args.settings)
     except (MethodError, ParamError) as exc:
@@ -126,6 +147,142 @@ def _check_args(args: argparse.Namespace, err: TextIO) -> Method | None:
         err.write("unsr upscale: -o names a file; give a folder for several inputs\n")
         return None
     return spec
+
+
+class _Escaping:
+    """A text stream that prints file names that are not UTF-8 with escapes.
+
+    Linux names may be any bytes; Python carries the undecodable ones as lone
+    surrogates, which a UTF-8 stream refuses. Whatever reaches the terminal
+    (paths inside error reasons included) goes through here.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        safe = text.encode("utf-8", "surrogateescape").decode(
+            "utf-8", "backslashreplace"
+        )
+        return self.stream.write(safe)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.stream, "isatty", lambda: False)())
+
+
+class TerminatedError(KeyboardInterrupt):
+    """SIGTERM, raised where the job is, so it cancels like Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def _sigterm_cancels() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`TerminatedError` (a clean cancel).
+
+    A batch stopped by a service manager or ``kill`` then removes its temp
+    file and records the run as cancelled, exactly as for Ctrl-C. Signal
+    handlers can only be set from the main thread; elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise TerminatedError()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@dataclass
+class _Tally:
+    """What happened to each file of the batch."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+    def fail(self, err: TextIO, path: Path, reason: str) -> None:
+        err.write(f"error: {readable(path)}: {reason}\n")
+        self.failures.append((path, reason))
+
+
+def _plan(
+    args: argparse.Namespace, spec: Method, store: Store, err: TextIO, tally: _Tally
+) -> list[tuple[Path, Path]] | None:
+    """Plan the batch and check it once before any work.
+
+    Returns the (input, output) pairs to work on, or None after one line saying
+    why nothing can start (no images, the run history or every output folder
+    cannot be written). Outputs in a folder that cannot be written fail here,
+    one line per folder, before a single file is upscaled.
+    """
+    plan = batch.plan_outputs(
+        args.inputs, args.out, method=spec.id, scale=args.scale,
+        recursive=args.recursive, fmt=args.fmt, store=store,
+        overwrite_any=args.overwrite_any,
+    )  # fmt: skip
+    for path, reason in plan.problems:
+        tally.fail(err, path, reason)
+    for _, note in plan.notes:
+        err.write(f"note: {note}\n")
+    if not plan.items and not tally.failures:
+        err.write("unsr upscale: no images found in the given inputs\n")
+        return None
+    history = store.check_writable()
+    if history is not None:
+        err.write(f"unsr upscale: {history}; nothing was done\n")
+        return None
+    blocked = batch.unwritable_folders(target for _, target in plan.items)
+    items = []
+    for source, target in plan.items:
+        folder = Path(os.path.abspath(target)).parent
+        if folder in blocked:
+            tally.failures.append((source, f"cannot write to {readable(folder)}"))
+        else:
+            items.append((source, target))
+    for folder, why in blocked.items():
+        err.write(f"error: cannot write to {readable(folder)}: {why}\n")
+    if not items and blocked:
+        err.write("unsr upscale: no output folder can be written; nothing was done\n")
+        return None
+    removed = batch.remove_stale_parts(batch.output_folders(t for _, t in items))
+    if removed:
+        err.write(f"note: removed {len(removed)} temp file(s) left by a killed run\n")
+    return items
+
+
+def _one_file(
+    args: argparse.Namespace, spec: Method, store: Store, context: RunContext,
+    source: Path, target: Path, inputs: list[Path], bar: FileProgress, tally: _Tally,
+) -> None:  # fmt: skip
+    """Process one file; its failure, expected or not, never ends the batch."""
+    job = batch.process_file(
+        source, target, spec, args.scale, profile=args.profile,
+        context=context, fmt=args.fmt, quality=args.quality,
+        bit_depth=args.bit_depth, overwrite=args.overwrite,
+        overwrite_any=args.overwrite_any, store=store, protect=inputs,
+    )  # fmt: skip
+    try:
+        result = jobs.run(job, bar.on_event)
+    except KeyboardInterrupt:
+        job.close()
+        raise
+    except batch.OutputTakenError as exc:
+        bar.line(f"skipped: {exc.reason}")
+        tally.skipped.append(source)
+    except Exception as exc:
+        reason = _reason(exc, source)
+        bar.line(f"error: {readable(source)}: {reason}")
+        tally.failures.append((source, reason))
+    else:
+        bar.line(f"done in {result.seconds:.1f} s")
+        tally.written.append(result.output)
 
 
 def _with_settings(spec: Method, profile: str | None, settings: list[str]) -> Method:
@@ -147,72 +304,52 @@ def _with_settings(spec: Method, profile: str | None, settings: list[str]) -> Me
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run the batch; return 0, 1 if any file failed, 2 for bad arguments."""
+    """Run the batch; 0 done, 1 a file failed, 2 bad arguments, 130/143 stopped.
+
+    Files another unsr run holds, or that an earlier run already wrote, are
+    skipped (not failed), so two runs over the same files both end with 0.
+    """
+    out, err = cast(TextIO, _Escaping(out)), cast(TextIO, _Escaping(err))
     spec = _check_args(args, err)
     if spec is None:
         return EXIT_USAGE
-    plan = batch.plan_outputs(
-        args.inputs, args.out, method=spec.id, scale=args.scale,
-        recursive=args.recursive, fmt=args.fmt,
-    )  # fmt: skip
-    failures: list[tuple[Path, str]] = []
-    for path, reason in plan.problems:
-        err.write(f"error: {path}: {reason}\n")
-        failures.append((path, reason))
-    if not plan.items and not failures:
-        err.write("unsr upscale: no images found in the given inputs\n")
-        return EXIT_FAILED
     try:
         store = Store()
     except StoreError as exc:
         err.write(f"unsr upscale: {exc}\n")
         return EXIT_FAILED
+    tally = _Tally()
+    items = _plan(args, spec, store, err, tally)
+    if items is None:
+        return EXIT_FAILED
     context = RunContext(device=args.device, tile=args.tile)
-    inputs = [source for source, _ in plan.items]
-    progress = BatchProgress(len(plan.items))
-    written: list[Path] = []
-    skipped: list[Path] = []
+    inputs = [source for source, _ in items]
+    progress = BatchProgress(len(items))
     start = time.monotonic()
-    for source, target in plan.items:
-        bar = FileProgress(err, progress.prefix())
-        bar.line(f"{source} -> {target}")
-        if target.exists() and not args.overwrite:
-            bar.line("skipped: the output already exists (use --overwrite)")
-            skipped.append(source)
-            progress.step()
-            continue
-        job = batch.process_file(
-            source, target, spec, args.scale, profile=args.profile,
-            context=context, fmt=args.fmt, quality=args.quality,
-            bit_depth=args.bit_depth, overwrite=args.overwrite, store=store,
-            protect=inputs,
-        )  # fmt: skip
+    with _sigterm_cancels():
         try:
-            result = jobs.run(job, bar.on_event)
-        except KeyboardInterrupt:
-            job.close()
-            bar.line("cancelled")
-            err.write("unsr upscale: cancelled; nothing half-written was left behind\n")
-            return EXIT_INTERRUPTED
-        # One file's failure, expected or not, never ends the batch.
-        except Exception as exc:
-            reason = _reason(exc, source)
-            bar.line(f"error: {source}: {reason}")
-            failures.append((source, reason))
-        else:
-            bar.line(f"done in {result.seconds:.1f} s")
-            written.append(result.output)
-        progress.step()
-        err.write(progress.status() + "\n")
-    _summary(out, written, skipped, failures, time.monotonic() - start)
-    return EXIT_FAILED if failures else EXIT_OK
+            for source, target in items:
+                bar = FileProgress(err, progress.prefix())
+                bar.line(f"{readable(source)} -> {readable(target)}")
+                _one_file(
+                    args, spec, store, context, source, target, inputs, bar, tally
+                )
+                progress.step()
+                err.write(progress.status() + "\n")
+        except KeyboardInterrupt as stop:
+            terminated = isinstance(stop, TerminatedError)
+            word = "terminated" if terminated else "cancelled"
+            err.write(f"unsr upscale: {word}; nothing half-written was left behind\n")
+            return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    _summary(out, tally, time.monotonic() - start)
+    return EXIT_FAILED if tally.failures else EXIT_OK
 
 
 def _reason(exc: BaseException, source: Path) -> str:
     """The reason to print after the input's name (says so when the output failed)."""
     if isinstance(exc, ImageError):
         if exc.path != source:
-            return f"cannot write {exc.path}: {exc.reason}"
+            return f"cannot write {readable(exc.path)}: {exc.reason}"
         return exc.reason
     if isinstance(exc, FILE_ERRORS):
         return str(exc) or type(exc).__name__
@@ -220,27 +357,23 @@ def _reason(exc: BaseException, source: Path) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
-def _summary(
-    out: TextIO,
-    written: list[Path],
-    skipped: list[Path],
-    failures: list[tuple[Path, str]],
-    seconds: float,
-) -> None:
-    parts = [f"{len(written)} written"]
-    if skipped:
-        parts.append(f"{len(skipped)} skipped")
-    parts.append(f"{len(failures)} failed")
+def _summary(out: TextIO, tally: _Tally, seconds: float) -> None:
+    parts = [f"{len(tally.written)} written"]
+    if tally.skipped:
+        parts.append(f"{len(tally.skipped)} skipped")
+    parts.append(f"{len(tally.failures)} failed")
     out.write(f"{', '.join(parts)} in {seconds:.1f} s\n")
-    for path, reason in failures:
-        out.write(f"  failed: {path}: {reason}\n")
+    for path, reason in tally.failures:
+        out.write(f"  failed: {readable(path)}: {reason}\n")
 
 
 __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
+    "TerminatedError",
     "register",
     "run",
 ]

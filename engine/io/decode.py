@@ -1,32 +1,36 @@
 """Decoding for :func:`engine.io.images.read`: bytes on disk to an upright ImageData.
 
-Pillow opens every format and supplies the metadata; 16-bit colour PNG/TIFF
-pixels come from tifffile or OpenCV because Pillow would cut them to 8 bits;
-TIFF layouts Pillow cannot open go to :mod:`engine.io.tiff`. Every failure
-becomes an :class:`~engine.io.types.ImageError` with a plain reason.
+Pillow opens every format and supplies the metadata; 16-bit colour PNG pixels
+come from OpenCV and TIFFs deeper than 8 bits from tifffile, because Pillow
+would cut them to 8 bits (a file that cannot be read at its full depth is
+refused, never quietly cut); TIFF layouts Pillow cannot open go to
+:mod:`engine.io.tiff`. The whole path runs inside one guard
+(:mod:`engine.io.guard`): every failure becomes an
+:class:`~engine.io.types.ImageError` with a plain reason, every library warning
+a note.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import threading
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from engine.events import FloatArray
+from engine.io.guard import plain_reason, quiet_libraries, reading
 from engine.io.meta import clean_exif, orient
+from engine.io.pixels import Planes, key_alpha, planes_from_pillow
 from engine.io.types import (
     DamagedImageError,
     ImageData,
     ImageError,
     NotAnImageError,
     TooLargeError,
+    UnsupportedImageError,
 )
 
 #: File signatures: a file that starts like an image but does not open is
@@ -39,6 +43,9 @@ _SIGNATURES = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
     (b"BM", "BMP"),
+    (b"DDS ", "DDS"),
+    (b"icns", "ICNS"),
+    (b"8BPS", "PSD"),
 )
 
 
@@ -87,18 +94,52 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
 
 
-#: ``warnings.catch_warnings`` swaps process-wide state; two threads decoding
-#: at once (the app's worker and a thumbnail loader) would restore each other's
-#: filters out of order. One lock keeps our own enter/exit pairs nested.
-_WARNINGS_LOCK = threading.RLock()
+@dataclass(frozen=True)
+class Header:
+    """What :func:`probe_file` finds without decoding pixels.
+
+    Attributes
+    ----------
+    format : str
+        Pillow's format name ("PNG", "TIFF", ...).
+    width, height : int
+        Size in pixels as stored (before EXIF orientation).
+    mode : str
+        Pillow's mode ("RGB", "I;16", ...); "tifffile" when only tifffile opens it.
+    frames : int
+        Frames or pages; the first is used.
+    """
+
+    format: str
+    width: int
+    height: int
+    mode: str
+    frames: int
 
 
-@contextmanager
-def _quiet(category: type[Warning] = Warning) -> Iterator[None]:
-    """Ignore ``category`` inside the block, without racing other decodes."""
-    with _WARNINGS_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore", category)
-        yield
+def _header_error(path: Path, data: bytes) -> ImageError:
+    """The error for a file Pillow does not recognise."""
+    kind = _sniff(data)
+    if kind is not None:
+        return DamagedImageError(
+            path, f"damaged or truncated {kind} file (its header is incomplete)"
+        )
+    if _looks_like_text(data[:512]):
+        return NotAnImageError(path, "not an image: the file contains text")
+    return NotAnImageError(
+        path, "not an image in a format unsr reads (PNG, JPEG, WebP, TIFF, BMP)"
+    )
+
+
+def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise TooLargeError(
+            path,
+            f"the image is too large to decode safely ({width}x{height} = "
+            f"{width * height / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP)",
+        )
+    if width <= 0 or height <= 0:
+        raise DamagedImageError(path, "the image has no pixels (0 width or height)")
 
 
 def _open(path: Path, data: bytes, max_pixels: int) -> Image.Image | None:
@@ -107,41 +148,40 @@ def _open(path: Path, data: bytes, max_pixels: int) -> Image.Image | None:
     Returns None for a TIFF that Pillow cannot open (tifffile may).
     """
     try:
-        # The size is checked below against ``max_pixels``; Pillow's warning
-        # would be an error under strict warning filters.
-        with _quiet(Image.DecompressionBombWarning):
-            image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:
-        raise TooLargeError(
-            path, "the image is too large to decode safely (decompression bomb)"
-        ) from None
+        image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        kind = _sniff(data)
-        if kind == "TIFF":
+        if _sniff(data) == "TIFF":
             return None
-        if kind is not None:
-            raise DamagedImageError(
-                path, f"damaged or truncated {kind} file (its header is incomplete)"
-            ) from None
-        if _looks_like_text(data[:512]):
-            reason = "not an image: the file contains text"
-        else:
-            reason = "not an image in a format unsr reads (PNG, JPEG, WebP, TIFF, BMP)"
-        raise NotAnImageError(path, reason) from None
-    except (OSError, SyntaxError, ValueError) as exc:
+        raise _header_error(path, data) from None
+    except (Image.DecompressionBombError, NotImplementedError, MemoryError):
+        raise  # the guard words these
+    except Exception:  # a header that parses into nonsense
+        if _sniff(data) == "TIFF":
+            return None
+        kind = _sniff(data) or image_kind(data)
         raise DamagedImageError(
-            path, f"damaged or truncated image header ({exc})"
+            path, f"damaged or truncated {kind} file (its header is inconsistent)"
         ) from None
-    width, height = image.size
-    if width * height > max_pixels:
-        raise TooLargeError(
-            path,
-            f"the image is too large to decode safely ({width}x{height} = "
-            f"{width * height / 1e6:.0f} MP, limit {max_pixels / 1e6:.0f} MP)",
-        )
-    if width == 0 or height == 0:
-        raise DamagedImageError(path, "the image has no pixels (0 width or height)")
+    _check_size(path, *image.size, max_pixels)
     return image
+
+
+def image_kind(data: bytes) -> str:
+    """A format name for messages: from the signature, else "image"."""
+    return _sniff(data) or "image"
+
+
+def _frames(image: Image.Image, notes: list[str]) -> None:
+    """Note (and seek to) the first of several frames or pages."""
+    frames = int(getattr(image, "n_frames", 1) or 1)
+    if frames <= 1:
+        return
+    image.seek(0)
+    if image.format == "TIFF":
+        notes.append(f"multi-page: first of {frames} pages used")
+    elif image.format != "MPO":
+        # MPO is a camera JPEG whose extra frames are previews or depth.
+        notes.append(f"animated: first of {frames} frames used")
 
 
 def _rawmode(image: Image.Image) -> str:
@@ -154,34 +194,21 @@ def _rawmode(image: Image.Image) -> str:
     return args if isinstance(args, str) else ""
 
 
-def _is_16bit(image: Image.Image, rawmode: str) -> bool:
-    """True for PNG/TIFF files with 16-bit samples that Pillow would cut to 8."""
+#: Pillow modes whose samples are 8 bits: a deeper file in one is being cut.
+_EIGHT_BIT_MODES = frozenset({"RGB", "RGBA", "RGBX", "LA", "CMYK", "YCbCr", "LAB", "P"})
+
+
+def _is_deep(image: Image.Image, rawmode: str) -> bool:
+    """True for a PNG/TIFF deeper than 8 bits that Pillow would cut to 8."""
+    if image.mode not in _EIGHT_BIT_MODES:
+        return False
     if image.format == "PNG":
         return ";16" in rawmode
     if image.format == "TIFF":
         bits = getattr(image, "tag_v2", {}).get(258)
         values = bits if isinstance(bits, tuple) else (bits,)
-        return 16 in values
+        return any(isinstance(v, int) and v > 8 for v in values)
     return False
-
-
-def _tiff_16bit(data: bytes) -> tuple[np.ndarray, np.ndarray | None, bool] | None:
-    """Decode a 16-bit TIFF with tifffile, which honours every layout.
-
-    OpenCV garbles planar (one plane per channel) TIFFs, so it comes second.
-
-    Returns (colour, alpha, gray) or None when tifffile cannot decode the data
-    (e.g. LZW without the optional imagecodecs package).
-    """
-    from engine.io.tiff import read_tiff
-
-    try:
-        tiff = read_tiff(data, max_pixels=2**62)  # the size was checked already
-    except Exception:  # tifffile raises many types; any failure means "no"
-        return None
-    if tiff.bit_depth != 16:
-        return None
-    return tiff.colour, tiff.alpha, tiff.gray
 
 
 def _opencv_16bit(data: bytes) -> np.ndarray | None:
@@ -198,85 +225,89 @@ def _opencv_16bit(data: bytes) -> np.ndarray | None:
     return np.ascontiguousarray(array)
 
 
-def _split_16bit(
-    image: Image.Image, data: bytes, rawmode: str
-) -> tuple[np.ndarray, np.ndarray | None, bool, int, bool] | None:
-    """Decode a 16-bit RGB(A)/LA PNG or TIFF that Pillow would cut to 8 bits."""
-    if image.format == "TIFF":
-        decoded = _tiff_16bit(data)
-        if decoded is not None:
-            return (*decoded, 16, True)
-        if getattr(image, "tag_v2", {}).get(284) == 2:
-            return None  # planar: OpenCV would interleave the planes wrongly
+def _png_16bit(image: Image.Image, data: bytes, rawmode: str) -> Planes | None:
+    """A 16-bit RGB(A)/LA PNG through OpenCV, its colour key applied.
+
+    Pillow checks the chunks first (CRCs, truncation): it raises a reason the
+    guard can word, where libpng inside OpenCV would print to stderr.
+    """
+    with Image.open(io.BytesIO(data)) as check:
+        check.verify()
     array = _opencv_16bit(data)
     if array is None:
         return None
     if array.ndim == 2:
-        return array, None, True, 16, True
+        return Planes(array, None, True, 16)
     alpha = array[..., 3] if array.shape[2] == 4 else None
     if rawmode.startswith("LA") or image.mode == "LA":
         # Pillow opens 16-bit gray+alpha PNGs as RGBA; OpenCV expands them too.
-        return array[..., 0], alpha, True, 16, True
-    return array[..., :3], alpha, False, 16, True
+        return Planes(array[..., 0], alpha, True, 16)
+    colour = np.ascontiguousarray(array[..., :3])
+    key = image.info.get("transparency")
+    if alpha is None and key is not None:
+        alpha = key_alpha(colour, key, 1, 65535)
+    return Planes(colour, alpha, False, 16)
 
 
-def _cmyk_to_rgb(image: Image.Image, notes: list[str]) -> Image.Image:
-    """Convert CMYK with its embedded profile when there is one.
+def _deep_planes(
+    path: Path, image: Image.Image, data: bytes, rawmode: str, notes: list[str]
+) -> Planes:
+    """Full-depth planes of a deep PNG/TIFF, or a plain refusal.
 
-    Pillow has already undone Adobe's inverted CMYK in JPEGs while decoding, so
-    its values are ink amounts; without a profile its naive conversion is used.
+    README promises that 16-bit stays 16-bit; a file that cannot be decoded at
+    its depth is refused rather than quietly cut to 8 bits.
     """
-    icc = image.info.get("icc_profile")
-    if icc:
+    from engine.io.tiff import read_tiff
+
+    kind = image.format or "image"
+    if image.format == "PNG":
+        planes = _png_16bit(image, data, rawmode)
+    else:
         try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            target = ImageCms.createProfile("sRGB")
-            converted = ImageCms.profileToProfile(
-                image, source, target, outputMode="RGB"
-            )
-            if converted is not None:
-                notes.append("CMYK converted to sRGB with the embedded profile")
-                return converted
-        except (ImageCms.PyCMSError, OSError, ValueError):
-            pass
-    notes.append("CMYK converted to RGB without a colour profile")
-    return image.convert("RGB")
+            tiff = read_tiff(data, max_pixels=2**62)  # the size was checked
+            notes.extend(tiff.notes)
+            return tiff.planes
+        except Exception as exc:  # the codec is missing or the data is damaged
+            detail = plain_reason(exc, kind)
+            raise UnsupportedImageError(
+                path,
+                f"a {kind} deeper than 8 bits that cannot be read at its full "
+                f"depth ({detail}); unsr does not cut it to 8 bits",
+            ) from None
+    if planes is None:
+        raise UnsupportedImageError(
+            path,
+            f"a 16-bit {kind} that cannot be read at its full depth; unsr does "
+            "not cut it to 8 bits",
+        )
+    return planes
 
 
-def _pixels(
-    image: Image.Image, notes: list[str]
-) -> tuple[np.ndarray, np.ndarray | None, bool, int, bool]:
-    """Return (colour, alpha, gray, bit depth, icc still valid) in stored order.
+@dataclass(frozen=True, eq=False)
+class _Decoded:
+    planes: Planes
+    icc: bytes | None
+    exif: bytes | None
+    orientation: int
 
-    Colour is uint8/uint16/float (H, W) for gray or (H, W, 3); alpha likewise.
-    """
-    mode = image.mode
-    if mode == "CMYK":
-        return np.asarray(_cmyk_to_rgb(image, notes)), None, False, 8, False
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        return np.asarray(image).astype(np.uint16), None, True, 16, True
-    if mode == "I":
-        wide = np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
-        return wide, None, True, 16, True
-    if mode == "F":
-        return np.clip(np.asarray(image), 0.0, 1.0) * 65535.0, None, True, 16, True
-    if mode in ("1", "L"):
-        return np.asarray(image.convert("L")), None, True, 8, True
-    if mode in ("LA", "La"):
-        la = np.asarray(image.convert("LA"))
-        return la[..., 0], la[..., 1], True, 8, True
-    if mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in image.info
-        converted = image.convert("RGBA" if has_alpha else "RGB")
-        if has_alpha:
-            rgba = np.asarray(converted)
-            return rgba[..., :3], rgba[..., 3], False, 8, True
-        return np.asarray(converted), None, False, 8, True
-    if mode in ("RGBA", "RGBa", "RGBX"):
-        rgba = np.asarray(image.convert("RGBA"))
-        alpha = rgba[..., 3] if mode != "RGBX" else None
-        return rgba[..., :3], alpha, False, 8, True
-    return np.asarray(image.convert("RGB")), None, False, 8, mode in ("RGB",)
+
+def _decode(path: Path, image: Image.Image, data: bytes, notes: list[str]) -> _Decoded:
+    """Decode the first frame and its metadata (inside the guard)."""
+    _frames(image, notes)
+    rawmode = _rawmode(image)
+    if _is_deep(image, rawmode):
+        # Pillow would decode these to 8 bits: skip its decode entirely.
+        planes = _deep_planes(path, image, data, rawmode, notes)
+    else:
+        tiles = getattr(image, "tile", None)
+        tile = tiles[0] if tiles else None  # load() clears it
+        image.load()
+        planes = planes_from_pillow(image, data, tile, notes)
+    from_tiff = image.format == "TIFF"
+    exif, orientation = clean_exif(image, data, from_tiff=from_tiff, notes=notes)
+    icc = image.info.get("icc_profile") if planes.icc_valid else None
+    icc = icc if isinstance(icc, bytes) and icc else None
+    return _Decoded(planes, icc, exif, orientation)
 
 
 def _to_float(array: np.ndarray, bit_depth: int) -> FloatArray:
@@ -285,92 +316,30 @@ def _to_float(array: np.ndarray, bit_depth: int) -> FloatArray:
     return out
 
 
-def decode_file(path: str | os.PathLike[str], max_pixels: int) -> ImageData:
-    """Read and decode ``path``; see :func:`engine.io.images.read`."""
-    path = Path(path)
-    data = _read_bytes(path)
-    image = _open(path, data, max_pixels)
-    if image is None:
-        return _read_tiff(path, data, max_pixels)
-    notes: list[str] = []
-    frames = int(getattr(image, "n_frames", 1) or 1)
-    # Decoders warn about oddities they repair (corrupt EXIF, palette
-    # transparency); the image is usable, so these must not become errors.
-    with image, _quiet():
-        return _decode(path, image, data, frames, notes)
-
-
-def _decode(
-    path: Path, image: Image.Image, data: bytes, frames: int, notes: list[str]
-) -> ImageData:
-    try:
-        if frames > 1:
-            image.seek(0)
-            if image.format == "TIFF":
-                notes.append(f"multi-page: first of {frames} pages used")
-            elif image.format != "MPO":
-                # MPO is a camera JPEG whose extra frames are previews or depth.
-                notes.append(f"animated: first of {frames} frames used")
-        rawmode = _rawmode(image)
-        sixteen = _is_16bit(image, rawmode)
-        decoded = None
-        if sixteen and image.mode in ("RGB", "RGBA", "LA"):
-            # Pillow would decode these to 8 bits: skip its decode entirely.
-            decoded = _split_16bit(image, data, rawmode)
-            if decoded is None:
-                notes.append("16-bit data could only be read as 8 bits")
-        if decoded is None:
-            image.load()
-            decoded = _pixels(image, notes)
-        colour, alpha, gray, bit_depth, icc_valid = decoded
-    except ImageError:
-        raise
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise DamagedImageError(
-            path, f"damaged or truncated image data ({reason})"
-        ) from None
-    exif, orientation = clean_exif(image, data, from_tiff=image.format == "TIFF")
-    icc = image.info.get("icc_profile") if icc_valid else None
-    icc = icc if isinstance(icc, bytes) and icc else None
-    return _assemble(
-        path, colour, alpha, gray, bit_depth, icc, exif, orientation, notes
-    )
-
-
-def _assemble(
-    path: Path,
-    colour: np.ndarray,
-    alpha: np.ndarray | None,
-    gray: bool,
-    bit_depth: int,
-    icc: bytes | None,
-    exif: bytes | None,
-    orientation: int,
-    notes: list[str],
-) -> ImageData:
+def _assemble(path: Path, decoded: _Decoded, notes: list[str]) -> ImageData:
     """Turn stored-order integer planes into an upright float ImageData."""
-    rgb = _to_float(orient(colour, orientation), bit_depth)
+    planes, orientation = decoded.planes, decoded.orientation
+    rgb = _to_float(orient(planes.colour, orientation), planes.bit_depth)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=2)
     alpha_f = None
-    if alpha is not None:
-        alpha_f = _to_float(orient(alpha, orientation), bit_depth)
+    if planes.alpha is not None:
+        alpha_f = _to_float(orient(planes.alpha, orientation), planes.bit_depth)
     return ImageData(
         rgb=np.ascontiguousarray(rgb),
         alpha=alpha_f,
-        bit_depth=bit_depth,
-        gray=gray,
-        icc_profile=icc,
-        exif=exif,
+        bit_depth=planes.bit_depth,
+        gray=planes.gray,
+        icc_profile=decoded.icc,
+        exif=decoded.exif,
         source=path,
         notes=tuple(notes),
     )
 
 
-def _read_tiff(path: Path, data: bytes, max_pixels: int) -> ImageData:
+def _read_tiff(path: Path, data: bytes, max_pixels: int, notes: list[str]) -> _Decoded:
     """Read a TIFF that Pillow cannot open, with tifffile."""
-    from engine.io.tiff import TiffTooLargeError, read_tiff
+    from engine.io.tiff import TiffLayoutError, TiffTooLargeError, read_tiff
 
     try:
         tiff = read_tiff(data, max_pixels)
@@ -378,18 +347,50 @@ def _read_tiff(path: Path, data: bytes, max_pixels: int) -> ImageData:
         raise TooLargeError(
             path, f"the image is too large to decode safely ({exc})"
         ) from None
-    except Exception as exc:  # tifffile raises many types for broken files
-        raise DamagedImageError(
-            path, f"damaged or unsupported TIFF ({exc or type(exc).__name__})"
-        ) from None
-    notes = ["read with tifffile: EXIF not kept"]
+    except TiffLayoutError as exc:
+        raise UnsupportedImageError(path, f"{exc}") from None
     if tiff.pages > 1:
-        notes.insert(0, f"multi-page: first of {tiff.pages} pages used")
+        notes.append(f"multi-page: first of {tiff.pages} pages used")
+    notes.extend(tiff.notes)
+    notes.append("read with tifffile: EXIF not kept")
     orientation = tiff.orientation if 1 <= tiff.orientation <= 8 else 1
-    return _assemble(
-        path, tiff.colour, tiff.alpha, tiff.gray, tiff.bit_depth,
-        tiff.icc_profile, None, orientation, notes,
-    )  # fmt: skip
+    return _Decoded(tiff.planes, tiff.icc_profile, None, orientation)
 
 
-__all__ = ["decode_file"]
+def decode_file(path: str | os.PathLike[str], max_pixels: int) -> ImageData:
+    """Read and decode ``path``; see :func:`engine.io.images.read`."""
+    path = Path(path)
+    data = _read_bytes(path)
+    notes: list[str] = []
+    with reading(path, image_kind(data)), quiet_libraries(notes):
+        image = _open(path, data, max_pixels)
+        if image is None:
+            decoded = _read_tiff(path, data, max_pixels, notes)
+        else:
+            # Now the format is known, the reasons can name it.
+            with image, reading(path, image.format or image_kind(data)):
+                decoded = _decode(path, image, data, notes)
+    return _assemble(path, decoded, notes)
+
+
+def probe_file(path: str | os.PathLike[str], max_pixels: int) -> Header:
+    """Check a file's header, size and frames without decoding its pixels."""
+    path = Path(path)
+    data = _read_bytes(path)
+    notes: list[str] = []
+    with reading(path, image_kind(data)), quiet_libraries(notes):
+        image = _open(path, data, max_pixels)
+        if image is None:
+            import tifffile
+
+            with tifffile.TiffFile(io.BytesIO(data)) as tif:
+                page = tif.pages.first
+                width, height = int(page.imagewidth), int(page.imagelength)
+                _check_size(path, width, height, max_pixels)
+                return Header("TIFF", width, height, "tifffile", len(tif.pages))
+        with image:
+            frames = int(getattr(image, "n_frames", 1) or 1)
+            return Header(image.format or "?", *image.size, image.mode, frames)
+
+
+__all__ = ["Header", "decode_file", "probe_file"]

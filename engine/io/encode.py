@@ -9,6 +9,7 @@ an EXIF sub-IFD).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import struct
 import zlib
@@ -17,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from engine.io.meta import add_png_chunks, exif_ascii_tags, has_sub_ifds, png_chunk
+from engine.io.meta import (
+    add_png_chunks,
+    exif_ascii_tags,
+    exif_beyond_text,
+    exif_loads,
+    has_sub_ifds,
+    png_chunk,
+)
 
 if TYPE_CHECKING:
     from engine.io.types import ImageData
@@ -48,11 +56,7 @@ def _planes(image: ImageData, bits: int) -> tuple[np.ndarray, np.ndarray | None]
 
 
 def _flatten_on_white(image: ImageData) -> ImageData:
-    """Composite over white for formats without (dependable) alpha.
-
-    Pillow reads 32-bit BMPs back as opaque RGB and many viewers do too, so BMP
-    is treated like JPEG rather than risk garbage under transparent pixels.
-    """
+    """Composite over white for JPEG, which has no alpha (a note says so)."""
     if image.alpha is None:
         return image
     a = image.alpha[..., None]
@@ -60,10 +64,36 @@ def _flatten_on_white(image: ImageData) -> ImageData:
     return image.with_pixels(rgb, None)
 
 
+def _bmp_rgba(colour: np.ndarray, alpha: np.ndarray) -> bytes:
+    """A 32-bit BMP with an alpha mask (BITMAPV4HEADER, BI_BITFIELDS).
+
+    Pillow cannot write one (its 32-bit BMPs say nothing about alpha, and it
+    reads them back as opaque); browsers, image editors and Pillow itself read
+    this layout's fourth byte as alpha.
+    """
+    height, width = alpha.shape
+    rgb = colour if colour.ndim == 3 else np.repeat(colour[..., None], 3, axis=2)
+    bgra = np.dstack([rgb[..., ::-1], alpha])[::-1]  # rows bottom-up
+    pixels = np.ascontiguousarray(bgra, np.uint8).tobytes()
+    info_size, offset = 108, 14 + 108
+    masks = struct.pack("<4I", 0x00FF0000, 0x0000FF00, 0x000000FF, 0xFF000000)
+    info = (
+        struct.pack("<IiiHHIIiiII", info_size, width, height, 1, 32, 3,
+                    len(pixels), 2835, 2835, 0, 0)
+        + masks
+        + b"sRGB"[::-1]  # LCS_sRGB, stored little-endian
+        + bytes(36 + 12)  # colour endpoints and gammas (unused for sRGB)
+    )  # fmt: skip
+    head = b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset)
+    return head + info + pixels
+
+
 def _encode_pillow(image: ImageData, fmt: str, quality: int) -> bytes:
-    if fmt in ("jpeg", "bmp"):
+    if fmt == "jpeg":
         image = _flatten_on_white(image)
     colour, alpha = _planes(image, 8)
+    if fmt == "bmp" and alpha is not None:
+        return _bmp_rgba(colour, alpha)
     if alpha is None:
         pil = Image.fromarray(colour, "L" if colour.ndim == 2 else "RGB")
     elif colour.ndim == 2 and fmt in ("png", "tiff"):
@@ -137,9 +167,6 @@ def _encode_tiff16(image: ImageData) -> bytes:
         extratags.append((34675, 7, len(icc), icc, True))
     for tag, value in exif_ascii_tags(image.exif):
         extratags.append((tag, 2, None, value, True))
-    if colour.ndim == 2 and alpha is not None:
-        # Pillow cannot open 16-bit gray+alpha TIFFs: write RGBA, readable anywhere.
-        colour = np.repeat(colour[..., None], 3, axis=2)
     photometric = "minisblack" if colour.ndim == 2 else "rgb"
     array = colour if alpha is None else np.dstack([colour, alpha])
     buffer = io.BytesIO()
@@ -155,6 +182,37 @@ def _encode_tiff16(image: ImageData) -> bytes:
         extratags=extratags,
     )
     return buffer.getvalue()
+
+
+def losses(image: ImageData, fmt: str, bit_depth: int | None = None) -> list[str]:
+    """What writing ``image`` as ``fmt`` cannot keep, one plain line each.
+
+    Parameters
+    ----------
+    image
+        What is about to be written.
+    fmt
+        The format name ("png", "jpeg", ...).
+    bit_depth
+        The depth asked for (None: the image's own). Asking for 8 bits is a
+        choice, not a loss.
+    """
+    name = fmt.upper()
+    lost = []
+    if image.alpha is not None and fmt == "jpeg":
+        lost.append("JPEG has no alpha: transparent areas were flattened onto white")
+    if image.bit_depth == 16 and bit_depth is None and fmt not in SIXTEEN_BIT_FORMATS:
+        lost.append(f"{name} holds 8 bits per channel: written as 8-bit")
+    if image.gray and fmt == "webp":
+        lost.append("WebP has no gray mode: written as RGB (still gray)")
+    if image.gray and image.alpha is not None and fmt == "bmp":
+        lost.append("BMP has no gray+alpha mode: written as RGBA (still gray)")
+    if fmt == "bmp" and (image.icc_profile or image.exif):
+        lost.append("BMP holds no ICC profile or EXIF: they were left out")
+    bits = bit_depth if bit_depth is not None else image.bit_depth
+    if fmt == "tiff" and bits == 16 and exif_beyond_text(image.exif):
+        lost.append("a 16-bit TIFF keeps only the EXIF's text tags (camera, date)")
+    return lost
 
 
 def encode(
@@ -177,6 +235,9 @@ def encode(
             f"{fmt.upper()} stores at most {limit} pixels per side, the image is "
             f"{image.width}x{image.height}; use PNG or TIFF"
         )
+    if image.exif and not exif_loads(image.exif):
+        # An EXIF block no writer can parse would fail the whole write.
+        image = dataclasses.replace(image, exif=None)
     bits = bit_depth if bit_depth is not None else image.bit_depth
     if bits == 16 and fmt not in SIXTEEN_BIT_FORMATS:
         if bit_depth == 16:
@@ -189,4 +250,4 @@ def encode(
     return _encode_pillow(image, fmt, quality)
 
 
-__all__ = ["MAX_EDGE", "PNG_LEVEL", "SIXTEEN_BIT_FORMATS", "encode"]
+__all__ = ["MAX_EDGE", "PNG_LEVEL", "SIXTEEN_BIT_FORMATS", "encode", "losses"]

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.io.decode import decode_file
+from engine.io.decode import Header, decode_file, probe_file
+from engine.io.guard import quiet_libraries, writing
 from engine.io.save import atomic_write, same_file
 from engine.io.types import (
     DEFAULT_MAX_PIXELS,
@@ -33,6 +34,7 @@ from engine.io.types import (
     ImageError,
     NotAnImageError,
     TooLargeError,
+    UnsupportedImageError,
     WriteError,
 )
 
@@ -133,16 +135,46 @@ def write(
         raise WriteError(path, "refusing to write over an input image")
     if path.exists() and not overwrite:
         raise WriteError(path, EXISTS_REASON)
-    try:
+    notes: list[str] = []
+    with writing(path, name), quiet_libraries(notes):
         payload = encode(image, name, quality=quality, bit_depth=bit_depth)
-    except ValueError as exc:
-        raise WriteError(path, str(exc)) from None
-    except OSError as exc:  # Pillow's encoders report their failures as OSError
-        raise WriteError(
-            path, f"could not be encoded as {name.upper()}: {exc}"
-        ) from None
     atomic_write(path, payload, overwrite)
     return path
+
+
+def losses(
+    image: ImageData,
+    path: str | os.PathLike[str],
+    *,
+    fmt: str | None = None,
+    bit_depth: int | None = None,
+) -> list[str]:
+    """What writing ``image`` to ``path`` cannot keep, one plain line each.
+
+    For example "JPEG has no alpha: transparent areas were flattened onto
+    white". Empty when the output keeps everything the image has.
+    """
+    from engine.io.encode import losses as format_losses
+
+    return format_losses(image, format_for(path, fmt), bit_depth)
+
+
+def probe(
+    path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Header:
+    """Check that ``path`` opens as an image, cheaply (no pixels decoded).
+
+    For refusing a file at once (the app's drop zone) with the same typed
+    errors :func:`read` raises: missing, empty, not an image, damaged header,
+    broken frame count, too large, unsupported variant. A file that passes can
+    still fail in :func:`read` when its pixel data is damaged.
+
+    Returns
+    -------
+    Header
+        Format, stored size, Pillow mode and number of frames.
+    """
+    return probe_file(path, max_pixels)
 
 
 def from_array(rgb: Any, alpha: Any = None) -> ImageData:
@@ -159,13 +191,17 @@ __all__ = [
     "READABLE_SUFFIXES",
     "SUFFIX_FOR",
     "DamagedImageError",
+    "Header",
     "ImageData",
     "ImageError",
     "NotAnImageError",
     "TooLargeError",
+    "UnsupportedImageError",
     "WriteError",
     "format_for",
     "from_array",
+    "losses",
+    "probe",
     "read",
     "write",
 ]

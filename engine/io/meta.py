@@ -27,6 +27,9 @@ _STRUCTURAL_TAGS = frozenset(
     }
 )  # fmt: skip
 
+#: IFD0 tags that point to sub-IFDs (Exif, GPS, Interoperability).
+SUB_IFD_TAGS = (0x8769, 0x8825, 0xA005)
+
 #: ASCII IFD0 tags a 16-bit TIFF written by tifffile can carry over.
 ASCII_IFD0_TAGS = (270, 271, 272, 305, 306, 315, 33432)
 
@@ -82,7 +85,10 @@ def png_exif_chunk(png: bytes) -> bytes | None:
 
 
 def clean_exif(
-    image: Image.Image, image_bytes: bytes, from_tiff: bool
+    image: Image.Image,
+    image_bytes: bytes,
+    from_tiff: bool,
+    notes: list[str] | None = None,
 ) -> tuple[bytes | None, int]:
     """Return (EXIF bytes with orientation reset to 1, the original orientation).
 
@@ -94,12 +100,16 @@ def clean_exif(
         The file's bytes (PNG chunks are searched directly).
     from_tiff
         True for TIFF sources, whose storage tags are dropped.
+    notes
+        Receives a line when an EXIF block exists but cannot be carried over.
 
     Returns
     -------
     tuple
         The EXIF block (None when the file has none) and the orientation 1..8.
+        A returned block always loads again (every writer can use it).
     """
+    notes = notes if notes is not None else []
     try:
         if image.format == "PNG" and "exif" not in image.info:
             # Pillow's PNG getexif() decodes every pixel to look for an eXIf
@@ -110,9 +120,10 @@ def clean_exif(
                 exif.load(block)
         else:
             exif = image.getexif()
+        raw = exif.get(ORIENTATION_TAG, 1)
     except Exception:  # A damaged EXIF block must not cost the photo.
+        notes.append("damaged EXIF data: not kept")
         return None, 1
-    raw = exif.get(ORIENTATION_TAG, 1)
     orientation = raw if isinstance(raw, int) and 1 <= raw <= 8 else 1
     if from_tiff:
         for tag in list(exif):
@@ -122,37 +133,94 @@ def clean_exif(
         return None, orientation
     if ORIENTATION_TAG in exif:
         exif[ORIENTATION_TAG] = 1
+    block = _portable_bytes(exif)
+    if block is None:
+        notes.append("damaged EXIF data: not kept")
+    return block, orientation
+
+
+def exif_loads(block: bytes) -> bool:
+    """True when ``block`` parses again, sub-IFDs included."""
     try:
-        return exif.tobytes(), orientation
+        check = Image.Exif()
+        check.load(block)
+        dict(check)
+        for tag in SUB_IFD_TAGS:
+            if tag in check:
+                check.get_ifd(tag)
     except Exception:
-        return None, orientation
+        return False
+    return True
 
 
-#: IFD0 tags that point to sub-IFDs (Exif, GPS, Interoperability).
-SUB_IFD_TAGS = (0x8769, 0x8825, 0xA005)
+def _portable_bytes(exif: Image.Exif) -> bytes | None:
+    """Serialise ``exif`` as a classic (not Big) TIFF block that loads again.
+
+    A BigTIFF's IFD0 comes back from Pillow with a BigTIFF header that no
+    EXIF reader (Pillow included) can load; copying the tags into a fresh
+    block gives the classic layout every format expects.
+    """
+    try:
+        block = exif.tobytes()
+        if not getattr(exif, "bigtiff", False) and exif_loads(block):
+            return block
+        fresh = Image.Exif()
+        for tag, value in exif.items():
+            if tag in SUB_IFD_TAGS:
+                value = exif.get_ifd(tag)
+                if not value:
+                    continue
+            fresh[tag] = value
+        block = fresh.tobytes()
+    except Exception:
+        return None
+    return block if exif_loads(block) else None
 
 
 def has_sub_ifds(exif: bytes | None) -> bool:
     """Return True when an EXIF block has an Exif, GPS or Interop sub-IFD."""
     if not exif:
         return False
-    parsed = Image.Exif()
-    parsed.load(exif)
-    return any(tag in parsed for tag in SUB_IFD_TAGS)
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        return any(tag in parsed for tag in SUB_IFD_TAGS)
+    except Exception:  # unreadable: treat as plain tags, never fail the write
+        return False
 
 
 def exif_ascii_tags(exif: bytes | None) -> list[tuple[int, str]]:
     """Return the plain-text IFD0 tags of an EXIF block (for tifffile output)."""
     if not exif:
         return []
-    parsed = Image.Exif()
-    parsed.load(exif)
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+    except Exception:  # unreadable: nothing to carry over
+        return []
     tags: list[tuple[int, str]] = []
     for tag in ASCII_IFD0_TAGS:
         value: Any = parsed.get(tag)
         if isinstance(value, str) and value:
             tags.append((tag, value))
     return tags
+
+
+#: IFD0 tags a 16-bit TIFF output loses nothing by dropping (it sets its own).
+_LAYOUT_TAGS = frozenset({ORIENTATION_TAG, 282, 283, 296})
+
+
+def exif_beyond_text(exif: bytes | None) -> bool:
+    """True when an EXIF block holds more than :func:`exif_ascii_tags` keeps."""
+    if not exif:
+        return False
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        extra = set(parsed) - set(ASCII_IFD0_TAGS) - _LAYOUT_TAGS
+    except Exception:  # unreadable: nothing would be kept anyway
+        return False
+    return bool(extra)
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -182,6 +250,8 @@ __all__ = [
     "add_png_chunks",
     "clean_exif",
     "exif_ascii_tags",
+    "exif_beyond_text",
+    "exif_loads",
     "has_sub_ifds",
     "orient",
     "png_chunk",

@@ -3,6 +3,10 @@
 The bytes go to a hidden temp file beside the target, are flushed to disk, and
 then take the target's name; whatever fails on the way, the temp file is
 removed, so no partial output is ever left behind.
+
+A process killed outright (kill -9, power cut) cannot remove its temp file, so
+the name says whose it is: ``.NAME.unsr-<pid>-<random>.part``. A later batch
+removes the ones whose writer is gone (:func:`part_owner` reads the pid back).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -36,6 +41,22 @@ def _write_reason(exc: OSError, folder: Path) -> str:
     return f"could not be written: {exc.strerror or exc}"
 
 
+#: unsr's own temp-file names: ``.NAME.unsr-<pid>-<8 hex>.part``.
+_PART = re.compile(r"^\..+\.unsr-(\d+)-[0-9a-f]{8}\.part$")
+
+
+def part_name(name: str, pid: int | None = None) -> str:
+    """The temp-file name for target ``name``, written by process ``pid``."""
+    writer = os.getpid() if pid is None else pid
+    return f".{name}.unsr-{writer}-{secrets.token_hex(4)}.part"
+
+
+def part_owner(name: str) -> int | None:
+    """The pid in one of unsr's temp-file names, or None for any other name."""
+    match = _PART.match(name)
+    return int(match.group(1)) if match else None
+
+
 def _create_temp(folder: Path, name: str) -> tuple[int, str]:
     """Create a new hidden temp file beside the target; return (fd, path).
 
@@ -44,7 +65,7 @@ def _create_temp(folder: Path, name: str) -> tuple[int, str]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = str(folder / f".{name}.{secrets.token_hex(4)}.part")
+        tmp = str(folder / part_name(name))
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
@@ -99,4 +120,4 @@ def atomic_write(path: Path, payload: bytes, overwrite: bool) -> None:
                 os.unlink(tmp)
 
 
-__all__ = ["atomic_write", "same_file"]
+__all__ = ["atomic_write", "part_name", "part_owner", "same_file"]

@@ -73,6 +73,10 @@ class TooLargeError(ImageError):
     """The image has more pixels than is safe to decode (a decompression bomb)."""
 
 
+class UnsupportedImageError(ImageError):
+    """The file is an image, but in a variant unsr cannot read faithfully."""
+
+
 class WriteError(ImageError):
     """An output could not be written (exists, input, permission, disk full)."""
 
@@ -137,5 +141,6 @@ __all__ = [
     "ImageError",
     "NotAnImageError",
     "TooLargeError",
+    "UnsupportedImageError",
     "WriteError",
 ]

@@ -117,6 +117,9 @@ class Method:
         "builtin", "pretrained" or "trained", for grouping in lists.
     info : Mapping[str, str]
         Extra facts to show (architecture, source file, training data).
+    native_scale : int or None
+        The factor a network computes (an x4 model: 4); other scales resize
+        its output. None for methods that do every scale natively.
     """
 
     id: str
@@ -128,6 +131,14 @@ class Method:
     fit: FitFn | None = None
     kind: Literal["builtin", "pretrained", "trained"] = "builtin"
     info: Mapping[str, str] = field(default_factory=dict)
+    native_scale: int | None = None
+
+    @property
+    def default_scale(self) -> int:
+        """The scale used when none is asked for: the native one, else x2."""
+        if self.native_scale in self.scales:
+            return int(self.native_scale)
+        return 2 if 2 in self.scales else self.scales[0]
 
     @property
     def needs_fit(self) -> bool:

@@ -119,6 +119,7 @@ def method_for(entry: Entry) -> Method:
         upscaler=_upscaler(entry.path, entry.name),
         kind="pretrained",
         info={"file": str(entry.path), "source": entry.source, **info_facts(info)},
+        native_scale=info.scale,
     )
 
 

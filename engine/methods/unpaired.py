@@ -164,6 +164,7 @@ def method_for(path: Path) -> Method | None:
         label=f"{name} ({recipe.label})",
         description=description,
         scales=(int(head["scale"]),),
+        native_scale=int(head["scale"]),
         profiles={"default": TrainedParams()},
         upscaler=_upscaler_for(path),
         kind="trained",

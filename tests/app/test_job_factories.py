@@ -48,7 +48,38 @@ def test_real_job_writes_the_result_and_keeps_alpha(tmp_path: Path) -> None:
     with Image.open(outcome.output) as img:
         assert img.size == (16, 12) and img.mode == "RGBA"
     assert src.read_bytes() == before
-    assert not list(tmp_path.glob(".unsr-*")), "no temp file is left behind"
+    assert _temp_files(tmp_path) == [], "no temp file is left behind"
+
+
+#: How engine/io/save.py names a file being written: ``.NAME.xxxxxxxx.part``.
+_TEMP_GLOB = ".*.part"
+
+
+def _temp_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(_TEMP_GLOB))
+
+
+def test_the_temp_file_glob_matches_what_unsr_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Look in the folder at the moment the engine renames its temp file into
+    # place: the glob must find exactly that temp file then, and nothing after.
+    from engine.io import save
+
+    seen: list[tuple[str, list[Path]]] = []
+    publish = save._publish
+
+    def watched(tmp: str, path: Path, overwrite: bool) -> None:
+        seen.append((tmp, _temp_files(path.parent)))
+        publish(tmp, path, overwrite)
+
+    monkeypatch.setattr(save, "_publish", watched)
+    src = _png(tmp_path / "photo.png")
+    jobs.run(job_factories.process_file_job(src, RunRequest("bicubic", 2), None))
+    [(tmp, found)] = seen
+    assert found == [Path(tmp)]
+    assert found[0].name.startswith(".photo_bicubic_x2.png.")
+    assert _temp_files(tmp_path) == []
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, I am text"])
@@ -66,3 +97,50 @@ def test_metrics_job_scores_identical_images_perfectly() -> None:
     scores = jobs.run(job_factories.metrics_job(img, img))
     assert scores["SSIM"] == pytest.approx(1.0)
     assert scores["PSNR"] > 60 or np.isinf(scores["PSNR"])  # type: ignore[operator]
+
+
+def test_the_method_is_resolved_once_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.batch import file
+
+    calls: list[str] = []
+    real = file.get_method
+
+    def counting(method_id: str):  # type: ignore[no-untyped-def]
+        calls.append(method_id)
+        return real(method_id)
+
+    monkeypatch.setattr(file, "get_method", counting)
+    batch = job_factories.FileJobs()
+    request = RunRequest("bicubic", 2)
+    for name in ("a.png", "b.png", "c.png"):
+        jobs.run(batch(_png(tmp_path / name), request, None))
+    assert calls == ["bicubic"]
+    jobs.run(job_factories.FileJobs()(_png(tmp_path / "d.png"), request, None))
+    assert calls == ["bicubic", "bicubic"]  # a new batch looks it up again
+
+
+def test_folders_expand_as_the_batch_planner_scans_them(tmp_path: Path) -> None:
+    from engine import batch as engine_batch
+
+    shoot = tmp_path / "shoot"
+    kept = [_png(shoot / "a.png"), _png(shoot / "day2" / "b.png")]
+    _png(shoot / ".hidden.png")  # dot files are not photos of the shoot
+    _png(shoot / ".thumbs" / "c.png")
+    # An earlier result of this method and scale, written by unsr (the run
+    # history knows it; a user's file of that name would be an input).
+    jobs.run(engine_batch.process_file(kept[0], None, "bicubic", 2))
+    assert (shoot / "a_bicubic_x2.png").exists()
+    (shoot / "day2" / "loop").symlink_to(shoot, target_is_directory=True)
+    (shoot / "notes.txt").write_text("not an image")
+    single = _png(tmp_path / "single.png")
+    found = jobs.run(
+        job_factories.expand_job(
+            [single, shoot, tmp_path / "missing.png"], RunRequest("bicubic", 2)
+        )
+    )
+    assert list(found.files) == [(single, None), *[(p, shoot) for p in kept]]
+    assert len(found.thumbnails) == 3
+    assert not found.thumbnails[0].isNull()
+    assert found.problems == ((tmp_path / "missing.png", "it does not exist"),)

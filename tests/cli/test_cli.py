@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,8 +110,11 @@ def test_unwritable_output_folder(
 
     monkeypatch.setattr(os, "open", refuse)
     assert main(["upscale", str(a), "-o", str(out)]) == 1
-    assert f"no permission to write in {out}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"cannot write to {out}: no permission" in err
+    assert "nothing was done" in err
     assert list(out.iterdir()) == []
+    assert Store().runs() == []  # found out before any file was upscaled
 
 
 def test_unexpected_error_in_a_method_does_not_stop_batch(
@@ -156,13 +160,36 @@ def test_existing_output_skipped_not_overwritten(
     tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a = _save(tmp_path / "a.png", rng)
-    (tmp_path / "a_bicubic_x2.png").write_bytes(b"keep")
     assert main(["upscale", str(a)]) == 0
-    assert (tmp_path / "a_bicubic_x2.png").read_bytes() == b"keep"
+    ours = tmp_path / "a_bicubic_x2.png"
+    before = ours.read_bytes()
+    capsys.readouterr()
+    assert main(["upscale", str(a)]) == 0
     captured = capsys.readouterr()
-    assert "skipped" in captured.err and "1 skipped" in captured.out
+    assert "skipped: already written by unsr" in captured.err
+    assert "0 written, 1 skipped, 0 failed" in captured.out
+    assert ours.read_bytes() == before
     assert main(["upscale", str(a), "--overwrite"]) == 0
-    assert images.read(tmp_path / "a_bicubic_x2.png").width == 48
+    assert "1 written" in capsys.readouterr().out
+
+
+def test_users_file_named_like_an_output_is_never_done_nor_replaced(
+    tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _save(tmp_path / "a.png", rng)
+    theirs = tmp_path / "a_bicubic_x2.png"
+    theirs.write_bytes(b"keep")
+    for flags in ([], ["--overwrite"]):
+        assert main(["upscale", str(a), *flags]) == 0
+        assert theirs.read_bytes() == b"keep"
+        captured = capsys.readouterr()
+        assert "not written by unsr" in captured.err
+        assert "skipped" not in captured.out
+    written = tmp_path / "a_bicubic_x2-2.png"
+    assert images.read(written).width == 48
+    # Only the distinct flag replaces a file unsr did not write.
+    assert main(["upscale", str(a), "--overwrite-any"]) == 0
+    assert images.read(theirs).width == 48
 
 
 def test_output_file_for_one_input(
@@ -351,3 +378,47 @@ def test_batch_progress_eta() -> None:
     progress.step()
     assert progress.prefix() == "[2/4]"
     assert progress.status() == "batch [#####---------------] 1/4 files, ETA 0:30"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux names may be any bytes")
+def test_file_name_that_is_not_utf8(
+    tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    name = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not valid UTF-8
+    src = _save(tmp_path / name, rng)
+    assert main(["upscale", str(src)]) == 0
+    captured = capsys.readouterr()
+    assert "1 written, 0 failed" in captured.out
+    assert "caf\\xe9.png" in captured.err  # shown readably
+    (record,) = Store().runs()
+    assert record.status == "done" and record.input_path == src
+    assert record.output == tmp_path / os.fsdecode(b"caf\xe9_bicubic_x2.png")
+    assert main(["runs"]) == 0
+    assert "caf\\xe9.png" in capsys.readouterr().out
+
+
+def test_unwritable_history_stops_before_any_work(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    a = _save(tmp_path / "a.png", rng)
+    Store()  # the history exists; then its folder turns read-only
+    data = os.environ["UNSR_DATA_DIR"]
+    real_open = os.open
+
+    def refuse(path: str, *args: int) -> int:
+        if str(path).startswith(data) and ".unsr-probe-" in str(path):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    assert main(["upscale", str(a)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot record runs in {data}" in err and "nothing was done" in err
+    assert not (tmp_path / "a_bicubic_x2.png").exists()

@@ -88,12 +88,44 @@ def test_plan_ignores_its_own_earlier_outputs(
     tmp_path: Path, photo: np.ndarray
 ) -> None:
     a = _save(tmp_path / "a.png", photo)
-    _save(tmp_path / "a_bicubic_x2.png", photo)  # a first run's result
-    plan = batch.plan_outputs([tmp_path, a], None, method="bicubic", scale=2)
+    store = Store(tmp_path / "runs.sqlite")
+    jobs.run(batch.process_file(a, None, "bicubic", 2, store=store))  # a first run
+    plan = batch.plan_outputs(
+        [tmp_path, a], None, method="bicubic", scale=2, store=store
+    )
     assert plan.items == ((a, tmp_path / "a_bicubic_x2.png"),)
     # Another method's output is an ordinary image for this run.
-    plan = batch.plan_outputs([tmp_path], None, method="lanczos", scale=2)
+    plan = batch.plan_outputs([tmp_path], None, method="lanczos", scale=2, store=store)
     assert len(plan.items) == 2
+
+
+def test_plan_takes_a_users_file_named_like_an_output_for_an_input(
+    tmp_path: Path, photo: np.ndarray
+) -> None:
+    a = _save(tmp_path / "a.png", photo)
+    mine = _save(tmp_path / "a_bicubic_x2.png", photo * 0.5)  # the user's own
+    store = Store(tmp_path / "runs.sqlite")
+    plan = batch.plan_outputs([tmp_path], None, method="bicubic", scale=2, store=store)
+    assert dict(plan.items) == {
+        a: tmp_path / "a_bicubic_x2-2.png",  # around the user's file
+        mine: tmp_path / "a_bicubic_x2_bicubic_x2.png",
+    }
+    ((noted, note),) = plan.notes
+    assert noted == mine and "not written by unsr" in note
+    # Once unsr wrote a_bicubic_x2-2.png, a second plan finds it done, not new.
+    jobs.run(
+        batch.process_file(
+            a, tmp_path / "a_bicubic_x2-2.png", "bicubic", 2, store=store
+        )
+    )
+    again = batch.plan_outputs([tmp_path], None, method="bicubic", scale=2, store=store)
+    assert dict(again.items)[a] == tmp_path / "a_bicubic_x2-2.png"
+    assert len(again.items) == 2
+    # Asked to, the plan goes over the user's file.
+    forced = batch.plan_outputs(
+        [a], None, method="bicubic", scale=2, store=store, overwrite_any=True
+    )
+    assert forced.items == ((a, mine),)
 
 
 def test_plan_survives_symlink_loop(tmp_path: Path, photo: np.ndarray) -> None:
@@ -220,35 +252,146 @@ def test_process_file_bad_input_recorded_failed(tmp_path: Path) -> None:
     assert not (tmp_path / "notes_bicubic_x2.png").exists()
 
 
-def test_process_file_cancel_leaves_no_output(
+def _files(folder: Path) -> list[str]:
+    """Every entry of ``folder``, hidden temp files included."""
+    return sorted(p.name for p in folder.iterdir() if p.is_file())
+
+
+def test_process_file_cancel_after_work_began_leaves_no_output(
     tmp_path: Path, photo: np.ndarray
 ) -> None:
-    source = _save(tmp_path / "photo.png", photo)
+    source = _save(tmp_path / "in" / "photo.png", photo)
     store = Store(tmp_path / "runs.sqlite")
-    job = batch.process_file(source, None, "bicubic", 2, store=store)
-    next(job)
-    next(job)
+    job = batch.process_file(source, tmp_path / "out", "bicubic", 2, store=store)
+    stages = []
+    for event in job:  # run until the upscale is done and the write is next
+        if isinstance(event, Progress):
+            stages.append(event.stage)
+            if event.stage.startswith("writing"):
+                break
+    assert "interpolating" in stages  # the work had begun
     job.close()
     (record,) = store.runs()
     assert record.status == "cancelled"
-    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == [
-        "photo.png"
-    ]
+    assert not (tmp_path / "out").exists() or _files(tmp_path / "out") == []
+    assert store.claim(tmp_path / "out" / "photo_bicubic_x2.png")  # released
 
 
-def test_process_file_refuses_existing_output(
+def test_process_file_cancel_mid_write_leaves_nothing_half_written(
+    tmp_path: Path, photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.io.save
+
+    source = _save(tmp_path / "in" / "photo.png", photo)
+    out = tmp_path / "out"
+    store = Store(tmp_path / "runs.sqlite")
+    seen: list[list[str]] = []
+
+    def interrupted(fd: int) -> None:
+        # The bytes are in the temp file on disk: the write is under way.
+        seen.append(_files(out))
+        raise KeyboardInterrupt  # Ctrl-C (or SIGTERM, which the CLI maps to it)
+
+    monkeypatch.setattr(engine.io.save.os, "fsync", interrupted)
+    job = batch.process_file(source, out, "bicubic", 2, store=store)
+    with pytest.raises(KeyboardInterrupt):
+        jobs.run(job)
+    ((part,),) = seen
+    assert part.startswith(".photo_bicubic_x2.png.unsr-") and part.endswith(".part")
+    assert _files(out) == []  # neither the temp file nor a partial output
+    (record,) = store.runs()
+    assert record.status == "cancelled"
+
+
+def test_stale_parts_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from engine.io.save import part_name
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)  # fmt: skip
+    stale = tmp_path / part_name("a.png", dead)
+    live = tmp_path / part_name("b.png", os.getpid())
+    foreign = tmp_path / ".c.png.1a2b3c4d.part"  # not unsr's naming
+    for path in (stale, live, foreign):
+        path.write_bytes(b"half")
+    assert batch.remove_stale_parts([tmp_path, tmp_path / "missing"]) == [stale]
+    assert not stale.exists() and live.exists() and foreign.exists()
+
+
+def test_unwritable_folders_are_found_once_per_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_open = os.open
+    probes: list[str] = []
+
+    def refuse(path: str, *args: int) -> int:
+        if str(path).startswith(str(locked)):
+            probes.append(str(path))
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    targets = [locked / f"{n}.png" for n in range(5)] + [tmp_path / "new" / "a.png"]
+    assert batch.unwritable_folders(targets) == {locked: "no permission to write there"}
+    assert len(probes) == 1
+    assert not (tmp_path / "new").exists()  # judged by its parent, not created
+
+
+def test_process_file_never_replaces_a_file_unsr_did_not_write(
     tmp_path: Path, photo: np.ndarray
 ) -> None:
     source = _save(tmp_path / "photo.png", photo)
-    (tmp_path / "photo_bicubic_x2.png").write_bytes(b"mine")
+    theirs = tmp_path / "photo_bicubic_x2.png"
+    theirs.write_bytes(b"mine")
     store = Store(tmp_path / "runs.sqlite")
-    with pytest.raises(WriteError, match="already exists"):
-        jobs.run(batch.process_file(source, None, "bicubic", 2, store=store))
-    assert (tmp_path / "photo_bicubic_x2.png").read_bytes() == b"mine"
+    for overwrite in (False, True):
+        job = batch.process_file(
+            source, None, "bicubic", 2, store=store, overwrite=overwrite
+        )
+        with pytest.raises(WriteError, match="unsr did not write") as info:
+            jobs.run(job)
+        assert not isinstance(info.value, batch.OutputTakenError)  # not "done"
+        assert theirs.read_bytes() == b"mine"
+    assert store.runs() == []  # nothing was upscaled for it
     result = jobs.run(
-        batch.process_file(source, None, "bicubic", 2, store=store, overwrite=True)
+        batch.process_file(source, None, "bicubic", 2, store=store, overwrite_any=True)
     )
     assert images.read(result.output).width == 128
+
+
+def test_process_file_skips_or_replaces_its_own_earlier_output(
+    tmp_path: Path, photo: np.ndarray
+) -> None:
+    source = _save(tmp_path / "photo.png", photo)
+    store = Store(tmp_path / "runs.sqlite")
+    first = jobs.run(batch.process_file(source, None, "bicubic", 2, store=store))
+    with pytest.raises(batch.OutputTakenError, match=f"run {first.run_id}"):
+        jobs.run(batch.process_file(source, None, "bicubic", 2, store=store))
+    again = jobs.run(
+        batch.process_file(source, None, "bicubic", 2, store=store, overwrite=True)
+    )
+    assert again.output == first.output and again.run_id != first.run_id
+    assert store.wrote(again.output).id == again.run_id  # type: ignore[union-attr]
+
+
+def test_process_file_skips_what_another_live_run_claimed(
+    tmp_path: Path, photo: np.ndarray
+) -> None:
+    import sqlite3
+
+    source = _save(tmp_path / "photo.png", photo)
+    store = Store(tmp_path / "runs.sqlite")
+    target = tmp_path / "photo_bicubic_x2.png"
+    assert store.claim(target)
+    with sqlite3.connect(store.path) as conn:  # held by a live process, not us
+        conn.execute("UPDATE claims SET pid = ?, pid_started = NULL", (os.getppid(),))
+    with pytest.raises(batch.OutputTakenError, match="another unsr run"):
+        jobs.run(batch.process_file(source, None, "bicubic", 2, store=store))
+    assert not target.exists() and store.runs() == []
 
 
 def test_process_file_never_writes_over_input(
@@ -294,3 +437,21 @@ def test_upscale_image_keeps_metadata(photo: np.ndarray) -> None:
     out = jobs.run(batch.upscale_image(image, "bicubic", 2))
     assert out.rgb.shape == (96, 128, 3)
     assert (out.icc_profile, out.exif, out.bit_depth) == (b"icc", b"Exif\x00\x00", 16)
+
+
+def test_process_file_uses_an_image_already_read(
+    tmp_path: Path, photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _save(tmp_path / "a.png", photo)
+    shown = images.read(source)  # what the app read to show it
+
+    def no_second_read(*args: object, **kwargs: object) -> ImageData:
+        raise AssertionError("the file was decoded again")
+
+    monkeypatch.setattr(images, "read", no_second_read)
+    store = Store(tmp_path / "store")
+    result = jobs.run(
+        batch.process_file(source, None, "bicubic", 2, store=store, image=shown)
+    )
+    monkeypatch.undo()
+    assert images.read(result.output).rgb.shape == (96, 128, 3)

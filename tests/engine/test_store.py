@@ -301,3 +301,83 @@ def test_one_store_shared_by_threads(tmp_path: Path) -> None:
     assert not errors
     runs = s.runs(limit=1000)
     assert len(runs) == 60 and all(r.status == "done" for r in runs)
+
+
+# --- names that are not UTF-8, outputs unsr wrote, claims, writability ---------
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux names may be any bytes")
+def test_non_utf8_file_name_stored_losslessly(tmp_path: Path) -> None:
+    name = os.fsdecode(b"caf\xe9 \xff.png")  # Latin-1 bytes: not valid UTF-8
+    src = tmp_path / name
+    src.write_bytes(b"pixels")
+    out = tmp_path / os.fsdecode(b"caf\xe9_x2.png")
+    out.write_bytes(b"output")
+    s = Store(tmp_path / "db.sqlite")
+    rec = s.begin(src, "bicubic", 2)
+    s.finish(rec.id, "failed", error=f"{src}: damaged", output=out)
+    back = s.get(rec.id)
+    assert back.input_path == src and os.fsencode(back.input_path) == os.fsencode(src)
+    assert back.output == out
+    assert back.error is not None and "\\xe9" in back.error
+    assert store_mod.readable(src).endswith("caf\\xe9 \\xff.png")
+
+
+def test_wrote_knows_its_outputs_and_nothing_else(tmp_path: Path) -> None:
+    s = Store(tmp_path / "db.sqlite")
+    ours = tmp_path / "a_bicubic_x2.png"
+    ours.write_bytes(b"written by unsr")
+    rec = s.begin(_input(tmp_path), "bicubic", 2)
+    s.finish(rec.id, "done", output=ours)
+    assert s.wrote(ours) is not None
+    assert s.wrote(tmp_path / "." / "a_bicubic_x2.png") is not None  # same file
+    theirs = tmp_path / "b_bicubic_x2.png"
+    theirs.write_bytes(b"the user's own picture")
+    assert s.wrote(theirs) is None
+    ours.write_bytes(b"edited by hand afterwards!")  # another size: not ours now
+    assert s.wrote(ours) is None
+
+
+def test_wrote_survives_a_touched_mtime(tmp_path: Path) -> None:
+    s = Store(tmp_path / "db.sqlite")
+    out = tmp_path / "o.png"
+    out.write_bytes(b"same bytes")
+    rec = s.begin(_input(tmp_path), "bicubic", 2)
+    s.finish(rec.id, "done", output=out)
+    os.utime(out, (1, 1))  # copied back from a backup: same content
+    assert s.wrote(out) is not None
+    out.write_bytes(b"same bytez")  # same size, other content
+    os.utime(out, (2, 2))
+    assert s.wrote(out) is None
+
+
+def test_claims_exclude_live_writers_and_pass_from_dead_ones(tmp_path: Path) -> None:
+    s = Store(tmp_path / "db.sqlite")
+    target = tmp_path / "o.png"
+    assert s.claim(target)
+    assert not s.claim(target)  # held (by this very process)
+    s.release(target)
+    assert s.claim(target)
+    # A claim left by a process that has ended is taken over.
+    dead = subprocess.run(_python("import os; print(os.getpid())"), capture_output=True)
+    dead_pid = int(dead.stdout)
+    with sqlite3.connect(s.path) as conn:
+        conn.execute("UPDATE claims SET pid = ?, pid_started = NULL", (dead_pid,))
+    assert s.claim(target)
+
+
+def test_check_writable_names_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = Store(tmp_path / "db.sqlite")
+    assert s.check_writable() is None
+    real_open = os.open
+
+    def refuse(path: str, *args: object, **kwargs: object) -> int:
+        if ".unsr-probe-" in str(path):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refuse)
+    reason = s.check_writable()
+    assert reason is not None and str(tmp_path) in reason and "permission" in reason

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from unsr_app import job_factories
+from unsr_app.pages.model_downloads import ModelDownloads
 from unsr_app.requests import ModelChange, ModelListing, ModelRow
 from unsr_app.worker import JobFactory, JobHandle
 
@@ -90,12 +91,21 @@ class ModelsPage(QWidget):
         self.import_button.clicked.connect(self._on_import_clicked)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
+        self.get_button = QPushButton("Get models…")
+        self.get_button.setToolTip(
+            "Download well-known models from unsr's catalogue (and OpenModelDB)"
+        )
+        #: The Get models dialog and its downloads (its own worker jobs).
+        self.downloads = ModelDownloads(self)
+        self.get_button.clicked.connect(self.downloads.open)
+        self.downloads.installed.connect(self._on_downloads_installed)
 
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(QLabel("<b>Models</b>"))
         buttons.addStretch(1)
         for button in (
+            self.get_button,
             self.add_button,
             self.remove_button,
             self.import_button,
@@ -134,6 +144,7 @@ class ModelsPage(QWidget):
     def shutdown(self) -> None:
         """Drop the waiting jobs and wait for the running one (window closing)."""
         self._queue.clear()
+        self.downloads.shutdown()
         if self._handle is not None:
             self._handle.cancel()
             self._handle.wait(30000)
@@ -264,6 +275,10 @@ class ModelsPage(QWidget):
             self.models_changed.emit()
 
     # --- slots ----------------------------------------------------------------
+
+    def _on_downloads_installed(self) -> None:
+        self.refresh()
+        self.models_changed.emit()
 
     def _on_add_clicked(self) -> None:
         files = self.pick_files()

@@ -321,10 +321,8 @@ class CompareViewer(QWidget):
             image, box = self.preview
             k = image.width() / max(box[2], 1e-9)
             return QSizeF(self.before.size()) * k
-        for image in (self.baseline, self.before):
-            if image is not None:
-                return QSizeF(image.size())
-        return QSizeF(0, 0)
+        shown = _first(self.baseline, self.before)
+        return QSizeF(shown.size()) if shown is not None else QSizeF(0, 0)
 
     def _place(self, box: Box) -> QRectF:
         """``box`` (input pixels) in the view's space."""

@@ -53,6 +53,43 @@ class WrappingLabel(QLabel):
             self.setMinimumHeight(need)
 
 
+#: The method list's groups, in order: (title, what each member is).
+GROUPS = (
+    ("Pretrained models (seconds)", "fast: a pretrained network"),
+    ("Learns from each image (minutes)", "fits per image: learns this photo first"),
+    ("Interpolation (instant)", "fast: classic interpolation, no learning"),
+    ("Trained by you", "trained with unsr on your photos"),
+    ("Demos", "demo: a tiny example network, not for real work"),
+)
+
+
+def group_of(info: MethodInfo) -> int:
+    """The index in :data:`GROUPS` of a method."""
+    if info.demo:
+        return 4
+    if info.needs_fit:
+        return 1
+    return {"pretrained": 0, "trained": 3}.get(info.kind, 2)
+
+
+def tag(info: MethodInfo) -> str:
+    """One line: which kind of method this is (fast, fits per image, demo)."""
+    text = GROUPS[group_of(info)][1]
+    if info.native_scale:
+        text += f", x{info.native_scale} natively"
+    return text[0].upper() + text[1:]
+
+
+def grouped(methods: Sequence[MethodInfo]) -> list[tuple[str, list[MethodInfo]]]:
+    """The non-empty groups of ``methods``, in :data:`GROUPS` order."""
+    out = []
+    for n, (title, _) in enumerate(GROUPS):
+        members = [m for m in methods if group_of(m) == n]
+        if members:
+            out.append((title, members))
+    return out
+
+
 class MethodPanel(QWidget):
     """The run settings as a form; emits intents, never runs anything.
 
@@ -80,6 +117,9 @@ class MethodPanel(QWidget):
         self.method.addItem("Loading methods…")
         self.method.setEnabled(False)
         self.description = WrappingLabel()
+        #: What kind of method is selected: fast, fits per image, demo.
+        self.tag = QLabel()
+        self.tag.setObjectName("methodTag")
         self.scale = QComboBox()
         self.profile = QComboBox()
         self.output = QLineEdit()
@@ -136,6 +176,7 @@ class MethodPanel(QWidget):
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Method", self.method)
+        form.addRow("", self.tag)
         form.addRow("", self.description)
         form.addRow("Scale", self.scale)
         form.addRow("Profile", self.profile)
@@ -160,14 +201,19 @@ class MethodPanel(QWidget):
         self._methods = list(methods)
         self.method.blockSignals(True)
         self.method.clear()
-        for m in self._methods:
-            text = m.label + ("  (fits per image)" if m.needs_fit else "")
-            self.method.addItem(text, m.id)
-            self.method.setItemData(
-                self.method.count() - 1, m.description, Qt.ItemDataRole.ToolTipRole
-            )
+        for group, members in grouped(self._methods):
+            self._add_header(group)
+            for m in members:
+                self.method.addItem(f"  {m.label}", m.id)
+                self.method.setItemData(
+                    self.method.count() - 1,
+                    m.description,
+                    Qt.ItemDataRole.ToolTipRole,
+                )
         self.method.setEnabled(bool(self._methods))
-        index = max(0, self.method.findData(wanted.method))
+        index = self.method.findData(wanted.method)
+        if index < 0 and self._methods:  # the registry's first, not a header
+            index = self.method.findData(self._methods[0].id)
         self.method.setCurrentIndex(index)
         self.method.blockSignals(False)
         self._on_method_changed()
@@ -222,6 +268,8 @@ class MethodPanel(QWidget):
         if info is None:
             return
         keep_scale = self.scale.currentData() or self._wanted.scale
+        if info.native_scale in info.scales:
+            keep_scale = info.native_scale  # a model starts at its own factor
         self.scale.blockSignals(True)
         self.scale.clear()
         for s in info.scales:
@@ -234,6 +282,7 @@ class MethodPanel(QWidget):
             self.profile.addItem(name, name)
         self.profile.setEnabled(len(info.profiles) > 1)
         self.profile.blockSignals(False)
+        self.tag.setText(tag(info))
         self.description.setText(info.description)
         self._on_any_changed()
 
@@ -253,6 +302,17 @@ class MethodPanel(QWidget):
         if folder:
             self.output.setText(folder)
             self._on_any_changed()
+
+    def _add_header(self, text: str) -> None:
+        # A group title: shown in the list, never selectable.
+        self.method.addItem(text)
+        item = self.method.model().item(self.method.count() - 1)  # type: ignore[attr-defined]
+        item.setFlags(
+            item.flags() & ~Qt.ItemFlag.ItemIsSelectable & ~Qt.ItemFlag.ItemIsEnabled
+        )
+        font = item.font()
+        font.setBold(True)
+        item.setFont(font)
 
     @staticmethod
     def _select(combo: QComboBox, data: object) -> None:
