@@ -23,6 +23,7 @@ from unsr_app.widgets.view_state import ViewState
 
 Mode = Literal["single", "split"]
 _GRAB_PX = 8  # how close to the divider a press must be to drag it
+_PAD = 14  # a label's box is its text plus this
 LOUPE_RADIUS = 90
 #: How dark the backdrop around a partial picture is drawn (alpha of black).
 DIM_ALPHA = 130
@@ -219,17 +220,21 @@ class ImageCanvas(QWidget):
         """Where a label is drawn: elided to its half (or all) of the width."""
         room = (self.width() / 2 if self._split() else self.width()) - 20
         metrics = self.fontMetrics()
-        w = min(metrics.horizontalAdvance(text) + 14, max(24.0, room))
+        w = min(metrics.horizontalAdvance(text) + _PAD + 2, max(24.0, room))
         x = 8 if left else self.width() - w - 8
         return QRectF(x, 8, w, metrics.height() + 6)
+
+    def label_text(self, text: str, box: QRectF) -> str:
+        """``text`` as drawn in ``box``: elided in the middle when too long."""
+        return self.fontMetrics().elidedText(
+            text, Qt.TextElideMode.ElideMiddle, int(box.width()) - _PAD
+        )
 
     def _draw_label(self, p: QPainter, text: str, *, left: bool) -> None:
         if not text:
             return
         box = self.label_rect(text, left=left)
-        shown = self.fontMetrics().elidedText(
-            text, Qt.TextElideMode.ElideMiddle, int(box.width()) - 14
-        )
+        shown = self.label_text(text, box)
         p.save()
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QColor(0, 0, 0, 160))

@@ -7,12 +7,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
     QIcon,
     QImage,
+    QKeySequence,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +41,15 @@ _STATUS_COLOUR = {
     "cancelled": "#b07d1b",
 }
 _ROLE = Qt.ItemDataRole.UserRole
+
+
+def _button(text: str, tip: str) -> QToolButton:
+    """A compact text button: four fit the queue's width at 960 px."""
+    b = QToolButton()
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return b
 
 
 class QueuePanel(QWidget):
@@ -90,20 +101,30 @@ class QueuePanel(QWidget):
         self.hint.setEnabled(False)
         self.count = QLabel()
 
-        add_files = QPushButton("Add files…")
+        add_files = _button("Add files…", "Choose images to queue (Ctrl+O)")
         add_files.clicked.connect(self.open_files_dialog)
-        add_folder = QPushButton("Add folder…")
+        add_folder = _button(
+            "Add folder…", "Queue every image of a folder and its sub-folders"
+        )
         add_folder.clicked.connect(self.open_folder_dialog)
-        remove = QPushButton("Remove")
-        remove.setToolTip("Remove the selected items (not while they run)")
-        remove.clicked.connect(self.remove_selected)
-        clear = QPushButton("Clear done")
-        clear.setToolTip("Remove finished and failed items")
+        clear = _button("Clear done", "Remove finished, failed and cancelled items")
         clear.clicked.connect(self.clear_finished)
+        # Remove is on the list's right-click menu and the Del key: four
+        # buttons would not fit the queue's width in the smallest window.
+        delete = QAction("Remove selected", self.list)
+        delete.setShortcut(QKeySequence.StandardKey.Delete)
+        delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.triggered.connect(self.remove_selected)
+        tidy = QAction("Clear done", self.list)
+        tidy.triggered.connect(self.clear_finished)
+        self.list.addActions([delete, tidy])
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
-        for b in (add_files, add_folder, remove, clear):
+        buttons.setSpacing(2)
+        for b in (add_files, add_folder, clear):
             buttons.addWidget(b)
+        buttons.addStretch(1)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
