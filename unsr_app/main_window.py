@@ -33,6 +33,7 @@ from unsr_app import job_factories, settings, theme
 from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.queue_runner import ItemJobFactory, QueueRunner
 from unsr_app.requests import QueueItem, RunRow
+from unsr_app.widgets.compare_viewer import DROP_HINT
 from unsr_app.widgets.progress_panel import Outcome
 from unsr_app.worker import JobFactory, JobHandle, PreviewFrame
 
@@ -258,19 +259,28 @@ class MainWindow(QMainWindow):
         """
         self._view_item = item
         self._preview = None
+        viewer = self.studio.viewer
+        if item.status == "failed":
+            viewer.set_notice(f"{item.path.name} failed: {item.detail}")
+            viewer.set_placeholder(f"{item.path.name} failed:\n{item.detail}")
+        else:
+            viewer.set_notice("")
+            viewer.set_placeholder(DROP_HINT)
 
         def shown(view: job_factories.ViewImages) -> None:
             if self._view_item is not item:
                 return  # another item was selected meanwhile
             for problem in view.problems:
                 self.studio.log.append(problem, "error")
+            if view.before is None and item.status != "failed":
+                reason = view.problems[0] if view.problems else "it cannot be read"
+                viewer.set_placeholder(f"{item.path.name} cannot be shown:\n{reason}")
             if view.reference is None:
                 item.reference = None  # unreadable: said above, not retried
             self._view = view
             before = view.before
             label = f"After · {item.output.name}" if item.output else "After"
             size = f" · {before.width()}×{before.height()}" if before else ""
-            viewer = self.studio.viewer
             viewer.set_images(before, view.after, (f"Before{size}", label))
             # The reference belongs to its item: another photo is not scored by it.
             viewer.set_reference(view.reference)
@@ -315,6 +325,13 @@ class MainWindow(QMainWindow):
         def expanded(found: job_factories.Expansion) -> None:
             for path, reason in found.problems:
                 self.studio.log.append(f"not queued: {path}: {reason}", "warning")
+            if found.problems:
+                path, reason = found.problems[0]
+                more = len(found.problems) - 1
+                also = f" (and {more} more, see the log)" if more else ""
+                self.statusBar().showMessage(
+                    f"Not queued: {path.name}: {reason}{also}", 15000
+                )
             self.studio.queue.add_items(found.files, found.thumbnails)
 
         self._run(lambda: job_factories.expand_job(paths, request), expanded)
@@ -408,6 +425,8 @@ class MainWindow(QMainWindow):
     def _on_runner_item_changed(self, item: QueueItem) -> None:
         if item.status == "failed":
             self.studio.log.append(f"{item.path.name} failed: {item.detail}", "error")
+            if self.studio.queue.current() is item:
+                self.show_item(item)  # the reason, where the result would be
 
     def _on_runner_item_finished(self, item: QueueItem, outcome: Any) -> None:
         secs = getattr(outcome, "seconds", 0.0)

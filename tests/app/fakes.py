@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QWidget
 
 from engine.events import Kernel, Losses, Message, Preview, Progress
 from unsr_app.requests import FileOutcome, MethodInfo, RunRequest
@@ -92,3 +95,19 @@ def fake_methods() -> Generator[Any, None, list[MethodInfo]]:
             "fake", "Fake fit", "Fits per image.", (2, 4), ("fast", "paper"), True
         ),
     ]
+
+
+def drop_files(target: QWidget, paths: list[Path]) -> bool:
+    """Drag ``paths`` onto ``target`` and drop them; True when the drop was taken."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPoint(target.width() // 2, target.height() // 2)
+    action = Qt.DropAction.CopyAction
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(pos, action, mime, buttons, mods)
+    QApplication.sendEvent(target, enter)
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(pos.toPointF(), action, mime, buttons, mods)
+    QApplication.sendEvent(target, drop)
+    return drop.isAccepted()

@@ -14,12 +14,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
-from tests.app.fakes import fake_methods, fake_slow, next_emission, run_async
+from tests.app.fakes import (
+    drop_files,
+    fake_methods,
+    fake_slow,
+    next_emission,
+    run_async,
+)
 from unsr_app.main_window import MainWindow
 from unsr_app.qimage import array_to_qimage, load_qimage, qimage_to_array
 from unsr_app.queue_runner import ItemJobFactory
@@ -69,22 +74,6 @@ def test_ctrl_v_saves_the_clipboard_image_losslessly_in_the_data_folder(
     qtbot.waitUntil(window.is_idle, timeout=30_000)
 
 
-def _drop(target: QWidget, paths: list[Path]) -> bool:
-    """Drag ``paths`` onto ``target`` and drop them; True when the drop was taken."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QPoint(target.width() // 2, target.height() // 2)
-    action = Qt.DropAction.CopyAction
-    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(pos, action, mime, buttons, mods)
-    QApplication.sendEvent(target, enter)
-    if not enter.isAccepted():
-        return False
-    drop = QDropEvent(pos.toPointF(), action, mime, buttons, mods)
-    QApplication.sendEvent(target, drop)
-    return drop.isAccepted()
-
-
 def test_drops_work_anywhere_on_the_window(
     qtbot: QtBot, window: MainWindow, images: list[Path]
 ) -> None:
@@ -101,12 +90,12 @@ def test_drops_work_anywhere_on_the_window(
         "method description": s.method.description,
         "queue": s.queue.list.viewport(),
     }
-    taken = {name: _drop(widget, images[:1]) for name, widget in targets.items()}
+    taken = {name: drop_files(widget, images[:1]) for name, widget in targets.items()}
     assert taken == dict.fromkeys(targets, True)
     assert asked == [images[:1]] * len(targets)
     # From another page, a drop brings the studio forward.
     window.show_page("train")
-    assert _drop(window.train_page, images[1:2])
+    assert drop_files(window.train_page, images[1:2])
     assert window.pages.currentWidget() is s and asked[-1] == images[1:2]
     qtbot.waitUntil(window.is_idle, timeout=30_000)
 

@@ -39,6 +39,7 @@ _MODES: tuple[tuple[Mode, str, str], ...] = (
     ("diff", "Difference", "Where B differs from the reference, or from A (D)"),
 )
 INPUT_BASELINE = "input"
+DROP_HINT = "Drop images here or use Add files…"
 
 
 def _tool(text: str, tip: str, checkable: bool = False) -> QToolButton:
@@ -86,7 +87,8 @@ class CompareViewer(QWidget):
         self._baseline_label = ""
         self._diff: QImage | None = None
         self._labels = ("Before", "After")
-        self._placeholder = "Drop images here or use Add files…"
+        self._placeholder = DROP_HINT
+        self._notice = ""
         self.flicked = False
         self.mode: Mode = "split"
 
@@ -255,6 +257,15 @@ class CompareViewer(QWidget):
         self._placeholder = text
         self._refresh(keep_view=True)
 
+    def set_notice(self, text: str) -> None:
+        """A banner over the images (a failed item's reason); "" hides it."""
+        self._notice = text
+        self._refresh(keep_view=True)
+
+    def notice(self) -> str:
+        """The banner's text ("" when none is shown)."""
+        return self._notice
+
     def set_metrics(
         self, metrics: dict[str, float | None] | None, region: str = ""
     ) -> None:
@@ -362,6 +373,8 @@ class CompareViewer(QWidget):
         left.left_label = left.right_label = right.left_label = ""
         left.mode = "single"
         left.placeholder = self._placeholder
+        left.notice = right.notice = ""
+        (right if self.mode == "side" else left).notice = self._notice
         if self.mode == "split":
             left.mode = "split"
             left.left, left.right = a, b

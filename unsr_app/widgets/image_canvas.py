@@ -70,6 +70,8 @@ class ImageCanvas(QWidget):
         self.left_label = ""
         self.right_label = ""
         self.placeholder = "Drop images here or use Add files…"
+        #: A banner over the bottom of the pane (a failed item's reason).
+        self.notice = ""
         self.divider = 0.5
         self._dragging: Literal["pan", "divider"] | None = None
         self._last = QPointF()
@@ -113,6 +115,7 @@ class ImageCanvas(QWidget):
             p.drawText(
                 QRectF(self.rect()).adjusted(24, 24, -24, -24), flags, self.placeholder
             )
+            self._draw_notice(p)
             return
         origin, zoom = self.origin(), self.state.zoom
         whole = QPainterPath()
@@ -130,6 +133,23 @@ class ImageCanvas(QWidget):
             label = self.left_label if self.left is not None else self.right_label
             self._draw_label(p, label, left=True)
         self._draw_loupe(p)
+        self._draw_notice(p)
+
+    def _draw_notice(self, p: QPainter) -> None:
+        if not self.notice:
+            return
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        room = QRectF(16, 0, self.width() - 32, self.height())
+        text = p.fontMetrics().boundingRect(room.toRect(), flags, self.notice)
+        box = QRectF(8, self.height() - text.height() - 20, self.width() - 16, 0)
+        box.setHeight(text.height() + 12)
+        p.save()
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(150, 32, 32, 225))
+        p.drawRoundedRect(box, 4, 4)
+        p.setPen(QColor(255, 255, 255))
+        p.drawText(box.adjusted(8, 6, -8, -6), flags, self.notice)
+        p.restore()
 
     def _split(self) -> bool:
         return self.mode == "split" and self.left is not None and self.right is not None
