@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         # The engine's float data of what the viewer shows, for the metrics.
         self._view: job_factories.ViewImages | None = None
         self._view_item: QueueItem | None = None
+        self._view_asks = 0  # only the latest show_item's result is shown
         # The live preview shown, with its float data for the live metrics.
         self._preview: PreviewFrame | None = None
         self._scoring = self._score_again = False
@@ -258,6 +259,8 @@ class MainWindow(QMainWindow):
         converted once for display; ``view_loaded`` says when they are shown.
         """
         self._view_item = item
+        self._view_asks += 1
+        ask = self._view_asks
         self._preview = None
         viewer = self.studio.viewer
         if item.status == "failed":
@@ -267,15 +270,17 @@ class MainWindow(QMainWindow):
             viewer.set_notice("")
             viewer.set_placeholder(DROP_HINT)
 
+        output, reference = item.output, item.reference
+
         def shown(view: job_factories.ViewImages) -> None:
-            if self._view_item is not item:
-                return  # another item was selected meanwhile
+            if ask != self._view_asks:
+                return  # asked again meanwhile (another item, a reference)
             for problem in view.problems:
                 self.studio.log.append(problem, "error")
             if view.before is None and item.status != "failed":
                 reason = view.problems[0] if view.problems else "it cannot be read"
                 viewer.set_placeholder(f"{item.path.name} cannot be shown:\n{reason}")
-            if view.reference is None:
+            if reference is not None and view.reference is None:
                 item.reference = None  # unreadable: said above, not retried
             self._view = view
             before = view.before
@@ -290,10 +295,7 @@ class MainWindow(QMainWindow):
                 viewer.set_preview(frame.image, frame.box, label)
             self.view_loaded.emit()
 
-        self._run(
-            lambda: job_factories.view_job(item.path, item.output, item.reference),
-            shown,
-        )
+        self._run(lambda: job_factories.view_job(item.path, output, reference), shown)
 
     # -- slots -------------------------------------------------------------
     def _on_methods_listed(self, methods: Any) -> None:
