@@ -69,7 +69,7 @@ def warm_up_job() -> Generator[Any, None, str]:
     import torch
 
     import engine.batch
-    import engine.methods.dualsr  # noqa: F401 - the fit's nets and sampler
+    import engine.methods.dualsr.fit  # noqa: F401 - the fit's nets and sampler
 
     # An optimiser's first construction imports torch._dynamo (sympy and
     # hundreds of modules, seconds holding the GIL): done here, the first
