@@ -8,10 +8,12 @@ Every setting of :class:`DualSRParams` is an option (``--iters``, ``--lr-crop``,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TextIO
 
 from engine import batch, jobs
+from engine import device as devices
 from engine.cli import cluster as cli_cluster
 from engine.cli import params as cli_params
 from engine.cli.command import (
@@ -24,8 +26,8 @@ from engine.cli.command import (
 from engine.cli.progress import format_eta
 from engine.events import Event, Losses, Message, Progress
 from engine.io.images import ImageError
-from engine.methods.base import MethodError, RunContext
-from engine.methods.dualsr import DUALSR
+from engine.methods.base import Method, MethodError, RunContext
+from engine.methods.dualsr import DUALSR, reuse
 from engine.methods.dualsr.fit import InputTooSmallError
 from engine.methods.dualsr.params import DualSRParams
 from engine.store import Store, StoreError
@@ -52,7 +54,7 @@ def _positive(text: str) -> int:
 
 
 #: The DualSR settings offered as options; the run context's seed is ``--seed``.
-_SETTINGS_EXCLUDED = ("seed",)
+_SETTINGS_EXCLUDED = ("seed", "reuse")  # `unsr upscale --reuse` applies a fit
 
 
 def register(sub: Subparsers) -> None:
@@ -106,6 +108,39 @@ def fit_params(args: argparse.Namespace) -> DualSRParams:
     return cli_params.apply(params, changes)
 
 
+def add_reuse_flag(p: argparse.ArgumentParser) -> None:
+    """Add ``--reuse RUN`` (``unsr upscale``): apply a saved DualSR fit."""
+    p.add_argument(
+        "--reuse",
+        metavar="RUN",
+        default=None,
+        help="apply the DualSR fit of RUN (a run id from `unsr runs`, or its "
+        "folder) instead of fitting each photo: one fit for a whole shoot",
+    )
+
+
+def reusing(method: Method, ref: str, scale: int, profile: str | None) -> Method:
+    """DualSR whose chosen profile applies the saved fit ``ref`` (``--reuse``).
+
+    As ``--set`` does, the change rides on the profile, so the batch runs and
+    the history records it under the profile's name.
+
+    Raises
+    ------
+    MethodError
+        ``method`` is not DualSR, or the run cannot be reused at ``scale``.
+    """
+    if method.id != DUALSR.id:
+        raise MethodError(
+            f"--reuse applies a saved DualSR fit; use it with -m {DUALSR.id}, "
+            f"not -m {method.id}"
+        )
+    base: DualSRParams = method.params_for(profile)
+    params = reuse.params_reusing(ref, scale, base)
+    name = profile or method.default_profile
+    return dataclasses.replace(method, profiles={**method.profiles, name: params})
+
+
 class LossLine:
     """Redraws one line: iteration, ETA and the latest losses."""
 
@@ -144,6 +179,8 @@ class LossLine:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Fit and write; 0 done, 1 failed, 2 bad arguments, 130 interrupted."""
+    # UNSR_THREADS, else the usable physical cores: a fit is the one job here.
+    devices.configure_threads()
     params = fit_params(args)
     if args.engine == "ray":
         return cli_cluster.run_fit(args, params, out, err)
@@ -180,7 +217,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     line.end()
     folder = store.get(result.run_id).folder
     out.write(f"{result.output} in {result.seconds:.1f} s (run folder {folder})\n")
+    err.write(
+        f"apply this fit to other photos of the shoot: unsr upscale PHOTOS "
+        f"-m dualsr -s {args.scale} --reuse {result.run_id}\n"
+    )
     return EXIT_OK
 
 
-__all__ = ["LossLine", "fit_params", "register", "run"]
+__all__ = [
+    "LossLine",
+    "add_reuse_flag",
+    "fit_params",
+    "register",
+    "reusing",
+    "run",
+]

@@ -14,6 +14,7 @@ from engine import batch, jobs
 from engine.cli import cluster as cli_cluster
 from engine.cli import params as cli_params
 from engine.cli.command import Subparsers
+from engine.cli.fit import add_reuse_flag, reusing
 from engine.cli.params import ParamError
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.cli.stop import EXIT_TERMINATED, TerminatedError, sigterm_cancels
@@ -117,6 +118,7 @@ def register(sub: Subparsers) -> None:
         action="store_true",
         help="replace any file with an output's name, even one unsr did not write",
     )
+    add_reuse_flag(p)
     cli_cluster.add_flags(p)
     p.set_defaults(func=run)
 
@@ -285,6 +287,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = _check_args(args, err)
     if spec is None:
         return EXIT_USAGE
+    if args.reuse is not None:
+        try:
+            spec = reusing(spec, args.reuse, args.scale, args.profile)
+        except MethodError as exc:
+            err.write(f"unsr upscale: {exc}\n")
+            return EXIT_USAGE
     if args.engine == "ray":
         return cli_cluster.run_upscale(args, spec, out, err)
     try:
