@@ -537,11 +537,13 @@ def _model_row(entry: Any) -> ModelRow:
 
     info = entry.info
     size = human_bytes(entry.path.stat().st_size) if entry.path.exists() else ""
+    scale = f"x{entry.scale}" if entry.scale else ""
     if info is None:
-        arch = "unsr" if entry.kind == "unsr" else ""
-        scale = purpose = ""
+        recipe = getattr(entry, "recipe", None)
+        arch = (f"unsr {recipe}" if recipe else "unsr") if entry.kind == "unsr" else ""
+        purpose = "SR" if entry.kind == "unsr" and entry.usable else ""
     else:
-        arch, scale, purpose = info.architecture, f"x{info.scale}", info.purpose
+        arch, purpose = info.architecture, info.purpose
     cells = (entry.name, arch, scale, purpose, size, entry.source, entry.status)
     try:
         facts = dict(entry.facts())

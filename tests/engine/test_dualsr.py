@@ -194,7 +194,8 @@ def test_run_folder_holds_artefacts(rng: np.random.Generator, tmp_path: Path) ->
     assert rows[0].startswith("step,gan,") and len(rows) == 5
     assert json.loads((tmp_path / "params.json").read_text())["iters"] == 4
     weights = torch.load(tmp_path / "weights.pt", weights_only=True)
-    assert set(weights) == {"g_up", "g_dn"}
+    assert set(weights) == {"g_up", "g_dn", "guard"}
+    assert float(weights["guard"]["blend"]) == 1.0  # no guard: the fit alone
 
 
 def test_cancelling_mid_fit_marks_the_folder(

@@ -7,15 +7,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine import device as devices
 from engine.events import FloatArray, Message, Preview
 from engine.jobs import Job
 from engine.methods.base import Method, MethodError, RunContext, Upscaler
-from engine.methods.dualsr.fit import FitResult, fit_x2, needs
 from engine.methods.dualsr.params import PROFILES, DualSRParams
 from engine.tiling import upscale_declared
 
 if TYPE_CHECKING:
     import torch
+
+    from engine.methods.dualsr import reuse
+    from engine.methods.dualsr.fit import FitResult
+
+# The fit (and torch with it) is imported when a fit runs: the registry lists
+# DUALSR without it (``unsr methods``, the app's method panel).
 
 SCALES = (2, 4)
 
@@ -42,13 +48,20 @@ def _check(scale: int) -> int:
 
 def fit(
     rgb: FloatArray, scale: int, params: DualSRParams, ctx: RunContext
-) -> Job[DualSRFit]:
+) -> Job[DualSRFit | None]:
     """Fit on ``rgb``: one x2 fit, or for x4 a second one on the first's output.
 
     x4 is an extension of the paper (which only does x2): the second fit learns
     from the first one's x2 result, made by the same tiled pass as the output.
+    With ``params.reuse`` set the fit is skipped (None): :func:`upscaler`
+    applies the saved one.
     """
+    from engine.methods.dualsr.fit import fit_x2
+
     passes = _check(scale)
+    if params.reuse is not None:
+        yield Message(f"applying the saved fit in {params.reuse}: no fitting")
+        return None
     img = np.ascontiguousarray(rgb, dtype=np.float32)
     done: list[FitResult] = []
     for i in range(passes):
@@ -64,7 +77,7 @@ def fit(
         result = yield from _placed_in_input(fitting, 2**i)
         done.append(result)
         if i + 1 < passes and not ctx.finishing():
-            one = _upscaler_of((result,), params)
+            one = _upscaler_of((result,), params, result.device)
             img = yield from upscale_declared(
                 one.fn,
                 img,
@@ -101,18 +114,43 @@ def _placed_in_input(job: Job[FitResult], factor: int) -> Job[FitResult]:
         job.close()
 
 
-def _upscaler_of(passes: tuple[FitResult, ...], params: DualSRParams) -> Upscaler:
+def _upscaler_of(
+    passes: tuple[FitResult, ...] | tuple[reuse.LoadedPass, ...],
+    params: DualSRParams,
+    dev: torch.device,
+) -> Upscaler:
     import torch
 
-    nets = [p.upsampler for p in passes]
+    from engine.methods.dualsr.fit import needs
+
     fmt = torch.channels_last if params.channels_last else torch.contiguous_format
+    nets = [p.upsampler.to(dev).to(memory_format=fmt) for p in passes]
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         for net in nets:
             x = net(x.contiguous(memory_format=fmt)).float()
         return x
 
-    return Upscaler(fn, 2 ** len(nets), needs(params, len(nets)), passes[0].device)
+    return Upscaler(fn, 2 ** len(nets), needs(params, len(nets)), dev)
+
+
+def _reused(
+    scale: int, params: DualSRParams, ctx: RunContext
+) -> tuple[reuse.LoadedPass, ...]:
+    """Load the fit ``params.reuse`` names and note it in the run folder."""
+    from engine.methods.dualsr import reuse
+
+    assert params.reuse is not None
+    saved = reuse.find(params.reuse)
+    passes = _check(scale)
+    if passes > len(saved.weights):
+        raise MethodError(
+            f"{saved.name} is an x{saved.scale} fit; it cannot upscale x{scale}"
+        )
+    loaded = reuse.load(saved, passes)
+    if ctx.run_dir is not None:
+        reuse.record(ctx.run_dir, saved, loaded[0].kernel)
+    return loaded
 
 
 def upscaler(
@@ -122,12 +160,19 @@ def upscaler(
     ctx: RunContext,
     fitted: DualSRFit | None,
 ) -> Job[Upscaler]:
-    """The fitted upsampler(s) as one network for the pipeline's tiled pass."""
+    """The fitted upsampler(s) as one network for the pipeline's tiled pass.
+
+    Without a fit of this photo, the saved one ``params.reuse`` names is loaded.
+    """
     _check(scale)
-    if fitted is None:
-        raise MethodError("DualSR upscales only after fitting on the image")
     yield from ()
-    return _upscaler_of(fitted.passes, params)
+    if fitted is not None:
+        return _upscaler_of(fitted.passes, params, fitted.passes[0].device)
+    if params.reuse is None:
+        raise MethodError("DualSR upscales only after fitting on the image")
+    loaded = _reused(scale, params, ctx)
+    sized = params.with_(up_width=loaded[0].width)  # the tiling budget of the saved net
+    return _upscaler_of(loaded, sized, devices.pick(str(ctx.device)))
 
 
 DUALSR = Method(
