@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         # Look-ups (method list, history) don't yield: let them end before
         # Python tears the thread objects down.
-        worker.wait_all()
+        # A warm-up import cannot be interrupted halfway: wait for it rather
+        # than let Qt abort on a thread destroyed while running.
+        worker.wait_all(120_000)
 
 
 def _wait_signal(signal: object, timeout: float) -> Coroutine[Any, Any, bool]:

@@ -62,15 +62,22 @@ def warm_up_job() -> Generator[Any, None, str]:
     Importing them takes seconds and holds the GIL in stretches (so even from
     a worker it stalls the window); done once in the background after launch,
     it does not land in the middle of the first fit or the first model added
-    on the Models page.
+    on the Models page. It yields between the steps, so closing the window
+    right after launch does not wait for all of them.
     """
-    yield from ()
-    import spandrel  # noqa: F401 - imported for its side effect: warm modules
+    from engine.events import Progress
+
+    yield Progress(0, 4, "warming up")
     import torch
 
+    yield Progress(1, 4, "warming up")
+    import spandrel  # noqa: F401 - imported for its side effect: warm modules
+
+    yield Progress(2, 4, "warming up")
     import engine.batch
     import engine.methods.dualsr  # noqa: F401 - the fit's nets and sampler
 
+    yield Progress(3, 4, "warming up")
     # An optimiser's first construction imports torch._dynamo (sympy and
     # hundreds of modules, seconds holding the GIL): done here, the first
     # fit does not freeze the window when it makes its optimisers.
