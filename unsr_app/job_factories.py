@@ -62,15 +62,22 @@ def warm_up_job() -> Generator[Any, None, str]:
     Importing them takes seconds and holds the GIL in stretches (so even from
     a worker it stalls the window); done once in the background after launch,
     it does not land in the middle of the first fit or the first model added
-    on the Models page.
+    on the Models page. It yields between the steps, so closing the window
+    right after launch does not wait for all of them.
     """
-    yield from ()
-    import spandrel  # noqa: F401 - imported for its side effect: warm modules
+    from engine.events import Progress
+
+    yield Progress(0, 4, "warming up")
     import torch
 
+    yield Progress(1, 4, "warming up")
+    import spandrel  # noqa: F401 - imported for its side effect: warm modules
+
+    yield Progress(2, 4, "warming up")
     import engine.batch
     import engine.methods.dualsr.fit  # noqa: F401 - the fit's nets and sampler
 
+    yield Progress(3, 4, "warming up")
     # An optimiser's first construction imports torch._dynamo (sympy and
     # hundreds of modules, seconds holding the GIL): done here, the first
     # fit does not freeze the window when it makes its optimisers.
@@ -381,6 +388,90 @@ def view_job(
     return ViewImages(shown[0], shown[1], shown[2], data[1], data[2], tuple(problems))
 
 
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """An image read (or made) by the engine: for display and for the metrics."""
+
+    image: QImage
+    rgb: np.ndarray
+
+
+def picture_job(path: Path) -> Generator[Any, None, Picture]:
+    """A job reading ``path`` with the engine (another result, for side A)."""
+    yield from ()
+    from engine.io import images
+
+    rgb = images.read(path).rgb
+    return Picture(array_to_qimage(rgb), rgb)
+
+
+def bicubic_job(path: Path, scale: int) -> Generator[Any, None, Picture]:
+    """A job upscaling ``path`` by bicubic interpolation: the baseline to beat."""
+    yield from ()
+    from engine.io import images
+    from engine.methods import resample
+
+    rgb = resample.resize(images.read(path).rgb, scale, "bicubic")
+    rgb = np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
+    return Picture(array_to_qimage(rgb), rgb)
+
+
+def save_as_job(
+    result: Path, target: Path, protect: Sequence[Path] = ()
+) -> Generator[Any, None, Path]:
+    """A job writing the result ``result`` to ``target``; the path written.
+
+    The same format is copied byte for byte; another one is re-encoded by the
+    engine (ICC profile and EXIF kept). The user chose ``target`` in a save
+    dialog that asked before replacing a file, but never an input (``protect``).
+    """
+    yield from ()
+    from engine.io import images
+
+    if images.format_for(target) == images.format_for(result):
+        from engine.io.save import atomic_write
+
+        for guarded in (*protect, result):
+            if target.resolve() == Path(guarded).resolve():
+                raise OSError(f"{target}: refusing to write over {guarded.name}")
+        atomic_write(target, result.read_bytes(), overwrite=True)
+        return target
+    image = images.read(result)
+    return Path(images.write(image, target, overwrite=True, protect=(result, *protect)))
+
+
+def record_metrics_job(
+    run_id: object, metrics: dict[str, float | None], reference: Path | None
+) -> Generator[Any, None, dict[str, float]]:
+    """A job storing a result's scores against ``reference`` with its run.
+
+    The figures join the run's metrics in the history; the reference's path
+    goes into ``reference.json`` in the run's folder, so the history says what
+    the result was scored against.
+    """
+    yield from ()
+    import json
+
+    from engine.store import Store
+
+    store = Store()
+    record = store.get(int(str(run_id)))
+    merged = dict(record.metrics)
+    merged.update({k: float(v) for k, v in metrics.items() if v is not None})
+    store.finish(
+        record.id,
+        record.status if record.status in ("done", "failed", "cancelled") else "done",
+        output=record.output,
+        metrics=merged,
+        duration_s=record.duration_s,
+        error=record.error,
+    )
+    if reference is not None and record.folder.is_dir():
+        note = {"reference": str(reference), "metrics": merged}
+        (record.folder / "reference.json").write_text(json.dumps(note, indent=2))
+    return merged
+
+
 def history_job(limit: int = 200) -> Generator[Any, None, list[RunRow]]:
     """A job returning the latest runs of the store, newest first."""
     yield from ()
@@ -403,7 +494,20 @@ def _row(record: Any) -> RunRow:
         seconds=record.duration_s,
         status=str(record.status),
         metrics=dict(record.metrics or {}),
+        profile=(record.params or {}).get("profile"),
+        error=record.error,
     )
+
+
+def metrics_pair_job(
+    sr: np.ndarray, baseline: np.ndarray | None, hr: np.ndarray
+) -> Generator[
+    Any, None, tuple[dict[str, float | None], dict[str, float | None] | None]
+]:
+    """A job scoring a result and (when given) the baseline against ``hr``."""
+    ours = yield from metrics_job(sr, hr)
+    theirs = None if baseline is None else (yield from metrics_job(baseline, hr))
+    return ours, theirs
 
 
 def metrics_job(

@@ -11,7 +11,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -30,12 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from unsr_app import job_factories, settings, theme
+from unsr_app.hold_key import HoldKey
 from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.queue_runner import ItemJobFactory, QueueRunner
-from unsr_app.requests import QueueItem, RunRow
-from unsr_app.widgets.compare_viewer import DROP_HINT
+from unsr_app.requests import QueueItem, RunRequest, RunRow, Status
+from unsr_app.view_controller import ViewController
 from unsr_app.widgets.progress_panel import Outcome
-from unsr_app.worker import JobFactory, JobHandle, PreviewFrame
+from unsr_app.worker import JobFactory, JobHandle
 
 
 class MainWindow(QMainWindow):
@@ -80,13 +81,7 @@ class MainWindow(QMainWindow):
         self._settings = settings.load(self._store)
         self._jobs: set[JobHandle] = set()
         self._methods_job = methods_job
-        # The engine's float data of what the viewer shows, for the metrics.
-        self._view: job_factories.ViewImages | None = None
-        self._view_item: QueueItem | None = None
-        self._view_asks = 0  # only the latest show_item's result is shown
-        # The live preview shown, with its float data for the live metrics.
-        self._preview: PreviewFrame | None = None
-        self._scoring = self._score_again = False
+        self._run_again: tuple[Path, RunRequest] | None = None
 
         self._paste_dir = paste_dir
         self.studio = StudioPage()
@@ -101,7 +96,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
         s = self.studio
         self.runner = QueueRunner(factory, self._needs_fit, self)
+        self.view = ViewController(
+            s.viewer, s.log, self._run, s.history.runs, parent=self
+        )
+        self.view.view_loaded.connect(self.view_loaded)
+        self.view.scored.connect(self._on_view_scored)
         self._build_menus()
+        # Hold A: side A where B is, for as long as the key is down.
+        self._flick = HoldKey(Qt.Key.Key_A, s.viewer.flick, self)
 
         s.queue.current_changed.connect(self._on_queue_current_changed)
         s.queue.message.connect(s.log.append)
@@ -113,15 +115,15 @@ class MainWindow(QMainWindow):
         s.method.keep_clicked.connect(self._on_method_keep_clicked)
         s.method.changed.connect(self._on_method_changed)
         s.viewer.reference_requested.connect(self._on_viewer_reference_requested)
-        s.viewer.metrics_wanted.connect(self._on_viewer_metrics_wanted)
         s.history.refresh_requested.connect(self._on_history_refresh_requested)
         s.history.run_opened.connect(self._on_history_run_opened)
+        s.history.run_again.connect(self._on_history_run_again)
         r = self.runner
         r.item_changed.connect(s.queue.refresh)
         r.item_started.connect(self._on_runner_item_started)
         r.progressed.connect(self._on_runner_progressed)
         r.losses.connect(lambda _i, e: s.losses.add(e.step, e.values))
-        r.preview.connect(self._on_runner_preview)
+        r.preview.connect(self.view.show_preview)
         r.kernel.connect(lambda _i, e: s.kernel.set_kernel(e.kernel, e.step))
         r.message.connect(lambda _i, e: s.log.append(e.text, e.level))
         r.item_changed.connect(self._on_runner_item_changed)
@@ -194,6 +196,13 @@ class MainWindow(QMainWindow):
         action(file, "Paste image", s.queue.paste, "Ctrl+V")
         action(file, "Load reference…", self._on_viewer_reference_requested, "Ctrl+R")
         file.addSeparator()
+        result = [
+            action(file, "Save result as…", self.save_result_as, "Ctrl+Shift+S"),
+            action(file, "Copy result", self.view.copy_result, "Ctrl+Shift+C"),
+            action(file, "Open output folder", self.view.open_folder, "Ctrl+Shift+F"),
+        ]
+        s.viewer.set_context_actions(result)
+        file.addSeparator()
         action(file, "Quit", self.close, "Ctrl+Q")
         view = menus.addMenu("&View")
         action(view, "Split", lambda: s.viewer.set_mode("split"), "S")
@@ -201,6 +210,9 @@ class MainWindow(QMainWindow):
         action(view, "Difference", lambda: s.viewer.set_mode("diff"), "D")
         action(view, "Fit to window", s.viewer.fit, "F")
         action(view, "Zoom 100%", lambda: s.viewer.state.set_zoom(1.0), "1")
+        loupe = action(view, "Loupe", s.viewer.set_loupe, "L")
+        loupe.setCheckable(True)
+        s.viewer.loupe_button.toggled.connect(loupe.setChecked)
         view.addSeparator()
         themes = view.addMenu("Theme")
         for name in settings.THEMES:
@@ -253,49 +265,22 @@ class MainWindow(QMainWindow):
         )
 
     def show_item(self, item: QueueItem) -> None:
-        """Show ``item``'s input, its output once done, and its reference.
+        """Show ``item`` in the viewer (see :meth:`ViewController.show_item`)."""
+        self.view.show_item(item)
 
-        The engine reads them in a worker (the float data the metrics use),
-        converted once for display; ``view_loaded`` says when they are shown.
-        """
-        self._view_item = item
-        self._view_asks += 1
-        ask = self._view_asks
-        self._preview = None
-        viewer = self.studio.viewer
-        if item.status == "failed":
-            viewer.set_notice(f"{item.path.name} failed: {item.detail}")
-            viewer.set_placeholder(f"{item.path.name} failed:\n{item.detail}")
-        else:
-            viewer.set_notice("")
-            viewer.set_placeholder(DROP_HINT)
-
-        output, reference = item.output, item.reference
-
-        def shown(view: job_factories.ViewImages) -> None:
-            if ask != self._view_asks:
-                return  # asked again meanwhile (another item, a reference)
-            for problem in view.problems:
-                self.studio.log.append(problem, "error")
-            if view.before is None and item.status != "failed":
-                reason = view.problems[0] if view.problems else "it cannot be read"
-                viewer.set_placeholder(f"{item.path.name} cannot be shown:\n{reason}")
-            if reference is not None and view.reference is None:
-                item.reference = None  # unreadable: said above, not retried
-            self._view = view
-            before = view.before
-            label = f"After · {item.output.name}" if item.output else "After"
-            size = f" · {before.width()}×{before.height()}" if before else ""
-            viewer.set_images(before, view.after, (f"Before{size}", label))
-            # The reference belongs to its item: another photo is not scored by it.
-            viewer.set_reference(view.reference)
-            frame = self._preview  # one that came while the input was read
-            if frame is not None and item.status in ("fitting", "upscaling"):
-                label = f"Preview · {frame.label} · step {frame.step}"
-                viewer.set_preview(frame.image, frame.box, label)
-            self.view_loaded.emit()
-
-        self._run(lambda: job_factories.view_job(item.path, output, reference), shown)
+    def save_result_as(self) -> None:
+        """Ask where, then write the result shown there (any image format)."""
+        out = self.view.result_path()
+        if out is None:
+            self.studio.log.append("no result to save: select a finished item")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the result as", str(out), _IMAGE_FILTER
+        )
+        if path:
+            self.view.save_as(
+                Path(path), lambda p: self.statusBar().showMessage(f"Saved {p}", 10000)
+            )
 
     # -- slots -------------------------------------------------------------
     def _on_methods_listed(self, methods: Any) -> None:
@@ -320,6 +305,11 @@ class MainWindow(QMainWindow):
 
     def _on_queue_items_added(self, items: list[QueueItem]) -> None:
         self.studio.log.append(f"queued {len(items)} image(s)")
+        again, self._run_again = self._run_again, None
+        if again is not None:
+            mine = [i for i in items if i.path == again[0]]
+            if mine:
+                self._start_items(mine)
 
     def _on_queue_paths_given(self, paths: list[Path]) -> None:
         request = self.studio.method.request()
@@ -375,6 +365,10 @@ class MainWindow(QMainWindow):
         if not items:
             s.log.append("nothing to do: add images to the queue first", "warning")
             return
+        self._start_items(items)
+
+    def _start_items(self, items: list[QueueItem]) -> None:
+        s = self.studio
         request = s.method.request()
         if self.runner.is_draining():
             s.log.append("waiting for the stopped job to end (at its next step)")
@@ -417,12 +411,6 @@ class MainWindow(QMainWindow):
 
     def _on_runner_progressed(self, item: QueueItem, event: Any) -> None:
         self.studio.progress.update_progress(event.fraction, event.stage, event.eta_s)
-
-    def _on_runner_preview(self, item: QueueItem, frame: PreviewFrame) -> None:
-        if self.studio.queue.current() is item:
-            label = f"Preview · {frame.label} · step {frame.step}"
-            self._preview = frame
-            self.studio.viewer.set_preview(frame.image, frame.box, label)
 
     def _on_runner_item_changed(self, item: QueueItem) -> None:
         if item.status == "failed":
@@ -471,42 +459,19 @@ class MainWindow(QMainWindow):
 
     def load_reference(self, path: Path) -> None:
         """Score the current item's result against ``path`` (the true HR image)."""
-        item = self.studio.queue.current()
+        item = self.studio.queue.current() or self.view.item
         if item is None:
             self.studio.log.append("select an image before its reference", "warning")
             return
-        item.reference = path
-        self.show_item(item)
+        self.view.load_reference(item, path)
 
-    def _on_viewer_metrics_wanted(self) -> None:
-        if self._scoring:
-            self._score_again = True  # one at a time: previews come quickly
-            return
-        viewer, view = self.studio.viewer, self._view
-        region = ""
-        pair: tuple[Any, Any] | None = None
-        if view is not None and view.reference_rgb is not None:
-            if viewer.preview is not None and self._preview is not None:
-                pair, region = preview_pair(self._preview, view)
-            elif view.after_rgb is not None:
-                pair = (view.after_rgb, view.reference_rgb)
-        if pair is None:
-            viewer.set_metrics(None)
-            if region:
-                viewer.metrics_label.setText(region)
-            return
-        sr, hr = pair
-
-        def scored(metrics: dict[str, float | None]) -> None:
-            self._scoring = False
-            viewer.set_metrics(metrics, region)
-            if self._score_again:
-                self._score_again = False
-                self._on_viewer_metrics_wanted()
-
-        self._scoring = True
-        handle = self._run(lambda: job_factories.metrics_job(sr, hr), scored)
-        handle.failed.connect(lambda _r: setattr(self, "_scoring", False))
+    def _on_view_scored(self, item: QueueItem, metrics: dict[str, Any]) -> None:
+        # A result scored against its reference: the figures join its run.
+        run_id, reference = item.run_id, item.reference
+        self._run(
+            lambda: job_factories.record_metrics_job(run_id, metrics, reference),
+            lambda _m: self._on_history_refresh_requested(),
+        )
 
     def _on_history_refresh_requested(self) -> None:
         def done(runs: list[RunRow] | None) -> None:
@@ -519,11 +484,49 @@ class MainWindow(QMainWindow):
     def _on_history_run_opened(self, run: RunRow) -> None:
         if run.input is None:
             return
-        item = QueueItem(path=run.input, output=run.output, status="done")
+        status: Status = "failed" if run.status == "failed" else "done"
+        item = QueueItem(
+            path=run.input,
+            output=run.output,
+            status=status,
+            run_id=run.id,
+            detail=run.error or "",
+        )
         self.show_item(item)
 
+    def _on_history_run_again(self, run: RunRow) -> None:
+        """Queue the run's photo and start it with the run's method and settings."""
+        s = self.studio
+        if run.input is None or not run.input.exists():
+            s.log.append(f"cannot run again: {run.input} is gone", "warning")
+            return
+        if self.runner.is_running():
+            s.log.append("a batch is running: run again once it ends", "warning")
+            return
+        request = dataclasses.replace(
+            s.method.request(), method=run.method, scale=run.scale, profile=run.profile
+        )
+        s.method.set_request(request)
+        known = next((i for i in s.queue.items() if i.path == run.input), None)
+        if known is not None:
+            known.status, known.detail = "queued", ""
+            s.queue.refresh(known)
+            s.queue.select(known)
+            self._start_items([known])
+            return
+        self._run_again = (run.input, request)
+        s.queue.add_paths([run.input])
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        """Save settings, stop the batch and wait for every worker thread."""
+        """Ask first when work would be lost; then close everything.
+
+        Settings are saved, the batch stopped, every worker thread awaited.
+        """
+        busy = self._busy_with()
+        if busy and not self.confirm_quit(busy):
+            event.ignore()
+            return
+        self._flick.remove()
         self.save_settings()
         self.runner.shutdown()
         self.train_page.shutdown()
@@ -533,33 +536,28 @@ class MainWindow(QMainWindow):
             handle.wait(15000)  # look-ups don't yield; they end soon
         super().closeEvent(event)
 
+    def _busy_with(self) -> str:
+        """What quitting now would lose ("" when nothing)."""
+        if self.runner.is_running():
+            fitting = self._needs_fit(self.studio.method.request().method)
+            return "A fit is running" if fitting else "A batch is running"
+        if self.train_page.is_busy():
+            return "A training is running"
+        return ""
+
+    def confirm_quit(self, busy: str) -> bool:
+        """Ask whether to quit while ``busy`` (tests replace the question)."""
+        answer = QMessageBox.question(
+            self,
+            "Quit unsr?",
+            f"{busy}. Quitting stops it and loses its progress.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
 
 _IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
-
-
-def preview_pair(
-    frame: PreviewFrame, view: job_factories.ViewImages
-) -> tuple[tuple[Any, Any] | None, str]:
-    """The preview and the reference's region under it, and what that region is.
-
-    Live metrics score only the pixels the preview covers: the reference is
-    cut at the preview's box (scaled from input to reference pixels). When the
-    reference is not at the preview's scale there is nothing fair to score:
-    (None, the reason).
-    """
-    ref, before = view.reference_rgb, view.before
-    if frame.box is None or frame.pixels is None or ref is None or before is None:
-        return None, ""
-    k = ref.shape[1] / before.width()
-    x, y, w, h = (round(v * k) for v in frame.box)
-    crop = ref[y : y + h, x : x + w]
-    if crop.shape[:2] != frame.pixels.shape[:2]:
-        return None, (
-            "Live metrics need a reference at the preview's scale "
-            f"({frame.pixels.shape[1]}×{frame.pixels.shape[0]} px for this region)"
-        )
-    bx, by, bw, bh = (round(v) for v in frame.box)
-    return (frame.pixels, crop), f"on the preview's {bw}×{bh} px region at ({bx}, {by})"
 
 
 def _icon_path() -> Path:

@@ -141,7 +141,8 @@ def test_history_lists_runs_and_opens_one(qtbot: QtBot, tmp_path: Path) -> None:
     panel.set_runs([run])
     assert panel.runs() == [run]
     row = panel.tree.topLevelItem(0)
-    assert row is not None and row.text(2) == "dualsr" and "30.1" in row.text(5)
+    assert row is not None and row.text(0) == "in.png\ndualsr ×2"
+    assert row.text(1) == "done\n12.5 s" and row.text(2) == "30.10 dB"
     panel.tree.setCurrentItem(row)
     with qtbot.waitSignal(panel.run_opened) as blocker:
         panel._open(row)

@@ -267,26 +267,26 @@ class CompareViewer(QWidget):
         return self._notice
 
     def set_metrics(
-        self, metrics: dict[str, float | None] | None, region: str = ""
+        self,
+        metrics: dict[str, float | None] | None,
+        region: str = "",
+        baseline: tuple[str, dict[str, float | None]] | None = None,
     ) -> None:
-        """Show PSNR / SSIM / LPIPS (None values read "unavailable").
+        """Show PSNR / SSIM / LPIPS of B (None values read "unavailable").
 
-        ``region`` says what was scored when it is not the whole image.
+        ``region`` says what was scored when it is not the whole image;
+        ``baseline`` is side A's (label, metrics), shown after B's.
         """
         if not metrics:
             hint = "Load a reference to score" if self.reference is None else ""
             self.metrics_label.setText(hint)
             return
-        parts = []
-        for name, value in metrics.items():
-            if value is None:
-                parts.append(f"{name} unavailable")
-            elif name == "PSNR":
-                parts.append(f"PSNR {value:.2f} dB")
-            else:
-                parts.append(f"{name} {value:.4f}")
         where = f", {region}" if region else ""
-        self.metrics_label.setText(" · ".join(parts) + f" (vs the reference{where})")
+        text = _figures(metrics)
+        if baseline is not None:
+            label, theirs = baseline
+            text = f"B: {text}  —  A ({label}): {_figures(theirs)}"
+        self.metrics_label.setText(f"{text} (vs the reference{where})")
 
     def _ask_metrics(self) -> None:
         shown = self.after is not None or self.preview is not None
@@ -452,6 +452,18 @@ class CompareViewer(QWidget):
 
     def _on_state_changed(self) -> None:
         self.zoom_label.setText(f"{self.state.zoom * 100:.0f}%")
+
+
+def _figures(metrics: dict[str, float | None]) -> str:
+    parts = []
+    for name, value in metrics.items():
+        if value is None:
+            parts.append(f"{name} unavailable")
+        elif name == "PSNR":
+            parts.append(f"PSNR {value:.2f} dB")
+        else:
+            parts.append(f"{name} {value:.4f}")
+    return " · ".join(parts)
 
 
 def _first(*images: QImage | None) -> QImage | None:
