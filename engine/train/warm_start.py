@@ -85,8 +85,9 @@ def warm_start(session: Session, path: Path) -> list[Message]:
     A baseline that learnt from another clean-LR operator than this method's
     gets a warning: Maeda's y_down (Gaussian, then bicubic) is blurrier than
     the antialiased bicubic of ``unsr train bicubic``, so the warm SR net first
-    relearns how much to sharpen, and sharpens the camera's noise more (a
-    6-minute Maeda trial, docs/benchmarks.md).
+    relearns how much to sharpen, and sharpens the camera's noise more (in a
+    short Maeda trial, the flat areas of its results were 58 % noisier than
+    bicubic's, against 18 % for the baseline trained on for as long).
     """
     net = session.nets[session.sr_net]
     inner = getattr(net, "module", net)  # unwrap DistributedDataParallel
