@@ -68,9 +68,46 @@ def warm_up_job() -> Generator[Any, None, str]:
     import spandrel  # noqa: F401 - imported for its side effect: warm modules
     import torch
 
-    import engine.batch  # noqa: F401 - imported for its side effect: warm modules
+    import engine.batch
+    import engine.methods.dualsr.fit  # noqa: F401 - the fit's nets and sampler
 
+    # An optimiser's first construction imports torch._dynamo (sympy and
+    # hundreds of modules, seconds holding the GIL): done here, the first
+    # fit does not freeze the window when it makes its optimisers.
+    weight = torch.nn.Parameter(torch.zeros(4))
+    adam = torch.optim.Adam([weight], lr=1e-3)
+    weight.square().sum().backward()  # type: ignore[no-untyped-call]
+    adam.step()
     return str(torch.__version__)
+
+
+def save_pasted_job(image: QImage, folder: Path | None) -> Generator[Any, None, Path]:
+    """A job saving a pasted image losslessly (PNG) as a new file; its path.
+
+    ``folder`` None is ``pasted/`` in the data folder. The file is written
+    under a temporary name and renamed into place, so a queue never sees half
+    a file, and an earlier paste is never replaced.
+    """
+    yield from ()
+    import os
+    import time
+
+    if folder is None:
+        from engine import paths
+
+        folder = paths.data_dir() / "pasted"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = folder / f"pasted-{stamp}.png", 1
+    while path.exists():
+        n += 1
+        path = folder / f"pasted-{stamp}-{n}.png"
+    tmp = folder / f".{path.name}.part"
+    if not image.save(str(tmp), "PNG"):  # type: ignore[call-overload]
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"cannot write the pasted image to {folder}")
+    os.replace(tmp, path)
+    return path
 
 
 def expand_job(
@@ -81,8 +118,9 @@ def expand_job(
     Folders are scanned by the batch planner, as ``unsr upscale -r`` scans
     them: dot files and dot folders are skipped, a symlink loop is followed
     once, and earlier results of the panel's method and scale are not taken
-    for new inputs. Files are taken as given (a non-image fails later with
-    its reason). Thumbnails are made here, off the GUI thread.
+    for new inputs. Thumbnails are made here, off the GUI thread; a file
+    whose thumbnail cannot be made is read by the engine, and refused with
+    the engine's reason when that fails too (empty, text, a bomb, damaged).
     """
     from engine.batch import plan_outputs
     from engine.events import Progress
@@ -106,16 +144,46 @@ def expand_job(
             found.append((path, None))
         else:
             problems.append((path, "it does not exist"))
+    kept: list[tuple[Path, Path | None]] = []
     thumbs: list[QImage] = []
-    for source, _ in found:
-        yield Progress(len(thumbs), len(found), "making thumbnails")
-        thumbs.append(load_qimage(source, max_side=THUMB_SIDE))
-    return Expansion(tuple(found), tuple(thumbs), tuple(problems))
+    for index, (source, root) in enumerate(found):
+        yield Progress(index, len(found), "making thumbnails")
+        thumb = load_qimage(source, max_side=THUMB_SIDE)
+        if thumb.isNull():
+            try:
+                thumb = _engine_thumbnail(source)
+            except Exception as exc:  # refused now, with the reader's reason
+                problems.append((source, str(getattr(exc, "reason", exc))))
+                continue
+        kept.append((source, root))
+        thumbs.append(thumb)
+    return Expansion(tuple(kept), tuple(thumbs), tuple(problems))
+
+
+def _engine_thumbnail(path: Path) -> QImage:
+    """A thumbnail through the engine's reader (what Qt cannot decode).
+
+    Raises the reader's error for a file the engine cannot read either.
+    """
+    from PySide6.QtCore import Qt
+
+    from engine.io import images
+
+    image = array_to_qimage(images.read(path).rgb)
+    return image.scaled(
+        THUMB_SIDE,
+        THUMB_SIDE,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
 
 
 @dataclass(frozen=True)
 class Expansion:
-    """Dropped paths expanded: (file, dropped folder or None), thumbnails, problems."""
+    """Dropped paths expanded: (file, dropped folder or None), thumbnails, problems.
+
+    ``problems`` are (path, reason) of what was not queued.
+    """
 
     files: tuple[tuple[Path, Path | None], ...]
     thumbnails: tuple[QImage, ...]
@@ -152,13 +220,17 @@ def process_file_job(
     request: RunRequest,
     root: Path | None = None,
     method: Any = None,
+    finish: threading.Event | None = None,
 ) -> Generator[Any, None, FileOutcome]:
     """Read, upscale, write and record one file; a job for the worker.
 
     ``method`` is the batch's resolved method (see :class:`FileJobs`); the
-    request's method id is looked up when it is None.
+    request's method id is looked up when it is None. Setting ``finish``
+    (stop and keep) makes a fit end at its next step and the file be written
+    with what it has learnt.
     """
     from engine import batch
+    from engine.methods.base import RunContext
 
     out = output_path(path, request, root)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +242,7 @@ def process_file_job(
         profile=request.profile,
         fmt=request.fmt,
         quality=request.quality,
+        context=RunContext(finish_early=finish),
     )
     return FileOutcome(
         output=Path(result.output),
@@ -191,17 +264,25 @@ class FileJobs:
         self._methods: dict[str, Any] = {}
 
     def __call__(
-        self, path: Path, request: RunRequest, root: Path | None
+        self,
+        path: Path,
+        request: RunRequest,
+        root: Path | None,
+        finish: threading.Event | None = None,
     ) -> Generator[Any, None, FileOutcome]:
-        """The job for one queue item."""
-        return self._job(path, request, root)
+        """The job for one queue item; ``finish`` is its stop-and-keep event."""
+        return self._job(path, request, root, finish)
 
     def _job(
-        self, path: Path, request: RunRequest, root: Path | None
+        self,
+        path: Path,
+        request: RunRequest,
+        root: Path | None,
+        finish: threading.Event | None,
     ) -> Generator[Any, None, FileOutcome]:
         yield from ()
         method = self.method(request.method)
-        return (yield from process_file_job(path, request, root, method))
+        return (yield from process_file_job(path, request, root, method, finish))
 
     def method(self, method_id: str) -> Any:
         """The resolved method of ``method_id``, looked up the first time only."""
@@ -359,11 +440,13 @@ def _model_row(entry: Any) -> ModelRow:
 
     info = entry.info
     size = human_bytes(entry.path.stat().st_size) if entry.path.exists() else ""
+    scale = f"x{entry.scale}" if entry.scale else ""
     if info is None:
-        arch = "unsr" if entry.kind == "unsr" else ""
-        scale = purpose = ""
+        recipe = getattr(entry, "recipe", None)
+        arch = (f"unsr {recipe}" if recipe else "unsr") if entry.kind == "unsr" else ""
+        purpose = "SR" if entry.kind == "unsr" and entry.usable else ""
     else:
-        arch, scale, purpose = info.architecture, f"x{info.scale}", info.purpose
+        arch, purpose = info.architecture, info.purpose
     cells = (entry.name, arch, scale, purpose, size, entry.source, entry.status)
     try:
         facts = dict(entry.facts())

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QImage,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -25,7 +33,9 @@ from unsr_app import job_factories, settings, theme
 from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.queue_runner import ItemJobFactory, QueueRunner
 from unsr_app.requests import QueueItem, RunRow
-from unsr_app.worker import JobFactory, JobHandle
+from unsr_app.widgets.compare_viewer import DROP_HINT
+from unsr_app.widgets.progress_panel import Outcome
+from unsr_app.worker import JobFactory, JobHandle, PreviewFrame
 
 
 class MainWindow(QMainWindow):
@@ -40,7 +50,7 @@ class MainWindow(QMainWindow):
     methods_job
         Lists the methods, run in a worker thread.
     paste_dir
-        Where pasted images are saved.
+        Where pasted images are saved; None is ``pasted/`` in the data folder.
     warm_up
         Import torch in the background after launch (tests skip it).
     """
@@ -63,6 +73,9 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(_icon_path())))
         self.resize(1360, 860)
         self.setMinimumSize(960, 600)
+        # Drops work anywhere: what no child takes (the viewer, the plots,
+        # the log) comes up to the window and goes to the queue.
+        self.setAcceptDrops(True)
         self._store = store if store is not None else settings.default_store()
         self._settings = settings.load(self._store)
         self._jobs: set[JobHandle] = set()
@@ -70,8 +83,13 @@ class MainWindow(QMainWindow):
         # The engine's float data of what the viewer shows, for the metrics.
         self._view: job_factories.ViewImages | None = None
         self._view_item: QueueItem | None = None
+        self._view_asks = 0  # only the latest show_item's result is shown
+        # The live preview shown, with its float data for the live metrics.
+        self._preview: PreviewFrame | None = None
+        self._scoring = self._score_again = False
 
-        self.studio = StudioPage(paste_dir)
+        self._paste_dir = paste_dir
+        self.studio = StudioPage()
         # Both pages load the engine only when first shown (or on Start).
         self.train_page = TrainPage()
         self.models_page = ModelsPage()
@@ -89,8 +107,10 @@ class MainWindow(QMainWindow):
         s.queue.message.connect(s.log.append)
         s.queue.items_added.connect(self._on_queue_items_added)
         s.queue.paths_given.connect(self._on_queue_paths_given)
+        s.queue.image_pasted.connect(self._on_queue_image_pasted)
         s.method.start_clicked.connect(self._on_method_start_clicked)
         s.method.stop_clicked.connect(self._on_method_stop_clicked)
+        s.method.keep_clicked.connect(self._on_method_keep_clicked)
         s.method.changed.connect(self._on_method_changed)
         s.viewer.reference_requested.connect(self._on_viewer_reference_requested)
         s.viewer.metrics_wanted.connect(self._on_viewer_metrics_wanted)
@@ -107,6 +127,7 @@ class MainWindow(QMainWindow):
         r.item_changed.connect(self._on_runner_item_changed)
         r.item_finished.connect(self._on_runner_item_finished)
         r.batch_finished.connect(self._on_runner_batch_finished)
+        r.late_result.connect(self._on_runner_late_result)
         self.models_page.models_changed.connect(self._on_models_page_models_changed)
         self.train_page.model_trained.connect(self._on_train_page_model_trained)
 
@@ -193,6 +214,12 @@ class MainWindow(QMainWindow):
         run = menus.addMenu("&Run")
         action(run, "Start", self._on_method_start_clicked, "Ctrl+Return")
         action(run, "Stop", self._on_method_stop_clicked, "Esc")
+        action(
+            run,
+            "Stop and keep the fit so far",
+            self._on_method_keep_clicked,
+            "Shift+Esc",
+        )
         help_menu = menus.addMenu("&Help")
         action(help_menu, "About unsr", self._about)
 
@@ -232,35 +259,51 @@ class MainWindow(QMainWindow):
         converted once for display; ``view_loaded`` says when they are shown.
         """
         self._view_item = item
+        self._view_asks += 1
+        ask = self._view_asks
+        self._preview = None
+        viewer = self.studio.viewer
+        if item.status == "failed":
+            viewer.set_notice(f"{item.path.name} failed: {item.detail}")
+            viewer.set_placeholder(f"{item.path.name} failed:\n{item.detail}")
+        else:
+            viewer.set_notice("")
+            viewer.set_placeholder(DROP_HINT)
+
+        output, reference = item.output, item.reference
 
         def shown(view: job_factories.ViewImages) -> None:
-            if self._view_item is not item:
-                return  # another item was selected meanwhile
+            if ask != self._view_asks:
+                return  # asked again meanwhile (another item, a reference)
             for problem in view.problems:
                 self.studio.log.append(problem, "error")
-            if view.reference is None:
+            if view.before is None and item.status != "failed":
+                reason = view.problems[0] if view.problems else "it cannot be read"
+                viewer.set_placeholder(f"{item.path.name} cannot be shown:\n{reason}")
+            if reference is not None and view.reference is None:
                 item.reference = None  # unreadable: said above, not retried
             self._view = view
             before = view.before
             label = f"After · {item.output.name}" if item.output else "After"
             size = f" · {before.width()}×{before.height()}" if before else ""
-            viewer = self.studio.viewer
             viewer.set_images(before, view.after, (f"Before{size}", label))
             # The reference belongs to its item: another photo is not scored by it.
             viewer.set_reference(view.reference)
+            frame = self._preview  # one that came while the input was read
+            if frame is not None and item.status in ("fitting", "upscaling"):
+                label = f"Preview · {frame.label} · step {frame.step}"
+                viewer.set_preview(frame.image, frame.box, label)
             self.view_loaded.emit()
 
-        self._run(
-            lambda: job_factories.view_job(item.path, item.output, item.reference),
-            shown,
-        )
+        self._run(lambda: job_factories.view_job(item.path, output, reference), shown)
 
     # -- slots -------------------------------------------------------------
     def _on_methods_listed(self, methods: Any) -> None:
         # set_methods keeps the selected method when it is still listed.
         self.studio.method.set_methods(methods)
         if self.runner.is_running():
-            self.studio.method.set_running(True)  # a refresh mid-batch
+            fitting = self._needs_fit(self.studio.method.request().method)
+            self.studio.method.set_running(True, fitting)  # a refresh mid-batch
         self.studio.log.append(f"{len(methods)} methods available")
         self.methods_loaded.emit()
 
@@ -283,10 +326,38 @@ class MainWindow(QMainWindow):
 
         def expanded(found: job_factories.Expansion) -> None:
             for path, reason in found.problems:
-                self.studio.log.append(f"skipped {path}: {reason}", "warning")
+                self.studio.log.append(f"not queued: {path}: {reason}", "warning")
+            if found.problems:
+                path, reason = found.problems[0]
+                more = len(found.problems) - 1
+                also = f" (and {more} more, see the log)" if more else ""
+                self.statusBar().showMessage(
+                    f"Not queued: {path.name}: {reason}{also}", 15000
+                )
             self.studio.queue.add_items(found.files, found.thumbnails)
 
         self._run(lambda: job_factories.expand_job(paths, request), expanded)
+
+    def _on_queue_image_pasted(self, image: QImage) -> None:
+        def saved(path: Path) -> None:
+            self.studio.log.append(f"pasted image saved as {path}")
+            self.studio.queue.add_paths([path])
+
+        folder = self._paste_dir
+        picture = image.copy()  # the worker's own copy of the pixels
+        self._run(lambda: job_factories.save_pasted_job(picture, folder), saved)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        """Take files, folders and images dropped anywhere on the window."""
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        """Queue what was dropped, and show the studio where it goes."""
+        self.show_page("studio")
+        self.studio.queue.add_from_mime(event.mimeData())
+        event.acceptProposedAction()
 
     def _on_queue_current_changed(self, item: QueueItem | None) -> None:
         if item is not None:
@@ -294,13 +365,21 @@ class MainWindow(QMainWindow):
 
     def _on_method_start_clicked(self) -> None:
         s = self.studio
+        if self.runner.is_running():
+            s.log.append(
+                "a batch is running: Stop it first, or wait for it to finish",
+                "warning",
+            )
+            return
         items = s.queue.pending()
         if not items:
             s.log.append("nothing to do: add images to the queue first", "warning")
             return
         request = s.method.request()
+        if self.runner.is_draining():
+            s.log.append("waiting for the stopped job to end (at its next step)")
         if self.runner.start(items, request):
-            s.method.set_running(True)
+            s.method.set_running(True, self._needs_fit(request.method))
             s.losses.clear()
             s.kernel.clear()
             s.log.append(f"started {request.method} ×{request.scale} on {len(items)}")
@@ -311,6 +390,15 @@ class MainWindow(QMainWindow):
         if self.runner.is_running():
             self.studio.log.append("stopping…")
             self.runner.stop()
+
+    def _on_method_keep_clicked(self) -> None:
+        request = self.studio.method.request()
+        if self.runner.is_running() and self._needs_fit(request.method):
+            self.studio.log.append(
+                "stopping the fit: the result so far is upscaled and saved"
+            )
+            self.studio.method.keep.setEnabled(False)
+            self.runner.finish_now()
 
     def _on_method_changed(self) -> None:
         # Only the run settings: the geometry is saved when the window closes.
@@ -330,15 +418,17 @@ class MainWindow(QMainWindow):
     def _on_runner_progressed(self, item: QueueItem, event: Any) -> None:
         self.studio.progress.update_progress(event.fraction, event.stage, event.eta_s)
 
-    def _on_runner_preview(self, item: QueueItem, event: Any) -> None:
+    def _on_runner_preview(self, item: QueueItem, frame: PreviewFrame) -> None:
         if self.studio.queue.current() is item:
-            label = f"Preview · {event.label} · step {event.step}"
-            self._view = None  # a preview is not scored: only the written result
-            self.studio.viewer.set_after(event.image, label)
+            label = f"Preview · {frame.label} · step {frame.step}"
+            self._preview = frame
+            self.studio.viewer.set_preview(frame.image, frame.box, label)
 
     def _on_runner_item_changed(self, item: QueueItem) -> None:
         if item.status == "failed":
             self.studio.log.append(f"{item.path.name} failed: {item.detail}", "error")
+            if self.studio.queue.current() is item:
+                self.show_item(item)  # the reason, where the result would be
 
     def _on_runner_item_finished(self, item: QueueItem, outcome: Any) -> None:
         secs = getattr(outcome, "seconds", 0.0)
@@ -349,12 +439,27 @@ class MainWindow(QMainWindow):
     def _on_runner_batch_finished(self, done: int, failed: int, stopped: bool) -> None:
         s = self.studio
         s.method.set_running(False)
-        how = "stopped" if stopped else "finished"
+        kept = stopped and self.runner.is_finishing()
+        if kept:
+            how = "stopped, the fit so far kept"
+        else:
+            how = "stopped" if stopped else "finished"
         text = f"Batch {how}: {done} done, {failed} failed"
-        s.progress.finish(text)
+        outcome: Outcome = (
+            "failed" if failed else "stopped" if stopped and not kept else "done"
+        )
+        s.progress.finish(text, outcome)
         s.log.append(text, "warning" if failed or stopped else "info")
         self.statusBar().showMessage(text, 10000)
         QApplication.alert(self)  # the completion notice: flash the taskbar entry
+        self._on_history_refresh_requested()
+
+    def _on_runner_late_result(self, item: QueueItem, outcome: Any) -> None:
+        self.studio.log.append(
+            f"{item.path.name}: Stop came as its result was being written; "
+            f"it was kept: {item.output}",
+            "warning",
+        )
         self._on_history_refresh_requested()
 
     def _on_viewer_reference_requested(self) -> None:
@@ -374,15 +479,34 @@ class MainWindow(QMainWindow):
         self.show_item(item)
 
     def _on_viewer_metrics_wanted(self) -> None:
-        view = self._view
-        if view is None or view.after_rgb is None or view.reference_rgb is None:
-            self.studio.viewer.set_metrics(None)
+        if self._scoring:
+            self._score_again = True  # one at a time: previews come quickly
             return
-        after, reference = view.after_rgb, view.reference_rgb
-        self._run(
-            lambda: job_factories.metrics_job(after, reference),
-            self.studio.viewer.set_metrics,
-        )
+        viewer, view = self.studio.viewer, self._view
+        region = ""
+        pair: tuple[Any, Any] | None = None
+        if view is not None and view.reference_rgb is not None:
+            if viewer.preview is not None and self._preview is not None:
+                pair, region = preview_pair(self._preview, view)
+            elif view.after_rgb is not None:
+                pair = (view.after_rgb, view.reference_rgb)
+        if pair is None:
+            viewer.set_metrics(None)
+            if region:
+                viewer.metrics_label.setText(region)
+            return
+        sr, hr = pair
+
+        def scored(metrics: dict[str, float | None]) -> None:
+            self._scoring = False
+            viewer.set_metrics(metrics, region)
+            if self._score_again:
+                self._score_again = False
+                self._on_viewer_metrics_wanted()
+
+        self._scoring = True
+        handle = self._run(lambda: job_factories.metrics_job(sr, hr), scored)
+        handle.failed.connect(lambda _r: setattr(self, "_scoring", False))
 
     def _on_history_refresh_requested(self) -> None:
         def done(runs: list[RunRow] | None) -> None:
@@ -411,6 +535,31 @@ class MainWindow(QMainWindow):
 
 
 _IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"
+
+
+def preview_pair(
+    frame: PreviewFrame, view: job_factories.ViewImages
+) -> tuple[tuple[Any, Any] | None, str]:
+    """The preview and the reference's region under it, and what that region is.
+
+    Live metrics score only the pixels the preview covers: the reference is
+    cut at the preview's box (scaled from input to reference pixels). When the
+    reference is not at the preview's scale there is nothing fair to score:
+    (None, the reason).
+    """
+    ref, before = view.reference_rgb, view.before
+    if frame.box is None or frame.pixels is None or ref is None or before is None:
+        return None, ""
+    k = ref.shape[1] / before.width()
+    x, y, w, h = (round(v * k) for v in frame.box)
+    crop = ref[y : y + h, x : x + w]
+    if crop.shape[:2] != frame.pixels.shape[:2]:
+        return None, (
+            "Live metrics need a reference at the preview's scale "
+            f"({frame.pixels.shape[1]}×{frame.pixels.shape[0]} px for this region)"
+        )
+    bx, by, bw, bh = (round(v) for v in frame.box)
+    return (frame.pixels, crop), f"on the preview's {bw}×{bh} px region at ({bx}, {by})"
 
 
 def _icon_path() -> Path:

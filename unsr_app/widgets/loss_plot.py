@@ -31,6 +31,7 @@ class LossPlot(QWidget):
 
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(140)
+        self.plot.setAcceptDrops(False)  # a drop here goes to the window's queue
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
