@@ -19,8 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +133,22 @@ def score(sr: np.ndarray, hr: np.ndarray) -> dict[str, float]:
     }
 
 
+class _Timer:
+    """Stamps of the fit's Progress events, for seconds per iteration."""
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+
+    def on_event(self, e: object) -> None:
+        if isinstance(e, Progress) and e.stage == "fitting":
+            self.stamps.append(time.perf_counter())
+
+    def per_iter(self) -> float:
+        if len(self.stamps) < 4:
+            return math.nan
+        return float(np.median(np.diff(self.stamps)[1:]))
+
+
 def run(
     profiles: list[str],
     store: Path,
@@ -137,8 +156,19 @@ def run(
     names: list[str],
     snap_every: int,
     overrides: dict[str, Any] | None = None,
+    threads: tuple[int, ...] = (1,),
 ) -> None:
+    """Fit each profile at each thread count on each image, one after another.
+
+    With one thread count the entries are keyed by profile (``fast``); with
+    several by profile and threads (``fast@2t``), so 1 and 2 threads and the
+    paper profile are timed side by side in one run.
+    """
     results = json.loads(store.read_text()) if store.exists() else {}
+
+    def save() -> None:
+        store.write_text(json.dumps(results, indent=2))
+
     for name, hr, lr, _k in dataset():
         if names and name not in names:
             continue
@@ -152,55 +182,62 @@ def run(
                 params = params.with_(iters=iters)
             if overrides:
                 params = params.with_(**overrides)
-            t0 = time.perf_counter()
-            curve: dict[int, float] = {}
+            for n in threads:
+                torch.set_num_threads(n)
+                key = prof if len(threads) == 1 else f"{prof}@{n}t"
+                entry[key] = _fit_entry(params, hr, lr, snap_every, entry, key, save)
+                entry.pop(key + "_partial", None)
+                print(name, key, json.dumps(entry[key]), flush=True)
+                save()
+        save()
 
-            def on_event(
-                e: object,
-                hr: np.ndarray = hr,
-                curve: dict[int, float] = curve,
-                t0: float = t0,
-                entry: dict = entry,
-                key: str = prof + "_partial",
-            ) -> None:
-                _log_progress(e)
-                if isinstance(e, Preview) and e.label == "snapshot":
-                    curve[e.step] = metrics.psnr(np.clip(e.image, 0, 1), hr, shave=2)
-                    print(
-                        f"  snapshot it {e.step}: PSNR {curve[e.step]:.2f}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    partial = {
-                        "curve": curve,
-                        "partial": True,
-                        "seconds_so_far": time.perf_counter() - t0,
-                    }
-                    entry[key] = partial
-                    store.write_text(json.dumps(results, indent=2))
 
-            snaps = (
-                tuple(range(snap_every, params.iters + 1, snap_every))
-                if snap_every
-                else ()
+def _fit_entry(
+    params: Any,
+    hr: np.ndarray,
+    lr: np.ndarray,
+    snap_every: int,
+    entry: dict[str, Any],
+    key: str,
+    save: Callable[[], None],
+) -> dict[str, Any]:
+    """One fit and its tiled pass; snapshots saved as they come (``_partial``)."""
+    t0 = time.perf_counter()
+    curve: dict[int, float] = {}
+    timer = _Timer()
+
+    def on_event(e: object) -> None:
+        _log_progress(e)
+        timer.on_event(e)
+        if isinstance(e, Preview) and e.label == "snapshot":
+            curve[e.step] = metrics.psnr(np.clip(e.image, 0, 1), hr, shave=2)
+            print(
+                f"  snapshot it {e.step}: PSNR {curve[e.step]:.2f}",
+                file=sys.stderr,
+                flush=True,
             )
-            ctx = RunContext(device="cpu", seed=0)
-            res = jobs.run(fit_and_upscale(lr, params, ctx, snaps), on_event)
-            secs = time.perf_counter() - t0
-            entry[prof] = {
-                **score(res.rgb, hr),
-                "seconds": secs,
-                "iters": res.iters_done,
-                "dn_psnr": downsampler_psnr(hr, lr, res.kernel),
-                "kernel_sum": float(res.kernel.sum()),
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "threads": torch.get_num_threads(),
+            entry[key + "_partial"] = {
                 "curve": curve,
+                "partial": True,
+                "seconds_so_far": time.perf_counter() - t0,
             }
-            entry.pop(prof + "_partial", None)
-            print(name, prof, json.dumps(entry[prof]), flush=True)
-            store.write_text(json.dumps(results, indent=2))
-        store.write_text(json.dumps(results, indent=2))
+            save()
+
+    snaps = tuple(range(snap_every, params.iters + 1, snap_every)) if snap_every else ()
+    ctx = RunContext(device="cpu", seed=0)
+    res = jobs.run(fit_and_upscale(lr, params, ctx, snaps), on_event)
+    return {
+        **score(res.rgb, hr),
+        "seconds": time.perf_counter() - t0,
+        "s_per_iter": timer.per_iter(),
+        "iters": res.iters_done,
+        "dn_psnr": downsampler_psnr(hr, lr, res.kernel),
+        "kernel_sum": float(res.kernel.sum()),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "threads": torch.get_num_threads(),
+        "load_avg_1m": os.getloadavg()[0],
+        "curve": curve,
+    }
 
 
 def _merge(stores: list[Path]) -> dict[str, dict[str, dict]]:
@@ -263,35 +300,163 @@ def table(stores: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def speed_table(stores: list[Path]) -> str:
+    """Per image, every profile at every thread count: PSNR, seconds, s/iteration.
+
+    Only runs made with several thread counts (keys like ``fast@2t``) appear;
+    the time ratios compare each fast variant with the paper profile's.
+    """
+    lines = [
+        "| image | variant | PSNR | s per fit | s per iteration | iters"
+        " | time / paper's |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in _merge(stores).items():
+        timed = {k: v for k, v in entry.items() if "@" in k and "psnr" in v}
+        papers = [v["seconds"] for k, v in timed.items() if k.startswith("paper@")]
+        for key, e in sorted(timed.items()):
+            ratio = f"{e['seconds'] / min(papers):.3f}" if papers else "-"
+            lines.append(
+                f"| {name} | {key} | {e['psnr']:.2f} | {e['seconds']:.0f}"
+                f" | {e.get('s_per_iter', math.nan):.3f} | {e['iters']} | {ratio} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def _command() -> str:
+    """The command line that produced a record, as docs quote it."""
+    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
+
+
+def _save_record(path: Path, key: str, record: dict[str, Any]) -> None:
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[key] = record
+    path.write_text(json.dumps(results, indent=2))
+
+
+def large(args: argparse.Namespace) -> None:
+    """The 12 MP row (benchmarks/dualsr_large.py), appended to ``args.json``."""
+    import dualsr_large
+
+    params = PROFILES["fast"]
+    if args.iters:
+        params = params.with_(iters=args.iters)
+    figures = dualsr_large.run(params, args.device)
+    record = {
+        **figures,
+        "threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": _command(),
+    }
+    _save_record(args.json, "12mp", record)
+    print(json.dumps(record, indent=2))
+
+
+def guard(args: argparse.Namespace, params: Any) -> None:
+    """The guard's and the reuse row's fits (benchmarks/dualsr_guard.py)."""
+    import dualsr_guard
+
+    seeds = list(range(args.seeds))
+    every = args.snapshot_every or 100
+    dualsr_guard.run(params, args.json, seeds, args.images, every, _command())
+
+
+#: Where each mode keeps its results when --json is not given.
+DEFAULT_JSON = {
+    "profiles": Path("benchmarks/dualsr_results.json"),
+    "large": Path("benchmarks/dualsr_large.json"),
+    "guard": Path("benchmarks/dualsr_guard.json"),
+    "x4": Path("benchmarks/dualsr_x4.json"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", nargs="*", default=[], choices=list(PROFILES))
-    ap.add_argument("--json", type=Path, default=Path("benchmarks/dualsr_results.json"))
+    ap.add_argument(
+        "--large",
+        action="store_true",
+        help="the 12 MP row: a 4000x3000 photo fitted and upscaled x2 end to end "
+        "(fast profile; --iters to shorten)",
+    )
+    ap.add_argument(
+        "--guard",
+        action="store_true",
+        help="the guard's table and the reuse row: twelve held-out photos, kernel "
+        "widths near-bicubic to wide, --seeds seeds (fast profile, or --profile)",
+    )
+    ap.add_argument(
+        "--x4",
+        action="store_true",
+        help="the x4 row: two x2 fits against bicubic on DIV2KRK-style x4 photos "
+        "(--images to pick, --seeds seeds)",
+    )
+    ap.add_argument("--profile", default="fast", choices=list(PROFILES))
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (--guard)")
+    ap.add_argument("--json", type=Path, default=None, help="results file")
     ap.add_argument(
         "--also", type=Path, nargs="*", default=[], help="more result files for --table"
     )
     ap.add_argument("--iters", type=int, default=None)
     ap.add_argument("--images", nargs="*", default=[])
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[2],
+        help="torch threads; several (e.g. 1 2) time each profile at each, "
+        "side by side in one run",
+    )
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--snapshot-every", type=int, default=0)
     ap.add_argument(
         "--set", nargs="*", default=[], help="param overrides, e.g. lr_step=400"
     )
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.profiles:
-        overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
-        run(
-            args.profiles,
-            args.json,
-            args.iters,
-            args.images,
-            args.snapshot_every,
-            overrides,
-        )
-    if args.table:
-        print(table([args.json, *args.also]))
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    return ap
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    modes = [m for m in ("large", "guard", "x4") if getattr(args, m)]
+    mode = modes[0] if modes else "profiles"
+    if args.json is None:
+        args.json = DEFAULT_JSON[mode]
+    torch.set_num_threads(args.threads[0])
+    overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
+    params = PROFILES[args.profile].with_(**overrides)
+    if args.iters:
+        params = params.with_(iters=args.iters)
+    if mode == "large":
+        large(args)
+    elif mode == "guard":
+        if not args.table:
+            guard(args, params)
+        else:
+            import dualsr_guard
+
+            print(dualsr_guard.table(args.json, params))
+    elif mode == "x4":
+        import dualsr_x4
+
+        if not args.table:
+            for seed in range(args.seeds):
+                dualsr_x4.run(params, args.json, args.images, seed, _command())
+        print(dualsr_x4.table(args.json))
+    else:
+        if args.profiles:
+            run(
+                args.profiles,
+                args.json,
+                args.iters,
+                args.images,
+                args.snapshot_every,
+                overrides,
+                tuple(args.threads),
+            )
+        if args.table:
+            print(table([args.json, *args.also]))
+            print(speed_table([args.json, *args.also]))
 
 
 if __name__ == "__main__":

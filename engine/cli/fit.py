@@ -8,22 +8,26 @@ Every setting of :class:`DualSRParams` is an option (``--iters``, ``--lr-crop``,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TextIO
 
 from engine import batch, jobs
+from engine import device as devices
+from engine.cli import cluster as cli_cluster
 from engine.cli import params as cli_params
 from engine.cli.command import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     Subparsers,
 )
 from engine.cli.progress import format_eta
 from engine.events import Event, Losses, Message, Progress
 from engine.io.images import ImageError
-from engine.methods.base import MethodError, RunContext
-from engine.methods.dualsr import DUALSR
+from engine.methods.base import Method, MethodError, RunContext
+from engine.methods.dualsr import DUALSR, reuse
 from engine.methods.dualsr.fit import InputTooSmallError
 from engine.methods.dualsr.params import DualSRParams
 from engine.store import Store, StoreError
@@ -50,7 +54,7 @@ def _positive(text: str) -> int:
 
 
 #: The DualSR settings offered as options; the run context's seed is ``--seed``.
-_SETTINGS_EXCLUDED = ("seed",)
+_SETTINGS_EXCLUDED = ("seed", "reuse")  # `unsr upscale --reuse` applies a fit
 
 
 def register(sub: Subparsers) -> None:
@@ -62,7 +66,13 @@ def register(sub: Subparsers) -> None:
         "write the upscaled image; the run folder keeps the kernel, losses and "
         "weights (see `unsr runs`).",
     )
-    p.add_argument("image", type=Path, metavar="IMAGE")
+    p.add_argument(
+        "image",
+        type=Path,
+        nargs="+",
+        metavar="IMAGE",
+        help="the photo (with --engine ray: several photos or folders)",
+    )
     p.add_argument(
         "--profile", choices=tuple(DUALSR.profiles), default=DUALSR.default_profile
     )
@@ -71,6 +81,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace the output")
+    cli_cluster.add_flags(p)
     settings = p.add_argument_group(
         "DualSR settings", "each replaces the profile's value (see --profile)"
     )
@@ -95,6 +106,39 @@ def fit_params(args: argparse.Namespace) -> DualSRParams:
     if "iters" in changes and "min_iters" not in changes:
         changes["min_iters"] = min(params.min_iters, changes["iters"])
     return cli_params.apply(params, changes)
+
+
+def add_reuse_flag(p: argparse.ArgumentParser) -> None:
+    """Add ``--reuse RUN`` (``unsr upscale``): apply a saved DualSR fit."""
+    p.add_argument(
+        "--reuse",
+        metavar="RUN",
+        default=None,
+        help="apply the DualSR fit of RUN (a run id from `unsr runs`, or its "
+        "folder) instead of fitting each photo: one fit for a whole shoot",
+    )
+
+
+def reusing(method: Method, ref: str, scale: int, profile: str | None) -> Method:
+    """DualSR whose chosen profile applies the saved fit ``ref`` (``--reuse``).
+
+    As ``--set`` does, the change rides on the profile, so the batch runs and
+    the history records it under the profile's name.
+
+    Raises
+    ------
+    MethodError
+        ``method`` is not DualSR, or the run cannot be reused at ``scale``.
+    """
+    if method.id != DUALSR.id:
+        raise MethodError(
+            f"--reuse applies a saved DualSR fit; use it with -m {DUALSR.id}, "
+            f"not -m {method.id}"
+        )
+    base: DualSRParams = method.params_for(profile)
+    params = reuse.params_reusing(ref, scale, base)
+    name = profile or method.default_profile
+    return dataclasses.replace(method, profiles={**method.profiles, name: params})
 
 
 class LossLine:
@@ -135,14 +179,22 @@ class LossLine:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Fit and write; 0 done, 1 failed, 2 bad arguments, 130 interrupted."""
+    # UNSR_THREADS, else the usable physical cores: a fit is the one job here.
+    devices.configure_threads()
     params = fit_params(args)
+    if args.engine == "ray":
+        return cli_cluster.run_fit(args, params, out, err)
+    if len(args.image) != 1:
+        err.write("unsr fit: one IMAGE at a time here; several run with --engine ray\n")
+        return EXIT_USAGE
+    image = args.image[0]
     try:
         store = Store()
     except StoreError as exc:
         err.write(f"unsr fit: {exc}\n")
         return EXIT_FAILED
     job = batch.process_file(
-        args.image, args.out, DUALSR, args.scale, profile=args.profile,
+        image, args.out, DUALSR, args.scale, profile=args.profile,
         params=params, context=RunContext(device=args.device, seed=args.seed),
         overwrite=args.overwrite, store=store,
     )  # fmt: skip
@@ -160,12 +212,23 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_FAILED
     except (InputTooSmallError, MethodError) as exc:
         line.end()
-        err.write(f"unsr fit: {args.image}: {exc}\n")
+        err.write(f"unsr fit: {image}: {exc}\n")
         return EXIT_FAILED
     line.end()
     folder = store.get(result.run_id).folder
     out.write(f"{result.output} in {result.seconds:.1f} s (run folder {folder})\n")
+    err.write(
+        f"apply this fit to other photos of the shoot: unsr upscale PHOTOS "
+        f"-m dualsr -s {args.scale} --reuse {result.run_id}\n"
+    )
     return EXIT_OK
 
 
-__all__ = ["LossLine", "fit_params", "register", "run"]
+__all__ = [
+    "LossLine",
+    "add_reuse_flag",
+    "fit_params",
+    "register",
+    "reusing",
+    "run",
+]

@@ -7,6 +7,8 @@ so that both layers can import it).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -30,19 +32,26 @@ def bicubic_down_filter() -> torch.Tensor:
     return torch.from_numpy(np.outer(w, w)).float()
 
 
+@functools.cache
+def _bicubic_weight(
+    c: int, grouped: bool, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    # Made once per device: a host-to-GPU copy every iteration waits for the GPU.
+    k = bicubic_down_filter().to(device, dtype)
+    return k[None, None].expand(c, 1 if grouped else c, 8, 8).contiguous()
+
+
 def bicubic_target(y: torch.Tensor, out: int, sum_channels: bool) -> torch.Tensor:
     """What G_DN(y) should look like early on: y bicubically halved.
 
     ``sum_channels`` keeps quirk 1: the filter is expanded to a 3->3 weight, so
     every channel becomes blur(R + G + B), three times too bright.
     """
-    k = bicubic_down_filter().to(y.device, y.dtype)
     c = y.shape[1]
+    weight = _bicubic_weight(c, not sum_channels, y.device, y.dtype)
     if sum_channels:
-        weight = k[None, None].expand(c, c, 8, 8)
         t = F.conv2d(y, weight, stride=2, padding=3)
     else:
-        weight = k[None, None].expand(c, 1, 8, 8)
         t = F.conv2d(y, weight, stride=2, padding=3, groups=c)
     return center_crop(t, out)
 

@@ -60,10 +60,17 @@ def write_kernel(folder: Path, kernel: npt.NDArray[np.float32], zoom: int = 16) 
 
 
 def write_weights(
-    folder: Path, states: Mapping[str, Mapping[str, torch.Tensor]]
+    folder: Path, states: Mapping[str, Mapping[str, torch.Tensor]], blend: float = 1.0
 ) -> None:
-    """Save the networks' state dicts (tensors only) to ``weights.pt``."""
-    clean = {k: {n: t.detach().cpu() for n, t in v.items()} for k, v in states.items()}
+    """Save the networks' state dicts (tensors only) to ``weights.pt``.
+
+    ``blend`` is the guard's weight of G_UP against bicubic, kept so that a
+    reusing run applies the fit exactly as its own run did.
+    """
+    clean: dict[str, Any] = {
+        k: {n: t.detach().cpu() for n, t in v.items()} for k, v in states.items()
+    }
+    clean["guard"] = {"blend": torch.tensor(float(blend))}
     _atomic(folder / WEIGHTS, lambda f: torch.save(clean, f))
 
 

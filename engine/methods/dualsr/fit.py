@@ -8,11 +8,12 @@ kernel priors; what the fast profile changes is switched by fields of
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,10 @@ import torch
 from torch import nn
 
 from engine import device as devices
-from engine.events import Event, FloatArray, Kernel, Losses, Message, Preview
+from engine.events import Box, Event, FloatArray, Kernel, Losses, Message, Preview
 from engine.jobs import Clock, Job
 from engine.methods.base import RunContext
-from engine.methods.dualsr import artefacts, losses, sampler
+from engine.methods.dualsr import artefacts, guard, losses, sampler
 from engine.methods.dualsr.params import DualSRParams
 from engine.methods.dualsr.schedule import LambdaLearner, lr_factors
 from engine.nets.dualsr import DDn, GDn, GUp
@@ -54,11 +55,17 @@ class FitResult:
     iters_done, lr_crop : int
         Iterations run and the LR crop edge trained on.
     stopped_early : bool
-        True when the plateau rule ended the fit.
+        True when the plateau rule or a finish-early request (stop and keep,
+        :attr:`RunContext.finish_early`) ended the fit.
     device : torch.device
         Where the upsampler lives.
     channels_last : bool
         The upsampler's memory layout.
+    signals : Mapping[str, float]
+        The guard's signals (:func:`engine.methods.dualsr.guard.signals`), when
+        the params ask for a guard.
+    blend : float
+        The fit's weight in the output (1 unless the guard toned it down).
     """
 
     upsampler: nn.Module
@@ -68,6 +75,8 @@ class FitResult:
     stopped_early: bool
     device: torch.device
     channels_last: bool = False
+    signals: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    blend: float = 1.0
 
 
 def crop_size(h: int, w: int, params: DualSRParams) -> int:
@@ -242,12 +251,14 @@ class _Nets:
         self.opt_d.step()
         return d_loss
 
-    def after_step(self, done: int, bic: float) -> None:
+    def after_step(self, done: int, bic: torch.Tensor) -> None:
         """Weight average, the lambda learner and the learning-rate schedule."""
         p = self.p
         if self.ema is not None:
             self.ema.update(self.g_up)
-        self.learner.update(done, bic)
+        # Reading a loss waits for the device (a GPU stalls every iteration);
+        # the learner needs the bicubic loss only until its first phase ends.
+        self.learner.update(done, math.nan if self.learner.similar else bic.item())
         f_up, f_dn = lr_factors(done, p.lr_step, p.dn_lr_decay)
         for group in self.opt_up.param_groups:
             group["lr"] = p.lr_up * f_up
@@ -256,14 +267,19 @@ class _Nets:
                 group["lr"] = base * f_dn
 
 
-def _preview_input(rgb: FloatArray, dev: torch.device) -> torch.Tensor:
-    """The centre crop of the photo that Preview events show upscaled."""
+def _preview_input(rgb: FloatArray, dev: torch.device) -> tuple[torch.Tensor, Box]:
+    """The centre crop of the photo that Preview events show upscaled, and its box.
+
+    The box is in the photo's pixels (``prepare`` without a border cut only
+    trims the last row or column), so a viewer places the preview exactly.
+    """
     lr = sampler.prepare(rgb, 0, keep=0)
     h, w = lr.shape[:2]
     pc = min(PREVIEW_CROP, h, w)
     py, px = (h - pc) // 2, (w - pc) // 2
     crop = np.ascontiguousarray(lr[py : py + pc, px : px + pc])
-    return torch.from_numpy(crop).permute(2, 0, 1)[None].to(dev)
+    box = (float(px), float(py), float(pc), float(pc))
+    return torch.from_numpy(crop).permute(2, 0, 1)[None].to(dev), box
 
 
 def _start_folder(
@@ -277,6 +293,10 @@ def _start_folder(
         run_dir / artefacts.PARAMS_JSON,
         {**dataclasses.asdict(params), "lr_crop_used": crop, "seed_used": seed},
     )
+
+
+def _cycle(named: dict[str, torch.Tensor]) -> float:
+    return (named["cycle_fwd"] + named["cycle_bwd"]).item()
 
 
 def _loss_values(
@@ -330,10 +350,11 @@ def fit_x2(
             f"small image: training on {c}px LR crops instead of {params.lr_crop}px",
             "warning",
         )
-    plan = sampler.plan(img, c, params.iters * params.batch, seed)
+    # On a GPU the image moves there once; crops are then cut on the device.
+    plan = sampler.plan(img, c, params.iters * params.batch, seed).on(dev)
     nets = _Nets(params, dev, c)
+    _start_folder(run_dir, params, c, seed)  # makes the folder the log goes in
     reports = _Reports(rgb, nets, run_dir, stage, snapshots)
-    _start_folder(run_dir, params, c, seed)
     plateau = _Plateau(params.patience, params.min_iters)
     stopped_early = False
     it = 0
@@ -344,16 +365,29 @@ def fit_x2(
             x = x.to(dev).contiguous(memory_format=nets.fmt)
             y = y.to(dev).contiguous(memory_format=nets.fmt)
             named, k, fake_lr = nets.g_step(x, y)
+            # A cancellation point between the two halves of a step: on a
+            # slow machine one half takes seconds, and Stop must not wait.
+            yield reports.clock.progress(it)
+            if ctx.finishing():
+                it -= 1  # this iteration's D step never ran
+                break
             d_loss = nets.d_step(x, fake_lr)
             done = it + 1
-            nets.after_step(done, named["bicubic_prior"].item())
+            nets.after_step(done, named["bicubic_prior"])
             yield from reports.after_step(done, named, d_loss, k)
-            cycle = (named["cycle_fwd"] + named["cycle_bwd"]).item()
-            if params.early_stop and plateau.stop(done, cycle):
+            if params.early_stop and plateau.stop(done, _cycle(named)):
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
                 break
-        result = _finish(nets, it + 1, c, stopped_early, run_dir)
+            if ctx.finishing():
+                break
+        if ctx.finishing():
+            stopped_early = True
+            yield Message(
+                f"stopped at iteration {it + 1}: upscaling with what the fit "
+                "has learnt so far"
+            )
+        result = _finish(nets, it + 1, c, stopped_early, run_dir, img, reports)
         yield Kernel(result.iters_done, result.kernel)
         return result
     except GeneratorExit:
@@ -387,8 +421,10 @@ class _Reports:
     ) -> None:
         p = nets.p
         self.rgb, self.nets, self.snapshots = rgb, nets, snapshots
-        self.preview_in = _preview_input(rgb, nets.dev)
+        self.preview_in, self.preview_box = _preview_input(rgb, nets.dev)
         self.log = artefacts.LossLog(run_dir, LOSS_NAMES)
+        #: The last logged losses (the guard reads how the game ended).
+        self.recent: collections.deque[dict[str, float]] = collections.deque(maxlen=10)
         self.clock = Clock(p.iters, stage)
         self.kernel_clock = Clock(0, "", every_s=p.kernel_every_s)
         self.preview_clock = Clock(0, "", every_s=p.preview_every_s)
@@ -416,6 +452,7 @@ class _Reports:
                     f"DualSR diverged at iteration {done}: {values}"
                 )
             self.log.add(done, values)
+            self.recent.append(values)
             yield Losses(done, values)
         yield self.clock.progress(done)
         if self.kernel_clock.due():
@@ -423,36 +460,53 @@ class _Reports:
         if self.preview_clock.due():
             with torch.inference_mode(), nets.amp():
                 shown = nets.shown(self.preview_in)
-            yield Preview(done, _to_image(shown), "centre crop")
+            yield Preview(done, _to_image(shown), "centre crop", self.preview_box)
         if done in self.snapshots:
             with torch.inference_mode():
                 full = nets.shown(_to_tensor(self.rgb, nets.dev, nets.fmt))
-            yield Preview(done, _to_image(full), "snapshot")
+            whole = (0.0, 0.0, float(self.rgb.shape[1]), float(self.rgb.shape[0]))
+            yield Preview(done, _to_image(full), "snapshot", whole)
 
 
 def _finish(
-    nets: _Nets, iters_done: int, crop: int, stopped_early: bool, run_dir: Path | None
+    nets: _Nets,
+    iters_done: int,
+    crop: int,
+    stopped_early: bool,
+    run_dir: Path | None,
+    img: FloatArray,
+    reports: _Reports,
 ) -> FitResult:
-    """The fit's result; its weights and kernel saved in the run folder."""
+    """The fit's result, guarded if asked; weights and kernel in the run folder."""
     kernel = nets.g_dn.composed_kernel().detach().float().cpu().numpy()
     final = nets.shown
     final.eval()
+    signals = {}
+    if nets.p.guard != "off":
+        signals = guard.signals(img, kernel, list(reports.recent))
+    blend = guard.blend_weight(signals.get("kernel_m2", math.nan), nets.p)
     if run_dir is not None:
         artefacts.write_kernel(run_dir, kernel)
-        artefacts.write_weights(
-            run_dir, {"g_up": final.state_dict(), "g_dn": nets.g_dn.state_dict()}
-        )
+        states = {"g_up": final.state_dict(), "g_dn": nets.g_dn.state_dict()}
+        artefacts.write_weights(run_dir, states, blend=blend)
         artefacts.write_status(
-            run_dir, "done", iterations=iters_done, stopped_early=stopped_early
+            run_dir,
+            "done",
+            iterations=iters_done,
+            stopped_early=stopped_early,
+            blend=blend,
+            signals=signals,
         )
     return FitResult(
-        upsampler=final,
+        upsampler=guard.Blended(final, blend) if blend < 1.0 else final,
         kernel=kernel,
         iters_done=iters_done,
         lr_crop=crop,
         stopped_early=stopped_early,
         device=nets.dev,
         channels_last=nets.p.channels_last,
+        signals=signals,
+        blend=blend,
     )
 
 

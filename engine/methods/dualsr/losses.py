@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -25,6 +27,13 @@ def lsgan(pred: torch.Tensor, real: bool) -> torch.Tensor:
     return ((pred - target) ** 2).mean()
 
 
+@functools.cache
+def _sobel_weight(c: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    # Made once per device: a host-to-GPU copy every iteration waits for the GPU.
+    kx = _SOBEL_X.to(device, dtype)
+    return torch.stack([kx, kx.t()])[:, None].repeat(c, 1, 1, 1)
+
+
 def sobel_mask(b: torch.Tensor) -> torch.Tensor:
     """1 on flat regions, falling to 0 where the Sobel magnitude reaches 1.
 
@@ -32,9 +41,7 @@ def sobel_mask(b: torch.Tensor) -> torch.Tensor:
     edges), as in the authors' code.
     """
     c = b.shape[1]
-    kx = _SOBEL_X.to(b.device, b.dtype)
-    weight = torch.stack([kx, kx.t()])[:, None].repeat(c, 1, 1, 1)
-    g = F.conv2d(b, weight, padding=1, groups=c)
+    g = F.conv2d(b, _sobel_weight(c, b.device, b.dtype), padding=1, groups=c)
     mag = torch.sqrt(g[:, 0::2] ** 2 + g[:, 1::2] ** 2)
     return 1.0 - mag.clamp(0.0, 1.0)
 

@@ -10,7 +10,7 @@ CPU default, tuned by measurement against ``paper`` (docs/benchmarks.md,
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,20 @@ class DualSRParams:
         How often Kernel / Preview / Losses events are emitted.
     seed : int or None
         Seed of the fit; None uses the run context's seed.
+    reuse : str or None
+        A run folder whose saved fit is applied instead of fitting this photo
+        (one fit for a whole shoot; see :mod:`engine.methods.dualsr.reuse`).
+    guard : {"off", "blend"}
+        What the fit does with its own signals (:mod:`engine.methods.dualsr.guard`)
+        against overshooting: "blend" mixes the output toward bicubic by a
+        weight that rises with the learned kernel's width, from
+        ``guard_floor`` at ``guard_widths[0]`` to 1 (the fit alone) at
+        ``guard_widths[1]``. Off until the benchmark supports a rule.
+    guard_widths : tuple of float
+        Learned kernel widths (trace of its covariance, HR px^2) where the
+        blend weight starts rising and reaches 1.
+    guard_floor : float
+        The blend weight at and below ``guard_widths[0]``.
     """
 
     iters: int = 3000
@@ -107,6 +121,10 @@ class DualSRParams:
     preview_every_s: float = 3.0
     losses_every: int = 10
     seed: int | None = None
+    reuse: str | None = None
+    guard: Literal["off", "blend"] = "off"
+    guard_widths: tuple[float, float] = (0.5, 2.0)
+    guard_floor: float = 0.5
 
     def with_(self, **changes: Any) -> DualSRParams:
         """Return a copy with ``changes`` applied."""

@@ -7,6 +7,7 @@ so the fit spends its iterations on texture and edges, not on flat sky.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,77 +55,123 @@ def resize_matrix(n_in: int, n_out: int) -> F64:
 
 
 def imresize(img: F32, out_h: int, out_w: int) -> F32:
-    """MATLAB-style bicubic resize of float (H, W, C) to (out_h, out_w, C)."""
+    """MATLAB-style bicubic resize of float (H, W, C) to (out_h, out_w, C).
+
+    In float32: a 12 MP photo in float64 would cost 290 MB for the copy alone.
+    """
     h, w, c = img.shape
     # Sparse: the matrices are banded, and photos can have thousands of rows.
-    mh = sparse.csr_matrix(resize_matrix(h, out_h))
-    mw = sparse.csr_matrix(resize_matrix(w, out_w))
-    rows = mh @ img.astype(np.float64).reshape(h, w * c)
+    mh = sparse.csr_matrix(resize_matrix(h, out_h).astype(np.float32))
+    mw = sparse.csr_matrix(resize_matrix(w, out_w).astype(np.float32))
+    rows = mh @ np.ascontiguousarray(img, np.float32).reshape(h, w * c)
     cols = mw @ rows.reshape(out_h, w, c).transpose(1, 0, 2).reshape(w, out_h * c)
     out = cols.reshape(out_w, out_h, c).transpose(1, 0, 2)
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _clip_extreme(m: F64, percent: float) -> F64:
-    """Keep only the top ``1 - percent`` of ``m``: a near 0/1 indicator."""
-    flat = np.sort(m.ravel())
-    lo = flat[min(int(percent * flat.size), flat.size - 1)]
+def _clip_extreme(m: F32, percent: float) -> F32:
+    """Keep only the top ``1 - percent`` of ``m``, in place: a near 0/1 indicator.
+
+    The threshold is the value at rank ``percent * size`` and the ceiling the
+    next larger value, found by a partial sort (O(n), where a full sort of a
+    12 MP map took seconds).
+    """
+    flat = m.ravel()
+    rank = min(int(percent * flat.size), flat.size - 1)
+    lo = np.partition(flat, rank)[rank]
     above = flat[flat > lo]
-    hi = above[0] if above.size else lo + 1e-5
-    out: F64 = np.clip(m, lo, hi) - lo
-    return out
+    hi = above.min() if above.size else lo + np.float32(1e-5)
+    np.clip(m, lo, hi, out=m)
+    m -= lo
+    return m
 
 
-def gradient_map(img: F32) -> F64:
+def grey_of(img: F32) -> F32:
+    """Luma (0.299, 0.587, 0.114) of (H, W, 3), float32."""
+    grey = img[..., 0] * np.float32(0.299)
+    grey += img[..., 1] * np.float32(0.587)
+    grey += img[..., 2] * np.float32(0.114)
+    return np.asarray(grey, np.float32)
+
+
+def gradient_map(img: F32) -> F32:
     """KernelGAN's "loss map": where the image's strongest gradients are.
 
     Mean 1 over the image; large on textured and edged regions, ~0 on flat ones.
     """
-    grey = img[..., 0] * 0.299 + img[..., 1] * 0.587 + img[..., 2] * 0.114
-    gy, gx = np.gradient(grey.astype(np.float64))
+    return grey_gradient_map(grey_of(img))
+
+
+def grey_gradient_map(grey: F32) -> F32:
+    """:func:`gradient_map` of an image given by its luma plane.
+
+    float32 throughout, one map at a time: at 4000x3000 the float64 version
+    held ~1.3 GB of maps.
+    """
+    gy, gx = np.gradient(np.asarray(grey, np.float32))
     total = np.zeros_like(gx)
-    for m in (np.abs(gx), np.abs(gy), np.sqrt(gx * gx + gy * gy)):
-        m = m.copy()
+    for m in (np.abs(gx), np.abs(gy), np.hypot(gx, gy)):
         m[:5], m[-5:], m[:, :5], m[:, -5:] = 0, 0, 0, 0
         m = _clip_extreme(m, 0.97)
-        s = m.sum()
+        s = m.sum(dtype=np.float64)
         if s > 0:
-            total += m / s
-    total = np.maximum(uniform_filter(total, size=5, mode="constant"), 0.0)
-    mean = total.mean()
-    return total / mean if mean > 0 else np.ones_like(total)
+            m /= np.float32(s)
+            total += m
+    del gx, gy
+    total = np.asarray(uniform_filter(total, size=5, mode="constant"), np.float32)
+    np.maximum(total, 0.0, out=total)
+    mean = total.mean(dtype=np.float64)
+    if mean <= 0:
+        return np.ones_like(total)
+    total /= np.float32(mean)
+    return total
 
 
-def probability_map(grad: F64, crop: int) -> F64:
-    """Probability of each pixel as a crop centre; sums to 1."""
+def probability_map(grad: F32, crop: int) -> F32:
+    """Weight of each pixel as a crop centre (float32; sums to 1 up to rounding).
+
+    :func:`top_lefts` normalises its running sum in float64, so rounding here
+    does not bias the draws.
+    """
     half = crop // 2
     # Clipped: the running-sum filter leaves -1e-20 specks on flat zeros.
-    p = np.maximum(uniform_filter(grad, size=max(1, half), mode="constant"), 0.0)
+    p: F32 = np.asarray(
+        uniform_filter(grad, size=max(1, half), mode="constant"), np.float32
+    )
+    np.maximum(p, 0.0, out=p)
     p[:half], p[-half:], p[:, :half], p[:, -half:] = 0, 0, 0, 0
-    s = p.sum()
+    s = p.sum(dtype=np.float64)
     if s <= 0:
-        p = np.zeros_like(grad)
+        p = np.zeros_like(p)
         p[half : grad.shape[0] - half + 1, half : grad.shape[1] - half + 1] = 1.0
-        s = p.sum()
+        s = p.sum(dtype=np.float64)
         if s <= 0:
             p[:] = 1.0
-            s = p.sum()
-    out: F64 = p / s
-    return out
+            s = p.sum(dtype=np.float64)
+    p /= np.float32(s)
+    return p
 
 
 def top_lefts(
-    prob: F64, crop: int, n: int, rng: np.random.Generator
+    prob: F32 | F64, crop: int, n: int, rng: np.random.Generator
 ) -> npt.NDArray[np.int64]:
-    """Draw ``n`` crop corners (row, col) from ``prob``, even and inside."""
+    """Draw ``n`` crop corners (row, col) from ``prob``, even and inside.
+
+    The draw is ``rng.choice(size, n, p=prob)``'s own (a float64 running sum,
+    normalised, searched with uniform draws), which refuses float32 weights
+    whose sum is off by more than 1e-8.
+    """
     h, w = prob.shape
-    flat = rng.choice(prob.size, size=n, p=prob.ravel())
+    cdf = np.cumsum(prob.ravel(), dtype=np.float64)
+    cdf /= cdf[-1]
+    flat = np.searchsorted(cdf, rng.random(n), side="right")
+    del cdf
     rows, cols = flat // w - crop // 2, flat % w - crop // 2
     rows = np.clip(rows, 0, h - crop)
     cols = np.clip(cols, 0, w - crop)
     # The authors round down to even, keeping crops on the x2 sampling grid.
     out: npt.NDArray[np.int64] = np.stack([rows - rows % 2, cols - cols % 2], axis=1)
-    return out
+    return out.astype(np.int64, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +181,8 @@ class CropPlan:
     Attributes
     ----------
     image : torch.Tensor
-        The (cut, even-trimmed) image, (1, 3, H, W) float32.
+        The (cut, even-trimmed) image, (1, 3, H, W) float32 (on the CPU, a
+        view of the HWC array).
     lr_corners, hr_corners : ndarray
         (iters * batch, 2) top-left corners of LR and HR crops.
     lr_crop, hr_crop : int
@@ -146,6 +194,17 @@ class CropPlan:
     hr_corners: npt.NDArray[np.int64]
     lr_crop: int
     hr_crop: int
+
+    def on(self, device: torch.device) -> CropPlan:
+        """The plan with its image on ``device``, where the crops are cut.
+
+        On a GPU the image is copied there once (a 12 MP photo is 144 MB), so
+        an iteration moves nothing between host and device.
+        """
+        if self.image.device == device or device.type == "cpu":
+            return self
+        image = self.image.to(device).contiguous(memory_format=torch.channels_last)
+        return dataclasses.replace(self, image=image)
 
     def batch(self, it: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the LR and HR crops of iteration ``it``: (B,3,c,c), (B,3,2c,2c)."""
@@ -182,15 +241,24 @@ def plan(img: F32, lr_crop: int, n: int, seed: int) -> CropPlan:
     if min(h, w) < hr_crop:
         raise ValueError(f"image {w}x{h} is smaller than the {hr_crop}px HR crop")
     rng = np.random.default_rng(seed)
-    lr_prob = probability_map(gradient_map(img), lr_crop)
-    small = imresize(img, h // 2, w // 2)
+    # One map at a time, each dropped once its corners are drawn (LR first).
+    lr_corners = top_lefts(probability_map(gradient_map(img), lr_crop), lr_crop, n, rng)
+    # The HR map is the gradient map of the image shrunk x0.5 and blown back
+    # up by nearest neighbour; blowing up its luma alone is the same thing.
+    small = grey_of(imresize(img, h // 2, w // 2))
     blown = np.repeat(np.repeat(small, 2, axis=0), 2, axis=1)
-    hr_prob = probability_map(gradient_map(blown), hr_crop)
-    tensor = torch.from_numpy(img).permute(2, 0, 1)[None].contiguous()
+    del small
+    hr_prob = probability_map(grey_gradient_map(blown), hr_crop)
+    del blown
+    hr_corners = top_lefts(hr_prob, hr_crop, n, rng)
+    del hr_prob
+    # A (1, 3, H, W) view of the HWC array, not a copy (144 MB at 12 MP): the
+    # crops are copied out of it each iteration anyway.
+    tensor = torch.from_numpy(img).permute(2, 0, 1)[None]
     return CropPlan(
         image=tensor,
-        lr_corners=top_lefts(lr_prob, lr_crop, n, rng),
-        hr_corners=top_lefts(hr_prob, hr_crop, n, rng),
+        lr_corners=lr_corners,
+        hr_corners=hr_corners,
         lr_crop=lr_crop,
         hr_crop=hr_crop,
     )
@@ -205,6 +273,8 @@ __all__ = [
     "CropPlan",
     "bicubic_up2_matrix",
     "gradient_map",
+    "grey_gradient_map",
+    "grey_of",
     "imresize",
     "plan",
     "prepare",

@@ -1,0 +1,368 @@
+"""DualSR's guard without ground truth, and one fit for a whole shoot, measured.
+
+Twelve photos no profile was tuned on (scikit-image's bundled photos, grey ones
+as RGB) in six pairs; each pair is blurred by its own anisotropic Gaussian
+(DIV2KRK's recipe: random angle, tap noise 40 %) of a set width, from narrower
+than DIV2KRK's narrowest (near bicubic) to its widest, and subsampled x2.
+
+Per photo and seed, one fit with the profile under test records:
+
+* the bicubic and final PSNR (Y, shave 2), the fit's seconds and seconds per
+  iteration (timings are the machine's load as much as the code's);
+* at every snapshot (``snap_every`` iterations and the last): the whole-image
+  PSNR, the learned kernel, and the three sums that give the PSNR of any blend
+  ``bicubic + a * (fit - bicubic)`` without another pass (``blend_terms``), so
+  a guard that keeps a snapshot or blends toward bicubic is scored exactly,
+  from the same fit, without fitting again;
+* the reuse row: the fit of one photo of a pair applied to the other (same
+  kernel), against that photo's own fit.
+
+Run through ``benchmarks/dualsr.py --guard`` (see its --help).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from skimage import data
+
+from engine import jobs, metrics, pipeline
+from engine.events import Kernel, Losses, Preview, Progress
+from engine.methods.base import RunContext
+from engine.methods.dualsr import DUALSR, DualSRParams, guard, reuse
+from engine.methods.dualsr.fit import fit_x2
+from engine.methods.dualsr.method import DualSRFit, upscaler
+from engine.methods.resample import resize
+
+Loader = Callable[[], np.ndarray]
+
+#: (name, loader); consecutive photos form a pair sharing one kernel.
+PHOTOS: tuple[tuple[str, Loader], ...] = (
+    ("motorcycle", lambda: data.stereo_motorcycle()[0]),
+    ("moon", data.moon),
+    ("immuno", data.immunohistochemistry),
+    ("gravel", data.gravel),
+    ("hubble", data.hubble_deep_field),
+    ("camera", data.camera),
+    ("retina", data.retina),
+    ("brick", data.brick),
+    ("chelsea", data.chelsea),
+    ("coins", data.coins),
+    ("grass", data.grass),
+    ("cell", data.cell),
+)
+
+#: Kernel width of each pair: the trace of the Gaussian's covariance in HR
+#: px^2 (DIV2KRK's x2 range is 0.7-10; bicubic's own is 0).
+WIDTHS = (0.4, 0.8, 1.5, 2.7, 5.0, 9.0)
+
+
+def width_kernel(
+    rng: np.random.Generator, trace: float, size: int = 11, noise: float = 0.4
+) -> np.ndarray:
+    """An anisotropic Gaussian of covariance trace ``trace``, tap noise, x2-centred."""
+    ratio = rng.uniform(1.0, 4.0)  # anisotropy, as DIV2KRK's independent variances
+    lam = np.array([ratio, 1.0]) * trace / (1.0 + ratio)
+    theta = rng.uniform(0, np.pi)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    inv = np.linalg.inv(rot @ np.diag(lam) @ rot.T)
+    z = np.arange(size) - (size // 2 + 0.5)
+    yy, xx = np.meshgrid(z, z, indexing="ij")
+    pts = np.stack([yy, xx], axis=-1)
+    k = np.exp(-0.5 * np.einsum("...i,ij,...j->...", pts, inv, pts))
+    k *= 1 + rng.uniform(-noise, noise, size=k.shape)
+    return (k / k.sum()).astype(np.float32)
+
+
+def hr_crop(loader: Loader, edge: int = 512) -> np.ndarray:
+    """The centred HR crop: 512 px, or the largest multiple of 4 that fits."""
+    img = np.asarray(loader())
+    img = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]
+    side = min(edge, img.shape[0] // 4 * 4, img.shape[1] // 4 * 4)
+    t, lft = (img.shape[0] - side) // 2, (img.shape[1] - side) // 2
+    return np.ascontiguousarray(img[t : t + side, lft : lft + side]) / np.float32(255)
+
+
+def dataset(seed: int = 0) -> list[dict[str, Any]]:
+    """The photos with their HR crop, true kernel, LR and pair partner."""
+    import dualsr  # the DIV2KRK-style degradation of the main benchmark
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, width in enumerate(WIDTHS):
+        k = width_kernel(rng, width)
+        for j in (2 * i, 2 * i + 1):
+            name, loader = PHOTOS[j]
+            hr = hr_crop(loader).astype(np.float32)
+            partner = PHOTOS[j ^ 1][0]
+            lr = dualsr.degrade(hr, k)
+            out.append({"name": name, "hr": hr, "lr": lr, "k": k, "partner": partner})
+    return out
+
+
+def blend_terms(fit: np.ndarray, bic: np.ndarray, hr: np.ndarray) -> list[float]:
+    """(A, B, C) with MSE(bic + a (fit - bic)) = A + 2aB + a^2 C on Y, shave 2.
+
+    Y is affine in RGB, so the blend commutes with it (the offset cancels).
+    """
+    y = [metrics.rgb_to_y(np.asarray(a)[2:-2, 2:-2]) for a in (fit, bic, hr)]
+    d, e = y[0] - y[1], y[1] - y[2]
+    return [float(np.mean(e * e)), float(np.mean(e * d)), float(np.mean(d * d))]
+
+
+def blend_psnr(terms: list[float], a: float) -> float:
+    """PSNR of the blend with weight ``a`` on the fit (1: the fit, 0: bicubic)."""
+    mse = terms[0] + 2 * a * terms[1] + a * a * terms[2]
+    return 10 * math.log10(255.0**2 / mse) if mse > 0 else math.inf
+
+
+class _Trace:
+    """Snapshots of one fit: PSNR, blend terms and the kernel at each."""
+
+    def __init__(self, hr: np.ndarray, bic: np.ndarray) -> None:
+        self.hr, self.bic = hr, bic
+        self.kernel: np.ndarray | None = None
+        self.losses: list[dict[str, float]] = []
+        self.snaps: dict[int, dict[str, Any]] = {}
+        self.stamps: list[float] = []
+
+    def on_event(self, e: object) -> None:
+        if isinstance(e, Kernel):
+            self.kernel = e.kernel
+        elif isinstance(e, Losses):
+            self.losses = [*self.losses[-9:], dict(e.values)]
+        elif isinstance(e, Progress) and e.stage == "fitting":
+            self.stamps.append(time.perf_counter())
+            if e.step and e.step % 200 == 0:
+                print(f"  it {e.step}/{e.total}", file=sys.stderr, flush=True)
+        elif isinstance(e, Preview) and e.label == "snapshot":
+            sr = np.clip(e.image, 0, 1)
+            assert self.kernel is not None
+            self.snaps[e.step] = {
+                "psnr": metrics.psnr(sr, self.hr, shave=2),
+                "terms": blend_terms(sr, self.bic, self.hr),
+                "kernel": np.round(self.kernel, 6).tolist(),
+            }
+
+
+def fit_one(
+    photo: dict[str, Any],
+    params: DualSRParams,
+    seed: int,
+    snap_every: int,
+    folder: Path,
+) -> dict[str, Any]:
+    """One fit with its trace, saved in ``folder`` (for the reuse row)."""
+    lr, hr = photo["lr"], photo["hr"]
+    bic = resize(lr, 2, "bicubic")
+    p = params.with_(kernel_every_s=0.0)  # a Kernel event every iteration
+    snaps = (*range(snap_every, p.iters, snap_every), p.iters)
+    trace = _Trace(hr, bic)
+    ctx = RunContext(device="cpu", seed=seed)
+    t0 = time.perf_counter()
+    job = fit_x2(lr, p, ctx, run_dir=folder, snapshots=snaps)
+    fitted = jobs.run(job, trace.on_event)
+    fit_s = time.perf_counter() - t0
+    sr = _apply(DualSRFit((fitted,)), lr, p)
+    per_iter = float(np.median(np.diff(trace.stamps))) if len(trace.stamps) > 2 else 0
+    record = {
+        "bicubic": metrics.psnr(bic, hr, shave=2),
+        "fast": metrics.psnr(sr, hr, shave=2),
+        "ssim": metrics.ssim(sr, hr, shave=2),
+        "seconds": fit_s,
+        "s_per_iter": per_iter,
+        "iters": fitted.iters_done,
+        "true_m2": guard.second_moment(photo["k"]),
+        "signals": guard.signals(lr, fitted.kernel, trace.losses),
+        "snapshots": trace.snaps,
+        "threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    return record
+
+
+def _apply(fit: DualSRFit, lr: np.ndarray, params: DualSRParams) -> np.ndarray:
+    ctx = RunContext(device="cpu")
+    up = jobs.run(upscaler(lr, 2, params, ctx, fit))
+    return np.clip(jobs.run(pipeline.infer(up, lr, 2, ctx)), 0, 1)
+
+
+def _reuse(
+    results: dict[str, Any],
+    photos: dict[str, Any],
+    fits: Path,
+    key: str,
+    name: str,
+    base: DualSRParams,
+) -> None:
+    """Each photo of ``name``'s pair upscaled by the other's saved fit."""
+    partner = photos[name]["partner"]
+    for a, b in ((name, partner), (partner, name)):
+        folder = fits / f"{a}_{key}"
+        if key not in results.get(b, {}) or not (folder / "weights.pt").is_file():
+            continue
+        params = reuse.params_reusing(folder, 2, base)
+        sr = jobs.run(pipeline.upscale(photos[b]["lr"], DUALSR, 2, params)).rgb
+        results[b][key]["reuse_from"] = a
+        results[b][key]["reuse"] = metrics.psnr(sr, photos[b]["hr"], shave=2)
+
+
+def run(
+    params: DualSRParams,
+    store: Path,
+    seeds: list[int],
+    names: list[str],
+    snap_every: int,
+    command: str,
+) -> None:
+    """Fit every photo of ``names`` (all when empty) for every seed; resumable.
+
+    Fits are saved beside ``store`` (``<store>.fits/<photo>_seed<n>``), so the
+    reuse row is made whenever both photos of a pair are done.
+    """
+    results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
+    fits = store.with_suffix(".fits")
+    photos = {p["name"]: p for p in dataset()}
+    # One photo of every width first, then their partners (the reuse row), so
+    # a run cut short still spans the widths.
+    order = names or [p[0] for p in PHOTOS[0::2] + PHOTOS[1::2]]
+    for seed in seeds:
+        key = f"seed{seed}"
+        for name in order:
+            photo = photos[name]
+            entry = results.setdefault(name, {})
+            if key in entry:
+                continue
+            print(f"{name} seed {seed}", file=sys.stderr, flush=True)
+            folder = fits / f"{name}_{key}"
+            record = fit_one(photo, params, seed, snap_every, folder)
+            record["command"] = command
+            entry[key] = record
+            _reuse(results, photos, fits, key, name, params)
+            store.write_text(json.dumps(results, indent=1))
+            print(name, key, f"bicubic {record['bicubic']:.2f}",
+                  f"fast {record['fast']:.2f}", flush=True)  # fmt: skip
+
+
+def _spread(values: list[float]) -> str:
+    """Mean and half the range over seeds: "31.20 ±0.15 (3)"."""
+    if not values:
+        return "-"
+    half = (max(values) - min(values)) / 2
+    return f"{np.mean(values):.2f} ±{half:.2f} ({len(values)})"
+
+
+def _final(rec: dict[str, Any]) -> dict[str, Any]:
+    return rec["snapshots"][str(max(int(k) for k in rec["snapshots"]))]
+
+
+def _oracle(rec: dict[str, Any]) -> float:
+    """The best blend toward bicubic in hindsight (an upper bound for a guard)."""
+    a, b, c = _final(rec)["terms"]
+    best = min(1.0, max(0.0, -b / c)) if c > 0 else 1.0
+    return blend_psnr([a, b, c], best)
+
+
+def _pearson(x: list[float], y: list[float]) -> float:
+    if len(x) < 3:
+        return math.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def guarded(rec: dict[str, Any], params: DualSRParams) -> float:
+    """The PSNR the engine's guard (``params.guard``) gives on this fit.
+
+    The guard changes nothing during the fit, only the output: its blend of
+    the final snapshot is scored from that snapshot's blend terms.
+    """
+    weight = guard.blend_weight(rec["signals"]["kernel_m2"], params)
+    return blend_psnr(_final(rec)["terms"], weight)
+
+
+def _backfill(rec: dict[str, Any], folder: Path) -> None:
+    """Signals a record made before they existed, from its fit's saved losses."""
+    if "gan_end" in rec["signals"] or not (folder / "losses.csv").is_file():
+        return
+    rows = (folder / "losses.csv").read_text().splitlines()
+    names = rows[0].split(",")
+    recent = [
+        dict(zip(names, map(float, r.split(",")), strict=True)) for r in rows[-10:]
+    ]
+    rec["signals"].update(guard.game_end(recent))
+
+
+def table(store: Path, params: DualSRParams) -> str:
+    """The guard's table, the signals' correlations with the gain, the reuse row.
+
+    ``params`` carries the guard rule to score (``guard="blend"`` is assumed).
+    """
+    results = json.loads(store.read_text())
+    rule = params.with_(guard="blend")
+    lines = [
+        "| photo | true width px² | bicubic | fast | guarded fast | oracle blend"
+        " | learned width | learned / true | cross-scale | G_DN's GAN loss at the end"
+        " | reuse (partner's fit) |",
+        "|---" * 11 + "|",
+    ]
+    gains: list[float] = []
+    guarded_gains: list[float] = []
+    sig: dict[str, list[float]] = {}
+    for name, entry in results.items():
+        recs = [entry[k] for k in sorted(entry) if k.startswith("seed")]
+        if not recs:
+            continue
+        for key in sorted(k for k in entry if k.startswith("seed")):
+            _backfill(entry[key], store.with_suffix(".fits") / f"{name}_{key}")
+        bic = recs[0]["bicubic"]
+        m2 = [r["signals"]["kernel_m2"] for r in recs]
+        true = recs[0]["true_m2"]
+        reuse_vals = [r["reuse"] for r in recs if "reuse" in r]
+        lines.append(
+            f"| {name} | {true:.2f} | {bic:.2f} | {_spread([r['fast'] for r in recs])}"
+            f" | {_spread([guarded(r, rule) for r in recs])}"
+            f" | {_spread([_oracle(r) for r in recs])} | {np.mean(m2):.2f}"
+            f" | {np.mean(m2) / true:.2f}"
+            f" | {np.mean([r['signals']['cross_scale'] for r in recs]):.3f}"
+            f" | {np.mean([r['signals'].get('gan_end', math.nan) for r in recs]):.3f}"
+            f" | {_spread(reuse_vals)} from {recs[0].get('reuse_from', '-')} |"
+        )
+        for r in recs:
+            gains.append(r["fast"] - bic)
+            guarded_gains.append(guarded(r, rule) - bic)
+            named = {
+                **r["signals"],
+                "learned_over_true": r["signals"]["kernel_m2"] / true,
+            }
+            for k, v in named.items():
+                sig.setdefault(k, []).append(v)
+    lines += [
+        "",
+        f"Fits: {len(gains)}; gain over bicubic, mean / worst: fast "
+        f"{np.mean(gains):+.2f} / {min(gains):+.2f} dB, guarded "
+        f"{np.mean(guarded_gains):+.2f} / {min(guarded_gains):+.2f} dB (rule: "
+        f"widths {tuple(rule.guard_widths)}, floor {rule.guard_floor}).",
+        "",
+        "Correlation (Pearson r) of each signal with the gain, over all fits:",
+    ]
+    lines += [f"- {k}: r = {_pearson(v, gains):+.2f}" for k, v in sig.items()]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "PHOTOS",
+    "WIDTHS",
+    "blend_psnr",
+    "blend_terms",
+    "dataset",
+    "hr_crop",
+    "run",
+    "table",
+]

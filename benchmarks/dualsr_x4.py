@@ -1,0 +1,145 @@
+"""DualSR x4 (two x2 fits in a row) against bicubic, on DIV2KRK-style x4 photos.
+
+The held-out photos of the guard benchmark, each blurred by its own random x4
+kernel (DIV2KRK's x4 recipe: an anisotropic Gaussian with variances in
+[0.175 s, 2.5 s] = [0.7, 10] HR px^2, random angle, 40 % tap noise) and
+subsampled x4. Scores: Y, shave 4. Run through ``benchmarks/dualsr.py --x4``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine import jobs, metrics, pipeline
+from engine.events import Progress
+from engine.methods.base import RunContext
+from engine.methods.dualsr import DUALSR, DualSRParams
+from engine.methods.resample import resize
+
+SCALE = 4
+#: Taps of the x4 kernel; odd, centred half a pixel off so that LR pixel i sits
+#: at HR 4i + 1.5 (where bicubic x0.25 puts it).
+SIZE = 23
+
+
+def x4_kernel(rng: np.random.Generator, noise: float = 0.4) -> np.ndarray:
+    """DIV2KRK's x4 kernel: variances U[0.7, 10] px^2, any angle, tap noise."""
+    lam = rng.uniform(0.175 * SCALE, 2.5 * SCALE, size=2)
+    theta = rng.uniform(0, np.pi)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    inv = np.linalg.inv(rot @ np.diag(lam) @ rot.T)
+    z = np.arange(SIZE) - (SIZE // 2 + 0.5)
+    yy, xx = np.meshgrid(z, z, indexing="ij")
+    pts = np.stack([yy, xx], axis=-1)
+    k = np.exp(-0.5 * np.einsum("...i,ij,...j->...", pts, inv, pts))
+    k *= 1 + rng.uniform(-noise, noise, size=k.shape)
+    return (k / k.sum()).astype(np.float32)
+
+
+def degrade_x4(hr: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Correlate with ``k`` (reflect padding) and keep every fourth pixel."""
+    pad = 10  # the kernel's centre, 11.5, lands on HR 4i + 1.5
+    x = torch.from_numpy(hr).permute(2, 0, 1)[:, None]
+    x = F.pad(x, (pad, SIZE - 1 - pad, pad, SIZE - 1 - pad), mode="reflect")
+    y = F.conv2d(x, torch.from_numpy(k)[None, None])[:, :, ::SCALE, ::SCALE]
+    return y[:, 0].permute(1, 2, 0).numpy().clip(0, 1).astype(np.float32)
+
+
+def dataset(names: list[str], seed: int = 0) -> list[dict[str, Any]]:
+    import dualsr_guard
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for name, loader in dualsr_guard.PHOTOS:
+        k = x4_kernel(rng)  # drawn for every photo, so a subset keeps its kernels
+        if names and name not in names:
+            continue
+        hr = dualsr_guard.hr_crop(loader).astype(np.float32)
+        out.append({"name": name, "hr": hr, "lr": degrade_x4(hr, k)})
+    return out
+
+
+class _Stages:
+    def __init__(self) -> None:
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def on_event(self, e: object) -> None:
+        if isinstance(e, Progress):
+            now = time.perf_counter()
+            self.first.setdefault(e.stage, now)
+            self.last[e.stage] = now
+            if e.stage.startswith("fitting") and e.step and e.step % 200 == 0:
+                print(f"  {e.stage} {e.step}/{e.total}", file=sys.stderr, flush=True)
+
+    def seconds(self, prefix: str) -> float:
+        return sum(
+            self.last[s] - self.first[s] for s in self.first if s.startswith(prefix)
+        )
+
+
+def run(
+    params: DualSRParams, store: Path, names: list[str], seed: int, command: str
+) -> None:
+    """Fit x4 on each photo (resumable) and record PSNR, SSIM and times."""
+    results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
+    for photo in dataset(names):
+        name, hr, lr = photo["name"], photo["hr"], photo["lr"]
+        key = f"seed{seed}"
+        if key in results.get(name, {}):
+            continue
+        print(f"{name} x4 seed {seed}", file=sys.stderr, flush=True)
+        bic = resize(lr, SCALE, "bicubic")
+        stages = _Stages()
+        t0 = time.perf_counter()
+        ctx = RunContext(device="cpu", seed=seed)
+        job = pipeline.upscale(lr, DUALSR, SCALE, params, ctx)
+        sr = jobs.run(job, stages.on_event).rgb
+        results.setdefault(name, {})[key] = {
+            "bicubic": metrics.psnr(bic, hr, shave=SCALE),
+            "bicubic_ssim": metrics.ssim(bic, hr, shave=SCALE),
+            "dualsr": metrics.psnr(sr, hr, shave=SCALE),
+            "dualsr_ssim": metrics.ssim(sr, hr, shave=SCALE),
+            "seconds": time.perf_counter() - t0,
+            "fit_s": stages.seconds("fitting"),
+            "iters": params.iters,
+            "threads": torch.get_num_threads(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "command": command,
+        }
+        store.write_text(json.dumps(results, indent=1))
+        rec = results[name][key]
+        print(name, f"bicubic {rec['bicubic']:.2f} x4 {rec['dualsr']:.2f}", flush=True)
+
+
+def table(store: Path) -> str:
+    """The x4 row: per photo and the mean gain."""
+    results = json.loads(store.read_text())
+    lines = [
+        "| photo | bicubic x4 PSNR / SSIM | DualSR x4 PSNR / SSIM | s (fits) | iters |",
+        "|---|---|---|---|---|",
+    ]
+    gains = []
+    for name, entry in results.items():
+        for key, r in sorted(entry.items()):
+            gains.append(r["dualsr"] - r["bicubic"])
+            lines.append(
+                f"| {name} ({key}) | {r['bicubic']:.2f} / {r['bicubic_ssim']:.4f}"
+                f" | {r['dualsr']:.2f} / {r['dualsr_ssim']:.4f}"
+                f" | {r['seconds']:.0f} ({r['fit_s']:.0f}) | {r['iters']} |"
+            )
+    if gains:
+        mean = f"{np.mean(gains):+.2f} dB over {len(gains)} fits"
+        lines += ["", f"Mean gain over bicubic: {mean}"]
+    return "\n".join(lines)
+
+
+__all__ = ["degrade_x4", "run", "table", "x4_kernel"]

@@ -1,0 +1,204 @@
+"""Signals a fit can compute about itself, without ground truth.
+
+DualSR loses to bicubic when its learned kernel is wider than the photo's true
+blur: the upsampler then sharpens more than the photo was blurred. Nothing in
+a user's photo says what the true blur is, so these signals look at the fit
+from inside:
+
+* :func:`second_moment`: the learned kernel's width (the trace of its
+  covariance, px^2). The bicubic x2 kernel's is exactly 0 (Keys' a = -0.5 cubic
+  reproduces quadratics), so the width itself is the distance from bicubic in
+  this measure; :func:`kernel_distance` is the plain L2 distance of the taps.
+* :func:`game_end`: how the adversarial game ended. When the discriminator
+  still tells the downsampler's output from the photo's own crops at the end,
+  the kernel did not find the photo's blur.
+* :func:`cross_scale`: KernelGAN's own assumption, checked with a statistic
+  that is not learned. The right kernel shrinks the photo into a smaller photo
+  with the same local statistics; a kernel that is too wide makes the smaller
+  photo blurrier than the photo. The ratio of their mean gradient magnitudes
+  falls as the kernel widens, but its level is the content's: with the true
+  kernel it measured 1.1-1.5 on most scikit-image photos and 0.7-0.9 on grass,
+  and twice the true width lowered it by only 5-15 %.
+
+:class:`engine.methods.dualsr.params.DualSRParams` ``guard`` names what the fit
+does with them: "blend" tones the output down toward bicubic by
+:func:`blend_weight` (:class:`Blended`). It is off until the benchmark's
+figures support a rule (docs/benchmarks.md, "DualSR").
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.methods.dualsr import losses, sampler
+from engine.methods.dualsr.params import DualSRParams
+
+F32 = npt.NDArray[np.float32]
+
+
+def bicubic_kernel(size: int = 13) -> F32:
+    """MATLAB's bicubic x0.5 filter as a ``size`` x ``size`` correlation kernel.
+
+    Centred where G_DN's kernel is centred (at ``size // 2 + 0.5``), so the two
+    compare tap by tap.
+    """
+    small = losses.bicubic_down_filter().numpy()
+    k = np.zeros((size, size), np.float32)
+    lo = size // 2 + 1 - small.shape[0] // 2
+    k[lo : lo + small.shape[0], lo : lo + small.shape[1]] = small
+    return k
+
+
+def second_moment(kernel: npt.ArrayLike) -> float:
+    """Trace of the kernel's covariance about its centre of mass, in px^2.
+
+    Signed taps, normalised by their sum (the kernel is a weighting, so
+    negative lobes narrow it).
+    """
+    k = np.asarray(kernel, np.float64)
+    total = k.sum()
+    if abs(total) < 1e-12:
+        return float("nan")
+    rows, cols = np.indices(k.shape, dtype=np.float64)
+    cy, cx = (k * rows).sum() / total, (k * cols).sum() / total
+    return float((k * ((rows - cy) ** 2 + (cols - cx) ** 2)).sum() / total)
+
+
+def kernel_distance(kernel: npt.ArrayLike) -> float:
+    """L2 distance of the (sum-normalised) kernel from :func:`bicubic_kernel`."""
+    k = np.asarray(kernel, np.float64)
+    ref = bicubic_kernel(k.shape[0]).astype(np.float64)
+    total = k.sum()
+    if abs(total) < 1e-12:
+        return float("nan")
+    return float(np.sqrt(((k / total - ref) ** 2).sum()))
+
+
+def _grey(rgb: npt.ArrayLike) -> torch.Tensor:
+    a = np.asarray(rgb, np.float32)
+    if a.ndim == 3:
+        a = a[..., 0] * 0.299 + a[..., 1] * 0.587 + a[..., 2] * 0.114
+    return torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None]
+
+
+def _mean_gradient(grey: torch.Tensor, margin: int) -> float:
+    g = grey[..., margin : grey.shape[-2] - margin, margin : grey.shape[-1] - margin]
+    gy = g[..., 2:, 1:-1] - g[..., :-2, 1:-1]
+    gx = g[..., 1:-1, 2:] - g[..., 1:-1, :-2]
+    return float(torch.sqrt(gx * gx + gy * gy).mean()) / 2.0
+
+
+def cross_scale(rgb: npt.ArrayLike, kernel: npt.ArrayLike) -> float:
+    """Mean gradient of the photo shrunk by ``kernel`` over the photo's own.
+
+    Lower for wider kernels; its level depends on the content (see the module
+    docstring), so it compares kernels on one photo better than photos.
+
+    Parameters
+    ----------
+    rgb
+        The LR photo, (H, W, 3) or (H, W), values in [0, 1].
+    kernel
+        A (n, n) correlation kernel for x2 (G_DN's composed kernel).
+    """
+    grey = _grey(rgb)
+    k = torch.from_numpy(np.asarray(kernel, np.float32))
+    k = k / k.sum()
+    small = F.conv2d(grey, k[None, None], stride=2)
+    mine = _mean_gradient(grey, 8)
+    if mine <= 0:
+        return float("nan")
+    return _mean_gradient(small, 2) / mine
+
+
+def blend_weight(width: float, params: DualSRParams) -> float:
+    """The weight of the fit in the guarded output (1: the fit alone).
+
+    ``params.guard_floor`` up to a learned width of ``guard_widths[0]``, rising
+    linearly to 1 at ``guard_widths[1]``: a kernel near bicubic's leaves little
+    to gain and, when overestimated, makes the upsampler over-sharpen.
+    """
+    if params.guard == "off" or not math.isfinite(width):
+        return 1.0
+    lo, hi = params.guard_widths
+    t = min(1.0, max(0.0, (width - lo) / (hi - lo))) if hi > lo else 1.0
+    return params.guard_floor + (1.0 - params.guard_floor) * t
+
+
+class Blended(nn.Module):
+    """``bicubic(x) + weight * (net(x) - bicubic(x))``: a fit toned down.
+
+    The bicubic is MATLAB's (Keys a = -0.5, mirrored borders), the baseline the
+    benchmarks score against; the tiled pass's overlap hides its tile borders.
+    """
+
+    def __init__(self, net: nn.Module, weight: float) -> None:
+        super().__init__()
+        self.net = net
+        self.weight = float(weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the blended x2 image, (B, C, 2H, 2W)."""
+        out: torch.Tensor = self.net(x)
+        mh = _up2_matrix(x.shape[-2], x.device)
+        mw = _up2_matrix(x.shape[-1], x.device)
+        bic = torch.matmul(torch.matmul(mh, x.float()), mw.t())
+        return bic + self.weight * (out.float() - bic)
+
+
+@functools.lru_cache(maxsize=8)
+def _up2_matrix(n: int, device: torch.device) -> torch.Tensor:
+    return sampler.bicubic_up2_matrix(n).to(device)
+
+
+def game_end(recent: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """How the downsampler's game ended: the mean of the last logged losses.
+
+    ``gan`` is G_DN's LSGAN loss, (D(fake) - 1)^2: about 0.25 when D cannot
+    tell G_DN's output from the photo's own crops, toward 1 when it always
+    can, i.e. when the kernel does not make the photo's look-alike. ``disc``
+    is D's own loss (0.25 when confused, toward 0 when it wins).
+    """
+    out: dict[str, float] = {}
+    for name in ("gan", "disc"):
+        values = [r[name] for r in recent if name in r]
+        out[f"{name}_end"] = float(np.mean(values)) if values else math.nan
+    return out
+
+
+def signals(
+    rgb: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    recent: Sequence[Mapping[str, float]] = (),
+) -> dict[str, float]:
+    """Every signal of the fit on its photo, by name.
+
+    ``recent`` are the last logged losses of the fit (see :func:`game_end`).
+    """
+    return {
+        "kernel_m2": second_moment(kernel),
+        "kernel_dist": kernel_distance(kernel),
+        "cross_scale": cross_scale(rgb, kernel),
+        "cross_scale_bicubic": cross_scale(rgb, bicubic_kernel()),
+        **game_end(recent),
+    }
+
+
+__all__ = [
+    "Blended",
+    "bicubic_kernel",
+    "blend_weight",
+    "cross_scale",
+    "game_end",
+    "kernel_distance",
+    "second_moment",
+    "signals",
+]

@@ -1,0 +1,133 @@
+"""One fit for a whole shoot: a saved DualSR fit applied to other photos."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine import jobs, pipeline
+from engine.events import Losses, Message, Progress
+from engine.methods import MethodError, RunContext
+from engine.methods.dualsr import DUALSR, PAPER, reuse
+from engine.methods.dualsr.method import DualSRFit, upscaler
+from engine.store import Store
+
+TINY = PAPER.with_(
+    iters=3,
+    lr_crop=24,
+    up_width=8,
+    up_depth=3,
+    dn_width=8,
+    d_width=8,
+    lambda_update_every=2,
+    kernel_every_s=0.0,
+    preview_every_s=0.0,
+    border_cut=0,
+    channels_last=False,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _photo(rng: np.random.Generator, h: int = 56, w: int = 64) -> np.ndarray:
+    return rng.random((h, w, 3)).astype(np.float32)
+
+
+def _fit(
+    rgb: np.ndarray, scale: int, folder: Path
+) -> tuple[pipeline.UpscaleResult, list[object]]:
+    events: list[object] = []
+    job = pipeline.upscale(rgb, DUALSR, scale, TINY, RunContext(run_dir=folder))
+    return jobs.run(job, events.append), events
+
+
+def _apply(fitted: DualSRFit, rgb: np.ndarray, scale: int) -> np.ndarray:
+    """The fitted networks run on ``rgb`` directly, without any saving."""
+    ctx = RunContext()
+    up = jobs.run(upscaler(rgb, scale, TINY, ctx, fitted))
+    return jobs.run(pipeline.infer(up, rgb, scale, ctx))
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_reusing_a_fit_skips_fitting_and_applies_the_same_networks(
+    rng: np.random.Generator, tmp_path: Path, scale: int
+) -> None:
+    first, other = _photo(rng), _photo(rng, 40, 48)
+    fitted, _ = _fit(first, scale, tmp_path / "fit")
+    params = reuse.params_reusing(tmp_path / "fit", scale, TINY)
+    events: list[object] = []
+    ctx = RunContext(run_dir=tmp_path / "reuse")
+    job = pipeline.upscale(other, DUALSR, scale, params, ctx)
+    result = jobs.run(job, events.append)
+    assert result.rgb.shape == (scale * 40, scale * 48, 3)
+    np.testing.assert_allclose(
+        result.rgb, np.clip(_apply(fitted.fitted, other, scale), 0, 1), atol=1e-6
+    )
+    assert not [e for e in events if isinstance(e, Losses)]
+    stages = {e.stage for e in events if isinstance(e, Progress)}
+    assert not any(s.startswith("fitting") for s in stages)
+    assert any(isinstance(e, Message) and "saved fit" in e.text for e in events)
+    note = json.loads((tmp_path / "reuse" / reuse.REUSED_JSON).read_text())
+    assert note["folder"] == str((tmp_path / "fit").resolve())
+    kernel = np.load(tmp_path / "reuse" / "kernel.npy")
+    np.testing.assert_allclose(kernel, fitted.fitted.kernel, atol=1e-6)
+    assert (tmp_path / "reuse" / "fit_params.json").is_file()
+
+
+def test_an_x4_fit_serves_x2_with_its_first_pass_and_x2_refuses_x4(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    photo = _photo(rng)
+    fitted, _ = _fit(photo, 4, tmp_path / "x4")
+    first = DualSRFit(fitted.fitted.passes[:1])
+    params = reuse.params_reusing(tmp_path / "x4", 2, TINY)
+    out = jobs.run(pipeline.upscale(photo, DUALSR, 2, params)).rgb
+    np.testing.assert_allclose(out, np.clip(_apply(first, photo, 2), 0, 1), atol=1e-6)
+    _fit(photo, 2, tmp_path / "x2")
+    with pytest.raises(MethodError, match="x2 fit; it cannot upscale x4"):
+        reuse.params_reusing(tmp_path / "x2", 4, TINY)
+    # Even when the params name the folder directly, the method refuses it.
+    direct = TINY.with_(reuse=str(tmp_path / "x2"))
+    with pytest.raises(MethodError, match="cannot upscale x4"):
+        jobs.run(pipeline.upscale(photo, DUALSR, 4, direct))
+
+
+def test_runs_are_found_by_id_and_bad_references_are_refused(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "db" / "unsr.sqlite")
+    fit_run = store.begin(tmp_path / "a.png", "dualsr", 2)
+    _fit(_photo(rng), 2, fit_run.folder)
+    saved = reuse.find(str(fit_run.id), store)
+    assert saved.folder == fit_run.folder.resolve() and saved.scale == 2
+    assert saved.run_id == fit_run.id
+    with pytest.raises(MethodError, match="no run 999"):
+        reuse.find("999", store)
+    other = store.begin(tmp_path / "b.png", "bicubic", 2)
+    with pytest.raises(MethodError, match="used bicubic, not DualSR"):
+        reuse.find(other.id, store)
+    failed = store.begin(tmp_path / "c.png", "dualsr", 2)
+    store.finish(failed.id, "failed", error="boom")
+    with pytest.raises(MethodError, match=r"no saved DualSR fit.*failed"):
+        reuse.find(failed.id, store)
+    with pytest.raises(MethodError, match="not a run folder"):
+        reuse.find(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MethodError, match="no saved DualSR fit"):
+        reuse.find(tmp_path / "empty")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "weights.pt").write_bytes(b"not a torch file")
+    junk = TINY.with_(reuse=str(tmp_path / "junk"))
+    with pytest.raises(MethodError, match="cannot read the saved fit"):
+        jobs.run(pipeline.upscale(_photo(rng), DUALSR, 2, junk))
