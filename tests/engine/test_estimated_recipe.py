@@ -165,10 +165,16 @@ def test_the_cameras_jpeg_tables_are_read_from_its_files(tmp_path: Path) -> None
     session.train_step(data.sample(2, g), session.schedule().at(0.5), 0.5)
     settings = session.settings  # type: ignore[attr-defined]
     assert [s.quality for s in settings] == [55]
+    # The log says what was measured: the JPEG, and how many patches were flat.
+    assert any("IJG quality about 55" in n for n in session.notes)
+    assert any(
+        n.startswith("camera noise:") and "flat patches of" in n for n in session.notes
+    )
     off = resolve_config(_spec(jpeg=False))
     quiet = RECIPES["estimated"].session(off, 2, data, torch.device("cpu"), g)
     quiet.train_step(data.sample(2, g), quiet.schedule().at(0.5), 0.5)
     assert quiet.settings == ()  # type: ignore[attr-defined]
+    assert any("JPEG is off" in n for n in quiet.notes)
 
 
 def test_kernelgan_steps_touch_only_the_net_they_train() -> None:

@@ -189,6 +189,34 @@ class EstimatedSession(Session):
             self.kernels.add(kernel_spectrum.gaussian(self._camera_cov))
             for _ in range(c.kernel.pool - 1):
                 self._spectrum_kernel()
+        self.notes.extend(self._describe())
+
+    def _describe(self) -> list[str]:
+        """What was measured on the photos, in words for the log."""
+        c: EstimatedConfig = self.config
+        out = []
+        if self._camera_cov is not None:
+            sy, sx = (float(v) ** 0.5 for v in torch.diagonal(self._camera_cov))
+            out.append(
+                f"camera blur from the photos' spectra: about {sy:.2f} x {sx:.2f} "
+                f"px (HR); {len(self.kernels.kernels)} kernels in the pool"
+            )
+        elif c.kernel.estimator == "spectrum":
+            out.append("no photo is big enough to measure the blur: bicubic kernel")
+        pool = self.noise
+        spread = float(pool.patches.std()) * 255 if len(pool.patches) else 0.0
+        out.append(
+            f"camera noise: {pool.found} flat patches of {pool.seen} looked at "
+            f"(spread {spread:.1f}/255)"
+        )
+        if self.settings:
+            q = ", ".join(str(s.quality) for s in self.settings)
+            out.append(f"camera JPEG: the photos' tables (IJG quality about {q})")
+        elif not c.jpeg:
+            out.append("JPEG is off in the settings: no JPEG in the training pairs")
+        else:
+            out.append("the photos are not JPEG files: no JPEG in the training pairs")
+        return out
 
     def _spectrum_kernel(self) -> None:
         """A kernel measured on a random subset of the photos, into the pool.
