@@ -2,10 +2,11 @@
 
 After Ji et al., "Real-World Super-Resolution via Kernel Estimation and Noise
 Injection" (CVPRW 2020): kernels measured on the real photos
-(:mod:`engine.train.kernel_fit`) blur and subsample clean HR crops, noise
-patches cut from the real photos' flat regions are added, and the result is
-JPEG-compressed as the real photos were. The pools are ring buffers, so a run
-keeps refreshing them with new fits and new patches.
+(:mod:`engine.train.kernel_spectrum`, :mod:`engine.train.kernel_fit`) blur and
+subsample clean HR crops, noise patches cut from the real photos' flat regions
+(:mod:`engine.train.noise_pool`) are added, and the result is JPEG-compressed
+as the real photos were. The pools are ring buffers, so a run keeps refreshing
+them with new estimates and new patches.
 """
 
 from __future__ import annotations
