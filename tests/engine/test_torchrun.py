@@ -34,6 +34,9 @@ def _torchrun() -> list[str]:
     return [found]
 
 
+# Three Python processes start torch (the launcher and two ranks): seconds on a
+# quiet machine, a minute or more on a loaded one.
+@pytest.mark.timeout(300)
 def test_torchrun_trains_estimated_on_two_ranks_in_step(tmp_path: Path) -> None:
     lr, hr = unpaired_folders(tmp_path)
     out = tmp_path / "ddp.unsr.pt"
