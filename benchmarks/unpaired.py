@@ -27,6 +27,7 @@ import copy
 import dataclasses
 import datetime
 import json
+import os
 import shlex
 import sys
 import time
@@ -135,8 +136,16 @@ def load_photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[: h // 4 * 4, : w // 4 * 4])
 
 
-def save(path: Path, rgb: np.ndarray) -> None:
-    Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)).save(path)
+def save(path: Path, rgb: np.ndarray, **options: Any) -> None:
+    """Write an 8-bit image through a temp file and a rename.
+
+    Two benchmark processes (one per core) build the same folders: a reader
+    must never see a half-written photo (it would skip it as unreadable).
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    img = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+    img.save(tmp, Image.registered_extensions()[path.suffix.lower()], **options)
+    tmp.replace(path)
 
 
 def blur_only(camera: str, hr: np.ndarray, index: int) -> np.ndarray:
@@ -160,9 +169,7 @@ def save_camera_file(path: Path, camera: str, hr: np.ndarray, index: int) -> Pat
         return path.with_suffix(".png")
     raw = dataclasses.replace(cam, jpeg_quality=None)(hr, index)
     out = path.with_suffix(".jpg")
-    Image.fromarray((np.clip(raw, 0, 1) * 255 + 0.5).astype(np.uint8)).save(
-        out, "JPEG", quality=cam.jpeg_quality
-    )
+    save(out, raw, quality=cam.jpeg_quality)
     return out
 
 
@@ -315,6 +322,7 @@ def estimated_probes(
     from noise_floor import accuracy, floor
 
     from engine.train import jpeg
+    from engine.train.noise_pool import flat_patches
     from engine.train.pools import downscale, synthesise
 
     sess = session_from(path)
@@ -348,14 +356,23 @@ def estimated_probes(
     sig = lambda imgs: float(np.mean([highpass_sigma(a) for a in imgs]))  # noqa: E731
     out["sigma_real_lr"], out["sigma_synthesised_lr"] = sig(real), sig(syn)
     out["sigma_bicubic_lr"] = sig(bic)
+    # The noise as the method measures it: flat patches of real and synthesised LR.
+    spec = sess.config.noise
+    for name, imgs in (("real", real), ("synthesised", syn)):
+        cuts = [flat_patches(to_t(a)[0], spec).patches for a in imgs]
+        flat = torch.cat(cuts)
+        out[f"flat_patches_{name}_lr"] = len(flat)
+        out[f"flat_noise_std_{name}_lr"] = float(flat.std()) if len(flat) else None
     gen = np.random.default_rng(0)
-    pr, ps, pb = (patches(imgs, 32, 1000, gen) for imgs in (real, syn, bic))
-    out["floor_detector_real_vs_synthesised"] = accuracy(
-        floor(pr, 0.5, 0.05), floor(ps, 0.5, 0.05)
+    fr, fs, fb = (
+        floor(patches(imgs, 32, 1000, gen), 0.5, 0.05) for imgs in (real, syn, bic)
     )
-    out["floor_detector_real_vs_bicubic"] = accuracy(
-        floor(pr, 0.5, 0.05), floor(pb, 0.5, 0.05)
-    )
+    out["noise_floor_median_real_synthesised_bicubic"] = [
+        round(float(f.median()), 2) for f in (fr, fs, fb)
+    ]
+    # Either side may be the noisier one: the detector takes the better way round.
+    out["floor_detector_real_vs_synthesised"] = max(accuracy(fr, fs), accuracy(fs, fr))
+    out["floor_detector_real_vs_bicubic"] = max(accuracy(fr, fb), accuracy(fb, fr))
     return out
 
 
@@ -435,10 +452,11 @@ def train_run(
     key: str,
     dirs: dict[str, Path],
     work: Path,
-    budget_s: float,
+    budget_s: float | None,
     cmd: str,
     sets: list[str],
     camera: str = "1",
+    iterations: int | None = None,
 ) -> dict[str, Any]:
     recipe, overrides, _ = RUNS[key]
     overrides = with_settings(recipe, overrides, sets)
@@ -448,6 +466,7 @@ def train_run(
         profile="cpu",
         scale=SCALE,
         budget_s=budget_s,
+        iterations=iterations,
         seed=0,
         preview_every_s=1e9,
         checkpoint_every_s=120,
@@ -599,6 +618,7 @@ def run_folder(
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="minutes"),
         "threads": threads,
         "budget_minutes": args.budget_minutes,
+        "iterations": args.iterations,
         "camera": camera,
         "split_name": split,
         "split": SPLIT,
@@ -606,9 +626,11 @@ def run_folder(
     }
     if not args.eval_only:
         for key in args.only:
-            print(f"[{folder.name}] training {key} for {args.budget_minutes} min")
+            budget = None if args.iterations else args.budget_minutes * 60
+            how = f"{args.iterations} steps" if args.iterations else f"{budget} s"
+            print(f"[{folder.name}] training {key} for {how}", flush=True)
             record = train_run(
-                key, dirs, folder, args.budget_minutes * 60, cmd, args.set, camera
+                key, dirs, folder, budget, cmd, args.set, camera, args.iterations
             )
             record["command"] = cmd
             # Re-read first: a second process (the other core) may share ``work``.
@@ -643,8 +665,19 @@ def report(work: Path, cmd: str) -> str:
     folders = sorted(p.parent for p in work.glob("camera*-*/results.json"))
     data = {f.name: json.loads((f / "results.json").read_text()) for f in folders}
     names = list(data)
-    lines = [
-        f"Command: `{cmd}`",
+    lines = [f"Command: `{cmd}`", ""]
+    for name, d in data.items():
+        m = d.get("meta", {})
+        run = (
+            f"{m['iterations']} steps per run"
+            if m.get("iterations")
+            else f"{m.get('budget_minutes')} min per run"
+        )
+        lines.append(
+            f"- {name}: {m.get('date')}, {run}, {m.get('threads')} thread(s); "
+            f"{m.get('degradation')}"
+        )
+    lines += [
         "",
         "| model (x2): PSNR / SSIM (Y), steps | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
@@ -694,6 +727,13 @@ def _fmt(v: Any) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget-minutes", type=float, default=8.0)
+    ap.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="train every run for this many steps instead of a wall-clock budget "
+        "(compares what the runs learn per step, whatever the machine's load)",
+    )
     ap.add_argument("--work", type=Path, default=Path("/tmp/unsr-unpaired"))
     ap.add_argument("--models-out", type=Path, default=None)
     ap.add_argument("--only", nargs="*", default=list(RUNS))

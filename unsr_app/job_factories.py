@@ -75,7 +75,7 @@ def warm_up_job() -> Generator[Any, None, str]:
 
     yield Progress(2, 4, "warming up")
     import engine.batch
-    import engine.methods.dualsr  # noqa: F401 - the fit's nets and sampler
+    import engine.methods.dualsr.fit  # noqa: F401 - the fit's nets and sampler
 
     yield Progress(3, 4, "warming up")
     # An optimiser's first construction imports torch._dynamo (sympy and
@@ -222,6 +222,45 @@ def output_path(item_path: Path, request: RunRequest, root: Path | None) -> Path
     return target
 
 
+class _LastInput:
+    """The input image the viewer read last, kept for the run that follows.
+
+    A dropped photo is shown before it is upscaled; handing the run the pixels
+    the viewer decoded means the file is decoded once. Keyed by the file's
+    identity (path, size, mtime), so an edited file is read again; one image
+    only, so the memory it holds is one photo's.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, int, int] | None = None
+        self._image: Any = None
+
+    @staticmethod
+    def key(path: Path) -> tuple[str, int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+    def keep(self, path: Path, image: Any) -> None:
+        with self._lock:
+            self._key, self._image = self.key(path), image
+
+    def take(self, path: Path) -> Any:
+        """The kept image of ``path`` (and forget it), or None."""
+        key = self.key(path)
+        with self._lock:
+            if key is None or key != self._key:
+                return None
+            image, self._key, self._image = self._image, None, None
+            return image
+
+
+LAST_INPUT = _LastInput()
+
+
 def process_file_job(
     path: Path,
     request: RunRequest,
@@ -250,6 +289,7 @@ def process_file_job(
         fmt=request.fmt,
         quality=request.quality,
         context=RunContext(finish_early=finish),
+        image=LAST_INPUT.take(path),
     )
     return FileOutcome(
         output=Path(result.output),
@@ -334,12 +374,15 @@ def view_job(
             data.append(None)
             continue
         try:
-            rgb = images.read(path).rgb
+            image = images.read(path)
         except Exception as exc:  # the viewer says why and stays usable
             problems.append(str(exc))
             shown.append(None)
             data.append(None)
             continue
+        if path == before:
+            LAST_INPUT.keep(path, image)  # the run after it need not decode again
+        rgb = image.rgb
         shown.append(array_to_qimage(rgb))
         data.append(rgb)
     return ViewImages(shown[0], shown[1], shown[2], data[1], data[2], tuple(problems))

@@ -6,7 +6,10 @@ batch. It answers the two questions a cluster raises:
 
 * A task retried after its node died finds its batch's own claim. If the
   output is there too, the first attempt wrote it: done, counted once, not
-  written again. If not, the first attempt died mid-work: take over.
+  written again. If not, the first attempt died mid-work: take over. The
+  claim then names the new attempt, and an attempt checks it still holds the
+  claim before it writes, so a worker that Ray gave up on but that still runs
+  (a node cut off, not dead) does not write beside its successor.
 * Another run (a second controller over the same folders) finds a claim it
   does not own and skips the file instead of doing it a second time.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +36,13 @@ SUFFIX = ".unsr-claim"
 
 @dataclass(frozen=True)
 class Holder:
-    """Who holds a claim: the batch and where its controller runs."""
+    """Who holds a claim: the batch, where its controller runs, which attempt."""
 
     batch: str
     host: str
     pid: int
     pid_started: str | None = None
+    attempt: str = ""
 
     def describe(self) -> str:
         """Return "a run controlled from HOST (pid N)"."""
@@ -63,20 +68,26 @@ def read(claim: Path) -> Holder | None:
             str(data["host"]),
             int(data["pid"]),
             data.get("pid_started"),
+            str(data.get("attempt", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def take(target: Path, batch: Batch) -> tuple[Holder | None, bool]:
-    """Claim ``target`` for ``batch``.
+def new_attempt() -> str:
+    """A name for one attempt at one file: machine, process, random."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def take(target: Path, batch: Batch, attempt: str = "") -> tuple[Holder | None, bool]:
+    """Claim ``target`` for ``batch`` and this ``attempt``.
 
     Returns
     -------
     (holder, resumed)
         ``holder`` is None when the claim is now ours, else who holds it.
-        ``resumed`` is True when the claim was already ours (an earlier
-        attempt of this batch made it).
+        ``resumed`` is True when the claim was already the batch's (an
+        earlier attempt made it); it now names this attempt.
     """
     claim = path_for(target)
     text = json.dumps(
@@ -85,7 +96,7 @@ def take(target: Path, batch: Batch) -> tuple[Holder | None, bool]:
             "host": batch.host,
             "pid": batch.pid,
             "pid_started": batch.pid_started,
-            "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "attempt": attempt,
         }
     )
     claim.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +105,7 @@ def take(target: Path, batch: Batch) -> tuple[Holder | None, bool]:
     except FileExistsError:
         holder = read(claim)
         if holder is not None and holder.batch == batch.id:
+            _replace(claim, text)  # the earlier attempt is over: say who now
             return None, True
         # A claim being written this instant reads as empty: someone's, not ours.
         return holder or Holder("?", "another machine", 0), False
@@ -102,11 +114,36 @@ def take(target: Path, batch: Batch) -> tuple[Holder | None, bool]:
     return None, False
 
 
-def release(target: Path, batch: Batch) -> None:
-    """Remove ``target``'s claim if ``batch`` holds it; never raises."""
+def _replace(claim: Path, text: str) -> None:
+    tmp = claim.with_name(f"{claim.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, claim)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def holds(target: Path, batch: Batch, attempt: str) -> bool:
+    """True while ``attempt`` of ``batch`` is the one the claim names."""
+    holder = read(path_for(target))
+    return holder is not None and (holder.batch, holder.attempt) == (batch.id, attempt)
+
+
+def release(target: Path, batch: Batch, attempt: str | None = None) -> None:
+    """Remove ``target``'s claim if ``batch`` (and ``attempt``) holds it.
+
+    A worker passes its attempt, so an attempt that was given up never drops
+    the claim of the one that took over; the controller, done with the file,
+    passes none. Never raises.
+    """
     claim = path_for(target)
     holder = read(claim)
-    if holder is not None and holder.batch == batch.id:
+    if (
+        holder is not None
+        and holder.batch == batch.id
+        and attempt in (None, holder.attempt)
+    ):
         with contextlib.suppress(OSError):
             claim.unlink()
 
@@ -155,7 +192,9 @@ def this_process_started() -> str | None:
 __all__ = [
     "SUFFIX",
     "Holder",
+    "holds",
     "is_claim",
+    "new_attempt",
     "path_for",
     "process_gone",
     "read",

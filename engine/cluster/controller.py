@@ -343,6 +343,8 @@ def _dispatch(
                     outcome = FileOutcome(
                         item.index, item.source, item.target, "failed", error=lost
                     )
+                if outcome.superseded:
+                    continue  # the attempt that took the file over answers
                 if outcome.resumed:
                     resumed.append(outcome.output)
                 if not tally.add(outcome):

@@ -185,6 +185,9 @@ class FileOutcome:
     repeat : bool
         True when that earlier attempt had already written the output: done,
         counted once, not written again.
+    superseded : bool
+        True when the attempt was given up and another one took the file
+        over: not counted (the other attempt's outcome is).
     written : tuple of (int, int, str) or None
         The output's size, mtime (ns) and SHA-256 as the worker wrote it, so
         the history knows the file unsr wrote from a later one of that name.
@@ -202,6 +205,7 @@ class FileOutcome:
     node: str = ""
     resumed: bool = False
     repeat: bool = False
+    superseded: bool = False
     written: tuple[int, int, str] | None = None
 
 

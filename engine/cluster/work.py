@@ -17,7 +17,8 @@ from engine.cluster import claims, cleanup
 from engine.cluster.spec import FileOutcome, Item, Outcome, WorkSpec
 from engine.events import Event, Message
 from engine.io import images
-from engine.io.images import ImageError
+from engine.io.images import ImageError, WriteError
+from engine.io.types import EXISTS_REASON
 from engine.methods.base import Method, MethodError, RunContext
 from engine.store import file_sha256
 
@@ -61,8 +62,14 @@ def fingerprint(path: Path) -> tuple[int, int, str] | None:
     return None if sha is None else (stat.st_size, stat.st_mtime_ns, sha)
 
 
-def _upscale(item: Item, spec: WorkSpec, method: Method, notes: list[str]) -> None:
-    """Read, upscale and write. Raises on a bad file."""
+class TakenOverError(RuntimeError):
+    """Another attempt of the batch took this file over (this one was given up)."""
+
+
+def _upscale(
+    item: Item, spec: WorkSpec, method: Method, notes: list[str], attempt: str
+) -> None:
+    """Read, upscale and write. Raises on a bad file, or when taken over."""
     image = images.read(item.source, max_pixels=spec.max_pixels)
     notes.extend(image.notes)
     context = RunContext(
@@ -87,6 +94,8 @@ def _upscale(item: Item, spec: WorkSpec, method: Method, notes: list[str]) -> No
             upscaled, item.target, fmt=spec.fmt, bit_depth=spec.bit_depth
         )
     )
+    if not claims.holds(item.target, spec.batch, attempt):
+        raise TakenOverError(item.target)
     images.write(
         upscaled,
         item.target,
@@ -107,6 +116,7 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
     """
     start = time.perf_counter()
     resumed = False  # an earlier attempt of this batch held the claim
+    attempt = claims.new_attempt()
 
     def outcome(
         status: Outcome,
@@ -115,6 +125,7 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
         sha256: str | None = None,
         repeat: bool = False,
         written: tuple[int, int, str] | None = None,
+        superseded: bool = False,
     ) -> FileOutcome:
         return FileOutcome(
             item.index,
@@ -128,10 +139,11 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
             resumed=resumed,
             repeat=repeat,
             written=written,
+            superseded=superseded,
         )
 
     try:
-        holder, resumed = claims.take(item.target, spec.batch)
+        holder, resumed = claims.take(item.target, spec.batch, attempt)
     except OSError as exc:
         return outcome("failed", reason(exc, item.source))
     if holder is not None:
@@ -141,19 +153,33 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
     if not spec.overwrite and item.target.exists():
         if resumed:  # an earlier attempt of this batch wrote it
             return outcome("done", repeat=True, written=fingerprint(item.target))
-        claims.release(item.target, spec.batch)
+        claims.release(item.target, spec.batch, attempt)
         return outcome("skipped", "another run wrote the output after planning")
     notes: list[str] = []
     # Hashed like the local loop's history: before reading, damaged files too
     # (a folder or a pipe is not hashed; the reader says what it is).
     sha = file_sha256(item.source) if item.source.is_file() else None
     try:
-        _upscale(item, spec, method, notes)
+        _upscale(item, spec, method, notes, attempt)
+    except TakenOverError:
+        # Ray gave this attempt up and another one holds the file: its result
+        # counts, this one writes nothing and leaves the claim alone.
+        return outcome(
+            "skipped", "taken over by another attempt of this batch", superseded=True
+        )
+    except WriteError as exc:
+        if exc.reason == EXISTS_REASON and claims.holds(
+            item.target, spec.batch, attempt
+        ):
+            # A given-up attempt of this batch wrote it just before: done once.
+            return outcome("done", repeat=True, written=fingerprint(item.target))
+        claims.release(item.target, spec.batch, attempt)
+        return outcome("failed", reason(exc, item.source), tuple(notes), sha)
     except Exception as exc:
-        claims.release(item.target, spec.batch)
+        claims.release(item.target, spec.batch, attempt)
         return outcome("failed", reason(exc, item.source), tuple(notes), sha)
     except BaseException:  # cancelled: leave no claim behind
-        claims.release(item.target, spec.batch)
+        claims.release(item.target, spec.batch, attempt)
         raise
     return outcome(
         "done", notes=tuple(notes), sha256=sha, written=fingerprint(item.target)

@@ -23,7 +23,7 @@ from engine.models.errors import ModelError
 #: What ``engine.train.checkpoint`` writes in the ``format`` field.
 FORMAT = "unsr-trained/1"
 #: The recipes this version of unsr can apply (``engine.train.recipes.RECIPES``).
-RECIPES = ("bicubic", "csrgan", "cyclesr", "cyclesrgan", "da", "maeda")
+RECIPES = ("bicubic", "csrgan", "cyclesr", "cyclesrgan", "da", "estimated", "maeda")
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -121,17 +121,20 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _already_imported(folder: Path, param: Path, digest: str) -> Path | None:
+def _already_imported(folder: Path, param: Path, digest: str, pair: str) -> Path | None:
     from safetensors import safe_open
 
     for path in folder.glob("*.safetensors"):
         try:
-            with safe_open(str(path), framework="pt") as f:
+            with safe_open(str(path), framework="numpy") as f:
                 meta = f.metadata() or {}
         except Exception:  # an unreadable file is not ours
             continue
-        if meta.get("ncnn_param") == param.name and meta.get("ncnn_sha256") == digest:
-            return path
+        if ncnn_backend.FILES_KEY in meta:
+            if meta[ncnn_backend.FILES_KEY] == pair:
+                return path
+        elif meta.get("ncnn_param") == param.name and meta.get("ncnn_sha256") == digest:
+            return path  # imported before the pair was recorded
     return None
 
 
@@ -152,7 +155,9 @@ def import_model(
         raise ModelError(param, f"its weights file {bin_path.name} is missing")
     folder = paths.models_dir()
     digest = _digest(bin_path)
-    target = _already_imported(folder, param, digest)
+    # Both files name a model: animevideov3 x2, x3 and x4 share one .bin.
+    pair = hashlib.sha256(param.read_bytes() + digest.encode()).hexdigest()
+    target = _already_imported(folder, param, digest, pair)
     if target is None:
         converted = converted or convert(param, bin_path)
         target = library.free_name(folder, param.stem + ".safetensors")
@@ -175,7 +180,8 @@ def import_model(
                 }
             )
             # Kept for the ncnn runtime, which runs some nets faster than torch.
-            ncnn_backend.store(param, bin_path, digest)
+            meta[ncnn_backend.FILES_KEY] = pair
+            ncnn_backend.store(param, bin_path, pair)
             state = {k: v.contiguous() for k, v in converted.state.items()}
             save_file(state, tmp, metadata=meta)
             library.normal_permissions(Path(tmp))

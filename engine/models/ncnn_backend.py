@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 FASTER_ON_NCNN = frozenset({"Compact", "SPAN"})
 #: The .safetensors metadata key with the program around the graph.
 META_KEY = "ncnn_program"
+#: The metadata key naming the kept files (a SHA-256 of the .param and .bin).
+FILES_KEY = "ncnn_files"
 
 
 def _kept() -> Path:
@@ -76,7 +78,7 @@ def available() -> bool:
 
 
 def store(param: Path, bin_path: Path, digest: str) -> None:
-    """Keep an imported model's ncnn files under the ``.bin``'s SHA-256."""
+    """Keep an imported model's ncnn files under ``digest`` (of both files)."""
     side = _kept()
     side.mkdir(parents=True, exist_ok=True)
     for src, suffix in ((param, ".param"), (bin_path, ".bin")):
@@ -104,7 +106,7 @@ def _metadata(path: Path) -> dict[str, str]:
 def program_of(path: Path) -> Program | None:
     """The ncnn program stored for model file ``path``, if it has one."""
     meta = _metadata(path)
-    digest, text = meta.get("ncnn_sha256"), meta.get(META_KEY)
+    digest, text = meta.get(FILES_KEY), meta.get(META_KEY)
     if not digest or not text:
         return None
     param = _kept() / f"{digest}.param"
@@ -128,13 +130,13 @@ def program_of(path: Path) -> Program | None:
 def forget(path: Path) -> None:
     """Delete the ncnn files kept for ``path`` unless another model uses them."""
     meta = _metadata(path)
-    digest = meta.get("ncnn_sha256")
+    digest = meta.get(FILES_KEY)
     if not digest:
         return
     others = [
         p
         for p in path.parent.glob("*.safetensors")
-        if p != path and _metadata(p).get("ncnn_sha256") == digest
+        if p != path and _metadata(p).get(FILES_KEY) == digest
     ]
     if not others:
         for suffix in (".param", ".bin"):
@@ -225,6 +227,7 @@ def upscale_fn(
 
 __all__ = [
     "FASTER_ON_NCNN",
+    "FILES_KEY",
     "META_KEY",
     "Program",
     "available",

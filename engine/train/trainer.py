@@ -357,7 +357,7 @@ def train(
     session = _session(spec, config, data, wrap, rank)
     pos = _Position(spec.budget_s, spec.iterations)
     if resume is None and config.sr_init:
-        yield Message(warm_start(session, Path(config.sr_init)))
+        yield from warm_start(session, Path(config.sr_init))
     ema = _make_ema(spec, config, session)
     if resume is not None:
         _restore(session, spec, resume, pos, ema)

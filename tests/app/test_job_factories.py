@@ -144,3 +144,27 @@ def test_folders_expand_as_the_batch_planner_scans_them(tmp_path: Path) -> None:
     assert len(found.thumbnails) == 3
     assert not found.thumbnails[0].isNull()
     assert found.problems == ((tmp_path / "missing.png", "it does not exist"),)
+
+
+def test_a_shown_input_is_not_decoded_again_by_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.io import images
+
+    photo = _png(tmp_path / "a.png")
+    shown = jobs.run(job_factories.view_job(photo, None, None))
+    assert shown.before is not None
+    reads: list[Path] = []
+    real = images.read
+
+    def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(images, "read", counting)
+    outcome = jobs.run(job_factories.process_file_job(photo, RunRequest("bicubic", 2)))
+    assert outcome.output.exists()
+    assert photo not in reads  # the viewer's pixels were used
+    # A second run of the same file reads it (the kept image was handed over once).
+    jobs.run(job_factories.process_file_job(photo, RunRequest("bicubic", 2)))
+    assert reads.count(photo) == 1

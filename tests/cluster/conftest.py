@@ -9,47 +9,15 @@ so no test touches the user's folders; no token is written to ``~/.ray``.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from engine.cluster import connect
+from tests.cluster.helpers import ray_environment
 
 # Before Ray is imported anywhere: a local Ray listens on loopback only.
 connect.prepare_local_env()
-
-
-@contextlib.contextmanager
-def ray_environment() -> Iterator[Path]:
-    """A temp folder for Ray, and the environment its processes inherit.
-
-    Ray's processes take the environment of the process that starts them:
-    the workers get data and models folders under the temp folder, whatever
-    a test later sets for itself. All of it is removed afterwards.
-    """
-    # Short: Ray's unix socket paths must stay under ~100 characters.
-    root = Path(tempfile.mkdtemp(prefix="unsr-ray-"))
-    env = {
-        "RAY_TMPDIR": str(root),
-        "UNSR_DATA_DIR": str(root / "data"),
-        "UNSR_MODELS_DIR": str(root / "models"),
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        yield root
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

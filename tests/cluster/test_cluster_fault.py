@@ -25,11 +25,7 @@ from engine.cluster import connect
 from engine.events import Event, Message
 from engine.methods.registry import get as get_method
 from engine.store import Store
-from tests.cluster.conftest import ray_environment
-from tests.cluster.helpers import hidden_files, photos
-
-ray = pytest.importorskip("ray")
-cluster_utils = pytest.importorskip("ray.cluster_utils")
+from tests.cluster.helpers import hidden_files, photos, ray_environment
 
 # The module's first test also waits for its shared Ray to start (several
 # seconds, far more on a loaded machine): more than the suite's 120 s budget.
@@ -50,6 +46,10 @@ def _node_args() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def three_nodes() -> Iterator[Any]:
+    # Imported here, not when the suite is collected: Ray loads only for the
+    # tests that use it.
+    ray = pytest.importorskip("ray")
+    cluster_utils = pytest.importorskip("ray.cluster_utils")
     with ray_environment():
         head = {
             "num_cpus": 0,

@@ -15,8 +15,6 @@ from engine.cluster import connect
 from engine.store import Store
 from tests.cluster.helpers import hidden_files, photos
 
-ray = pytest.importorskip("ray")
-
 # The module's first test also waits for its shared Ray to start (several
 # seconds, far more on a loaded machine): more than the suite's 120 s budget.
 pytestmark = pytest.mark.timeout(300)
@@ -60,6 +58,8 @@ def _ray_pids(session_root: str) -> set[int]:
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 def test_local_ray_listens_on_loopback_only(local_ray: connect.Session) -> None:
+    import ray
+
     assert local_ray.address.startswith("127.0.0.1:")
     assert connect.node_addresses() == ["127.0.0.1"]
     assert ray.util.get_node_ip_address() == "127.0.0.1"

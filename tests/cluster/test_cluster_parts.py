@@ -68,6 +68,19 @@ def test_claim_is_exclusive_and_knows_its_batch(tmp_path: Path) -> None:
     assert not claims.path_for(target).exists()
 
 
+def test_a_takeover_names_the_new_attempt(tmp_path: Path) -> None:
+    target = tmp_path / "a_bicubic_x2.png"
+    b = _batch()
+    assert claims.take(target, b, "first") == (None, False)
+    assert claims.take(target, b, "second") == (None, True)
+    assert not claims.holds(target, b, "first")
+    assert claims.holds(target, b, "second")
+    claims.release(target, b, "first")  # the given-up attempt cannot drop it
+    assert claims.holds(target, b, "second")
+    claims.release(target, b)  # the controller, done with the file, can
+    assert not claims.path_for(target).exists()
+
+
 def test_stale_claim_only_when_its_controller_here_is_gone() -> None:
     gone = claims.Holder("b", "here", _dead_pid())
     alive = claims.Holder("b", "here", os.getpid())
@@ -177,6 +190,44 @@ def test_retried_file_is_done_once_and_not_rewritten(tmp_path: Path) -> None:
     tally = Tally(1)
     assert tally.add(first) and not tally.add(again)
     assert len(tally.written) == 1 and tally.handled == 1
+
+
+def test_given_up_attempt_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker Ray gave up on (its node cut off) finds the file taken over."""
+    source = _png(tmp_path / "a.png")
+    target = tmp_path / "out" / "a_bicubic_x2.png"
+    b = _batch()
+    real_run = work.jobs.run
+
+    def successor_takes_over(job, on_event=None):  # type: ignore[no-untyped-def]
+        result = real_run(job, on_event)
+        claims.take(target, b, "successor")  # while this one was upscaling
+        return result
+
+    monkeypatch.setattr(work.jobs, "run", successor_takes_over)
+    outcome = work.run_file(Item(0, source, target), _spec(b), resample.BICUBIC)
+    assert outcome.status == "skipped" and outcome.superseded
+    assert not target.exists() and claims.holds(target, b, "successor")
+    assert [p for p in target.parent.iterdir()] == [claims.path_for(target)]
+
+
+def test_losing_the_write_race_to_a_given_up_attempt_is_done_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _png(tmp_path / "a.png")
+    target = tmp_path / "a_bicubic_x2.png"
+    real_write = work.images.write
+
+    def earlier_attempt_wrote_first(image, path, **kw):  # type: ignore[no-untyped-def]
+        real_write(image, path, **kw)  # the given-up attempt's output
+        return real_write(image, path, **kw)
+
+    monkeypatch.setattr(work.images, "write", earlier_attempt_wrote_first)
+    outcome = work.run_file(Item(0, source, target), _spec(_batch()), resample.BICUBIC)
+    assert (outcome.status, outcome.repeat) == ("done", True)
+    assert outcome.written == work.fingerprint(target)
 
 
 def test_other_runs_work_is_skipped_not_failed(tmp_path: Path) -> None:

@@ -15,14 +15,8 @@ from engine.nets.kernel_priors import centre_of_mass
 from engine.train import jpeg, kernel_spectrum
 from engine.train.degrade import clean_lr
 from engine.train.kernel_fit import bicubic_kernel, recentre
-from engine.train.pools import (
-    KernelPool,
-    NoisePool,
-    NoiseSpec,
-    downscale,
-    flat_patches,
-    synthesise,
-)
+from engine.train.noise_pool import NoiseCut, NoisePool, NoiseSpec, flat_patches
+from engine.train.pools import KernelPool, downscale, synthesise
 
 
 def _noise_rgb(seed: int, h: int = 48, w: int = 64) -> np.ndarray:
@@ -72,30 +66,45 @@ def _scene(sigma: float, seed: int = 0) -> torch.Tensor:
 def test_flat_patches_measure_the_noise_and_skip_texture() -> None:
     sigma = 0.02
     spec = NoiseSpec(patch=16)
-    patches, looked = flat_patches(_scene(sigma), spec)
+    scene = _scene(sigma)
+    patches, levels, looked = flat_patches(scene, spec)
     assert looked == 6 * 8
     # Only the 24 flat tiles of the left half pass; the stripes never do.
-    assert 18 <= len(patches) <= 24
+    assert 18 <= len(patches) <= 24 and len(levels) == len(patches)
     assert patches.mean((2, 3)).abs().max() < 1e-6  # each patch's mean removed
     per_patch = patches.flatten(1).std(1)
     assert per_patch.max() < 1.3 * sigma
     assert abs(float(patches.std()) - sigma) < 0.1 * sigma
+    # Each patch keeps the brightness it had: one of the left half's levels.
+    luma = (scene[:, :, :64] * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0)
+    tile_means = luma.reshape(6, 16, 4, 16).mean((1, 3)).flatten()
+    assert all((tile_means - lv).abs().min() < 0.01 for lv in levels)
+
+
+def test_a_gentle_slope_is_scene_not_noise() -> None:
+    sigma = 0.02
+    g = torch.Generator().manual_seed(1)
+    ramp = torch.linspace(0.3, 0.42, 16).repeat(8)  # a shaded wall, 12 % per patch
+    img = ramp.expand(3, 64, 128) + sigma * torch.randn(3, 64, 128, generator=g)
+    patches, _, _ = flat_patches(img, NoiseSpec(patch=16))
+    assert len(patches) >= 28  # of 32 (a few are unlucky draws of the noise)
+    assert abs(float(patches.std()) - sigma) < 0.1 * sigma  # the ramp is gone
 
 
 def test_clipped_regions_are_not_taken_for_quiet_ones() -> None:
     img = _scene(0.02)
     img[:, :48, :64] = 0.0  # crushed blacks: no noise left there, but no texture
-    patches, _ = flat_patches(img.clamp(0, 1), NoiseSpec(patch=16))
+    patches, _, _ = flat_patches(img.clamp(0, 1), NoiseSpec(patch=16))
     assert len(patches) > 0
     assert float(patches.flatten(1).std(1).min()) > 0.01
 
 
 def test_noise_pool_keeps_the_newest_and_tiles_maps() -> None:
-    pool = NoisePool(NoiseSpec(patch=4, capacity=5))
+    pool = NoisePool(NoiseSpec(patch=4, capacity=5, level_window=0))
     g = torch.Generator().manual_seed(0)
     assert pool.sample(2, 6, 10, g).abs().sum() == 0  # empty: no noise
     batch = torch.arange(8, dtype=torch.float32).view(8, 1, 1, 1).expand(8, 3, 4, 4)
-    pool.add(batch, looked_at=20)
+    pool.add(NoiseCut(batch, torch.linspace(0, 1, 8), 20))
     assert len(pool.patches) == 5 and pool.seen == 20 and pool.found == 8
     # The three newest replaced the three oldest.
     assert sorted(pool.patches[:, 0, 0, 0].tolist()) == [3, 4, 5, 6, 7]
@@ -105,6 +114,34 @@ def test_noise_pool_keeps_the_newest_and_tiles_maps() -> None:
     clone = NoisePool(NoiseSpec(patch=4, capacity=5))
     clone.load(pool.state())
     assert torch.equal(clone.patches, pool.patches) and clone.found == 8
+    assert torch.equal(clone.levels, pool.levels)
+
+
+def test_noise_goes_where_the_brightness_matches() -> None:
+    # Photon noise grows with the signal: variance proportional to brightness,
+    # quiet shadows (0.01 at 0.1) and noisy highlights (0.03 at 0.9).
+    g = torch.Generator().manual_seed(0)
+    dark = 0.01 * torch.randn(50, 3, 8, 8, generator=g)
+    bright = 0.03 * torch.randn(50, 3, 8, 8, generator=g)
+    levels = torch.cat([torch.full((50,), 0.1), torch.full((50,), 0.9)])
+    cut = NoiseCut(torch.cat([dark, bright]), levels, 100)
+    pool = NoisePool(NoiseSpec(patch=8, level_window=0.2, level_scale=False))
+    pool.add(cut)
+    shadow = pool.sample(4, 16, 16, g, torch.full((4, 2, 2), 0.15))
+    light = pool.sample(4, 16, 16, g, torch.full((4, 2, 2), 0.85))
+    assert float(shadow.std()) < 0.013 < 0.026 < float(light.std())
+    anywhere = NoisePool(NoiseSpec(patch=8, level_window=0, level_scale=False))
+    anywhere.add(cut)
+    mixed = anywhere.sample(4, 16, 16, g, torch.full((4, 2, 2), 0.15))
+    assert float(mixed.std()) > 0.017
+    # Between the measured levels the noise-level function scales the patches:
+    # at 0.5 the variance is five times that at 0.1, a spread of about 0.022.
+    scaled = NoisePool(NoiseSpec(patch=8, level_window=0.2))
+    scaled.add(cut)
+    a, b = scaled.noise_level()
+    assert a > 0 and (a * 0.9 + b) > 6 * (a * 0.1 + b)
+    middle = scaled.sample(8, 16, 16, g, torch.full((8, 2, 2), 0.5))
+    assert 0.018 < float(middle.std()) < 0.027
 
 
 def test_downscale_with_the_bicubic_kernel_is_bicubic_halving() -> None:
@@ -154,7 +191,7 @@ def test_synthesised_lr_carries_the_pools_noise_and_the_cameras_jpeg(
     quiet = synthesise(y, KernelPool(4), noise, (), 2, g)
     assert quiet.shape == (2, 3, 32, 32)
     assert torch.allclose(quiet, torch.round(y[:, :, ::2, ::2] * 255) / 255)
-    noise.add(0.05 * torch.randn(64, 3, 8, 8, generator=g))
+    noise.add(NoiseCut(0.05 * torch.randn(64, 3, 8, 8, generator=g), torch.rand(64), 0))
     noisy = synthesise(y, KernelPool(4), noise, (), 2, g)
     assert 0.03 < float(noisy.std()) < 0.07
     jpegged = synthesise(y, KernelPool(4), noise, (setting,), 2, g)

@@ -254,3 +254,25 @@ def test_rrdb_stays_on_torch_and_plain_files_cannot_ask_for_ncnn(
     plain = models.add(mf.save(mf.compact(), tmp_path / "plain.safetensors"))
     with pytest.raises(MethodError, match="not imported from ncnn files"):
         _upscale_with(plain, img, "ncnn")
+
+
+def test_models_sharing_a_bin_keep_their_own_graphs(tmp_path: Path) -> None:
+    # realesr-animevideov3 x2, x3 and x4 ship the same .bin with different
+    # .param files: each import must keep (and run) its own graph.
+    from engine.models import ncnn_backend
+
+    net = mf.compact(scale=4, nf=8, nc=2)
+    nx.export_compact(net, tmp_path, "anime-x4")
+    nx.export_compact(net, tmp_path, "anime-x2", resize=(3, 0.5))
+    assert (tmp_path / "anime-x4.bin").read_bytes() == (
+        tmp_path / "anime-x2.bin"
+    ).read_bytes()
+    x2 = ncnn.import_model(tmp_path / "anime-x2.param")
+    x4 = ncnn.import_model(tmp_path / "anime-x4.param")
+    assert x2.path != x4.path
+    assert x2.info is not None and x4.info is not None
+    assert (x2.info.scale, x4.info.scale) == (2, 4)
+    p2, p4 = ncnn_backend.program_of(x2.path), ncnn_backend.program_of(x4.path)
+    assert p2 is not None and p4 is not None
+    assert p2.param.read_text() != p4.param.read_text()
+    assert (p2.scale, p4.scale) == (2, 4)

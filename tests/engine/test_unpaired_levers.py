@@ -51,7 +51,14 @@ def test_warm_start_gives_the_baselines_output(
     with torch.no_grad():
         before = session.nets[net](x)
     assert not torch.allclose(before, _baseline_sr(baseline, x))
-    assert "bicubic.unsr.pt" in warm_start(session, baseline)
+    log = warm_start(session, baseline)
+    assert "bicubic.unsr.pt" in log[0].text
+    # Maeda's y_down is not the baseline's antialiased bicubic: said so.
+    warnings = [m.text for m in log if m.level == "warning"]
+    assert len(warnings) == (name == "maeda")
+    assert all(
+        "'bicubic' LR and this method makes 'gauss_bicubic'" in w for w in warnings
+    )
     with torch.no_grad():
         assert torch.equal(session.nets[net](x), _baseline_sr(baseline, x))
 

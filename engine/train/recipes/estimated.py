@@ -43,7 +43,14 @@ from engine.train.losses import (
     relativistic_g,
     vgg_features,
 )
-from engine.train.pools import KernelPool, NoisePool, NoiseSpec, flat_patches
+from engine.train.noise_pool import (
+    NoiseCut,
+    NoisePool,
+    NoiseSpec,
+    camera_floor,
+    flat_patches,
+)
+from engine.train.pools import KernelPool
 from engine.train.pools import synthesise as make_lr
 from engine.train.previews import kernel_tiles, mosaic, noise_tiles, side_by_side
 from engine.train.recipes.recipe import Recipe, Session, TrainConfig, first, scalar
@@ -126,6 +133,7 @@ class EstimatedSession(Session):
         self._started = False  # the first harvest is done (or restored)
         self._read = False  # the photos' JPEG settings and tiles (per process)
         self._tiles: list[torch.Tensor] = []
+        self._floor: float | None = None  # the camera's noise floor
 
     # -- the camera -------------------------------------------------------
     def _fittable(self) -> list[int]:
@@ -158,14 +166,20 @@ class EstimatedSession(Session):
                 self._tiles = [
                     kernel_spectrum.textured_tiles(p.pixels, spec) for p in photos
                 ]
+            self._floor = camera_floor([p.pixels for p in photos], c.noise)
         if self._started:
             return
         self._started = True
-        cuts = [flat_patches(p.pixels, c.noise) for p in self.data.real_lr]
-        pool = torch.cat([cut[0] for cut in cuts])
-        self.noise.add(
-            pool[torch.randperm(len(pool), generator=self.g)], sum(x[1] for x in cuts)
-        )
+        cuts = [
+            flat_patches(p.pixels, c.noise, floor=self._floor)
+            for p in self.data.real_lr
+        ]
+        patches = torch.cat([cut.patches for cut in cuts])
+        levels = torch.cat([cut.levels for cut in cuts])
+        # Shuffled, so a pool smaller than the harvest holds every photo's noise.
+        mix = torch.randperm(len(patches), generator=self.g)
+        looked = sum(cut.looked_at for cut in cuts)
+        self.noise.add(NoiseCut(patches[mix], levels[mix], looked))
         fittable = torch.tensor(self._fittable(), dtype=torch.long)
         self.order = fittable[torch.randperm(len(fittable), generator=self.g)]
         if c.kernel.estimator == "spectrum":
@@ -194,9 +208,9 @@ class EstimatedSession(Session):
         i = int(torch.randint(0, len(photos), (1,), generator=self.g))
         p = self.config.noise.patch
         off = torch.randint(0, p, (2,), generator=self.g).tolist()
-        self.noise.add(
-            *flat_patches(photos[i].pixels, self.config.noise, (off[0], off[1]))
-        )
+        offset = (off[0], off[1])
+        cut = flat_patches(photos[i].pixels, self.config.noise, offset, self._floor)
+        self.noise.add(cut)
 
     def _fit_iteration(self) -> dict[str, float]:
         """One KernelGAN iteration; a finished fit's kernel joins the pool."""
