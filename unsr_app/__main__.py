@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --run: capture this many seconds into the run, then stop it",
     )
     p.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --after: press Stop & keep then, and capture the result",
+    )
+    p.add_argument(
         "--baseline",
         metavar="KEY",
         help="with --screenshot: side A of the viewer (input, bicubic)",

@@ -109,7 +109,8 @@ async def _screenshot(
 
     With ``--after`` the capture is taken that many seconds into the run (a
     fit in progress, its reference loaded first so live metrics show), then
-    the run is stopped; otherwise after the run has finished.
+    the run is stopped; with ``--keep`` as well, Stop & keep is pressed then
+    and the capture waits for the result. Otherwise it comes after the run.
     """
     from unsr_app.main_window import MainWindow
 
@@ -135,8 +136,8 @@ async def _screenshot(
         s.viewer.set_mode(args.mode)
     if s.queue.items():
         s.queue.select(s.queue.items()[0])
-    live = args.run and args.after is not None
-    if args.reference and live:
+    live = args.run and args.after is not None and not args.keep
+    if args.reference and args.run and args.after is not None:
         await _settle(window, args.timeout)
         shown = _wait_signal(window.view_loaded, args.timeout)
         window.load_reference(args.reference)
@@ -144,11 +145,15 @@ async def _screenshot(
     if args.run and s.queue.pending():
         finished = _wait_signal(window.runner.batch_finished, args.timeout)
         window._on_method_start_clicked()
-        if live:
+        if args.after is None:
+            await finished
+        elif args.keep:  # stop and keep after a while, capture the result
+            await asyncio.sleep(args.after)
+            window._on_method_keep_clicked()
+            await finished
+        else:
             finished.close()  # not awaited: the capture comes mid-run
             await asyncio.sleep(args.after)
-        else:
-            await finished
     if args.reference and not live:
         window.load_reference(args.reference)
     if not live:

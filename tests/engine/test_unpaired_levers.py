@@ -203,6 +203,7 @@ def _joint_steps(ratio: float) -> tuple[list[dict[str, float]], list[str]]:
     return losses, notes
 
 
+@pytest.mark.timeout(300)  # two 20-step CycleSR runs, slow on a busy machine
 def test_cyclesr_joint_phase_waits_for_noise() -> None:
     # G starts as the identity, so its output has exactly its input's high
     # band (ratio 1): a 1.2 threshold keeps waiting, a 0.5 one fires.
