@@ -20,11 +20,12 @@ from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from unsr_app.job_factories import FileJobs
 from unsr_app.requests import QueueItem, RunRequest
-from unsr_app.worker import JobHandle
+from unsr_app.worker import JobHandle, keep_until_ended
 
 #: Makes the job for one item: (input path, request, dropped root, finish
 #: early) -> job. The event is set for "stop and keep".
@@ -212,10 +213,13 @@ class QueueRunner(QObject):
         ):
             signal.disconnect()
 
+        keep_until_ended(handle)
+
         def gone() -> None:
+            if not shiboken6.isValid(self):
+                return  # the runner went first (its window closed)
             self._draining.pop(handle, None)
             kind, value = handle.outcome or ("cancelled", None)
-            handle.deleteLater()
             if kind == "finished":
                 item.output = getattr(value, "output", None)
                 item.run_id = getattr(value, "run_id", None)

@@ -64,6 +64,29 @@ def live_threads() -> list[QThread]:
     return [t for t in _LIVE if t.isRunning()]
 
 
+# Handles kept alive until their threads end, whoever made them: a stopped
+# job's handle must outlive the runner that let it go.
+_ORPHANS: set[JobHandle] = set()
+
+
+def keep_until_ended(handle: JobHandle) -> None:
+    """Own ``handle`` here until its thread has ended, then let Qt delete it.
+
+    A stopped job's thread runs on to its next yield; its handle must not be
+    deleted with its parent meanwhile (a QThread destroyed while running
+    aborts the process).
+    """
+    handle.setParent(None)
+    _ORPHANS.add(handle)
+
+    def ended(*_: object) -> None:
+        _ORPHANS.discard(handle)
+        handle.deleteLater()
+
+    for signal in (handle.finished, handle.failed, handle.cancelled):
+        signal.connect(ended)
+
+
 def wait_all(ms: int = 15000) -> bool:
     """Block until every job thread has ended (at exit); True when they have."""
     return all(t.wait(ms) for t in live_threads())

@@ -35,6 +35,7 @@ COLOURS = (
 )
 _REDRAW_MS = 250
 _TOGGLE_COLUMNS = 3
+_MARKED_BELOW = 12  # curves with fewer points show them as dots
 
 
 class LossPlot(QWidget):
@@ -165,7 +166,17 @@ class LossPlot(QWidget):
             curve = self._curves.get(name)
             if curve is None:
                 curve = self._new_curve(name)
-            curve.setData(np.asarray(steps), values)
+            # A few points make no line to see: mark them until there are more.
+            sparse = len(steps) < _MARKED_BELOW
+            colour = curve.opts["pen"].color()
+            curve.setData(
+                np.asarray(steps),
+                values,
+                symbol="o" if sparse else None,
+                symbolSize=5,
+                symbolPen=None,
+                symbolBrush=colour,
+            )
 
     def _new_curve(self, name: str) -> pg.PlotDataItem:
         """A curve and its legend entry, a check box in the curve's colour."""
