@@ -437,7 +437,7 @@ class MainWindow(QMainWindow):
             "failed" if failed else "stopped" if stopped and not kept else "done"
         )
         s.progress.finish(text, outcome)
-        s.log.append(text, "warning" if failed or stopped else "info")
+        s.log.append(text, "warning" if failed or outcome == "stopped" else "info")
         self.statusBar().showMessage(text, 10000)
         QApplication.alert(self)  # the completion notice: flash the taskbar entry
         self._on_history_refresh_requested()
