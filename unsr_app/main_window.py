@@ -103,7 +103,12 @@ class MainWindow(QMainWindow):
         self.view.scored.connect(self._on_view_scored)
         self._build_menus()
         # Hold A: side A where B is, for as long as the key is down.
-        self._flick = HoldKey(Qt.Key.Key_A, s.viewer.flick, self)
+        self._flick = HoldKey(
+            Qt.Key.Key_A,
+            s.viewer.flick,
+            self,
+            active=lambda: self.pages.currentWidget() is self.studio,
+        )
 
         s.queue.current_changed.connect(self._on_queue_current_changed)
         s.queue.message.connect(s.log.append)
