@@ -42,15 +42,23 @@ class HoldKey(QObject):
         Told when the key goes down and up.
     window
         Only key events for this window's widgets count.
+    active
+        Whether the key means anything now (the studio page is shown); None
+        is always.
     """
 
     def __init__(
-        self, key: Qt.Key, held: Callable[[bool], None], window: QWidget
+        self,
+        key: Qt.Key,
+        held: Callable[[bool], None],
+        window: QWidget,
+        active: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(window)
         self._key = key
         self._held = held
         self._window = window
+        self._active = active
         self._down = False
         app = QApplication.instance()
         if app is not None:
@@ -69,6 +77,8 @@ class HoldKey(QObject):
             return True  # a held key repeats: still held
         down = kind == QEvent.Type.KeyPress
         if down and (event.modifiers() or _types_text(watched)):
+            return False
+        if down and self._active is not None and not self._active():
             return False
         if down == self._down:
             return False

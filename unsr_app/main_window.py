@@ -103,7 +103,12 @@ class MainWindow(QMainWindow):
         self.view.scored.connect(self._on_view_scored)
         self._build_menus()
         # Hold A: side A where B is, for as long as the key is down.
-        self._flick = HoldKey(Qt.Key.Key_A, s.viewer.flick, self)
+        self._flick = HoldKey(
+            Qt.Key.Key_A,
+            s.viewer.flick,
+            self,
+            active=lambda: self.pages.currentWidget() is self.studio,
+        )
 
         s.queue.current_changed.connect(self._on_queue_current_changed)
         s.queue.message.connect(s.log.append)
@@ -437,7 +442,7 @@ class MainWindow(QMainWindow):
             "failed" if failed else "stopped" if stopped and not kept else "done"
         )
         s.progress.finish(text, outcome)
-        s.log.append(text, "warning" if failed or stopped else "info")
+        s.log.append(text, "warning" if failed or outcome == "stopped" else "info")
         self.statusBar().showMessage(text, 10000)
         QApplication.alert(self)  # the completion notice: flash the taskbar entry
         self._on_history_refresh_requested()

@@ -132,6 +132,13 @@ def test_holding_a_flicks_to_side_a(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.keyClick(s.method.output, Qt.Key.Key_A)
     assert not s.viewer.flicked and s.method.output.text() == "a"
     s.method.output.clear()
+    # On another page the key is that page's.
+    window.show_page("models")
+    window.models_page.setFocus()
+    qtbot.keyPress(window.models_page, Qt.Key.Key_A)
+    assert not s.viewer.flicked
+    qtbot.keyRelease(window.models_page, Qt.Key.Key_A)
+    window.show_page("studio")
 
 
 def test_l_toggles_the_loupe(qtbot: QtBot, window: MainWindow) -> None:
