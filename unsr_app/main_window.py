@@ -139,11 +139,12 @@ class MainWindow(QMainWindow):
         r.item_finished.connect(self._on_runner_item_finished)
         r.batch_finished.connect(self._on_runner_batch_finished)
         r.late_result.connect(self._on_runner_late_result)
+        r.drained.connect(self._on_history_refresh_requested)
         self.models_page.models_changed.connect(self._on_models_page_models_changed)
         self.train_page.model_trained.connect(self._on_train_page_model_trained)
 
         s.method.set_request(self._settings.request)
-        s.method.set_cluster(self.cluster_address())
+        self._show_cluster()
         if self._settings.geometry:
             self.restoreGeometry(self._settings.geometry)
         s.restore_layout(self._settings.window_state)
@@ -287,11 +288,15 @@ class MainWindow(QMainWindow):
         """Remember where batches run ("" here) and say it on Start."""
         self._settings = dataclasses.replace(self._settings, cluster=address)
         settings.save(self._store, self._settings)
+        self._show_cluster()
+
+    def _show_cluster(self) -> None:
+        address = self._settings.cluster
         self.studio.method.set_cluster(self.cluster_address())
         if address and self.ray_version is None:
             self.studio.log.append(
-                f"cluster {address} saved, but Ray is not installed here: batches "
-                "run on this machine (install unsr[cluster])",
+                f"cluster {address}: Ray is not installed here: batches run on "
+                "this machine (install unsr[cluster])",
                 "warning",
             )
 
@@ -332,6 +337,7 @@ class MainWindow(QMainWindow):
         self.studio.method.set_methods(methods)
         if self.runner.is_running():
             fitting = self._needs_fit(self.studio.method.request().method)
+            fitting = fitting and not self.runner.on_cluster()
             self.studio.method.set_running(True, fitting)  # a refresh mid-batch
         self.studio.log.append(f"{len(methods)} methods available")
         self.methods_loaded.emit()
@@ -438,6 +444,8 @@ class MainWindow(QMainWindow):
 
     def _on_method_keep_clicked(self) -> None:
         request = self.studio.method.request()
+        if self.runner.on_cluster():
+            return  # a cluster batch stops as a whole (Stop)
         if self.runner.is_running() and self._needs_fit(request.method):
             self.studio.log.append(
                 "stopping the fit: the result so far is upscaled and saved"

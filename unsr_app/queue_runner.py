@@ -64,6 +64,9 @@ class QueueRunner(QObject):
     late_result(item, outcome)
         A stopped item's job finished all the same (Stop came while it wrote
         its result): the file exists.
+    drained()
+        A stopped cluster batch's job has ended: the files it finished are
+        all in the run history now.
     """
 
     item_changed = Signal(object)
@@ -76,6 +79,7 @@ class QueueRunner(QObject):
     item_finished = Signal(object, object)
     batch_finished = Signal(int, int, bool)
     late_result = Signal(object, object)
+    drained = Signal()
 
     def __init__(
         self,
@@ -90,6 +94,7 @@ class QueueRunner(QObject):
         self._handle: JobHandle | None = None
         self._stopping = False
         self._finish = threading.Event()
+        self._address = ""  # the cluster of the batch under way ("" here)
         self._release: asyncio.Future[None] | None = None
         # Stopped jobs whose threads have not ended yet.
         self._draining: dict[JobHandle, asyncio.Future[Any]] = {}
@@ -108,6 +113,7 @@ class QueueRunner(QObject):
         """
         if self.is_running():
             return False
+        self._address = address
         batch = (
             self.run_on_cluster(list(items), request, address)
             if address
@@ -136,6 +142,10 @@ class QueueRunner(QObject):
         """
         self._stopping = True
         self._finish.set()
+
+    def on_cluster(self) -> bool:
+        """True while the batch under way runs on a cluster."""
+        return self.is_running() and bool(self._address)
 
     def is_finishing(self) -> bool:
         """True once :meth:`finish_now` was asked during this batch."""
@@ -303,7 +313,9 @@ class QueueRunner(QObject):
                 return  # the runner went first (its window closed)
             self._draining.pop(handle, None)
             kind, value = handle.outcome or ("cancelled", None)
-            if kind == "finished" and item is not None:
+            if item is None:  # a cluster batch: its history is written now
+                self.drained.emit()
+            elif kind == "finished":
                 item.output = getattr(value, "output", None)
                 item.run_id = getattr(value, "run_id", None)
                 self._set(item, "done", item.output.name if item.output else "")
