@@ -1,4 +1,5 @@
-"""The Cluster field of Settings: remembered, checked, and honest without Ray.
+"""The Cluster field of Settings: remembered, checked, and honest without Ray;
+and how the window follows a cluster batch, with the controller faked.
 
 No Ray is started here (tests/app/test_app_cluster.py runs batches on one).
 """
@@ -8,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+from engine.events import Message, Progress
 from tests.app.fakes import fake_fit, fake_methods, next_emission, run_async
 from unsr_app import cluster, settings
 from unsr_app.main_window import MainWindow
@@ -138,3 +141,69 @@ def test_looking_for_ray_does_not_import_it() -> None:
         timeout=60,
     )
     assert out.stdout.strip() == "False"
+
+
+def fake_controller(
+    items: list[tuple[Path, Path | None]], request: object, address: str
+) -> Generator[Any, None, Any]:
+    """Says what the engine's controller says, without Ray: a Progress, one
+    Message per file with its outcome (files named "bad" fail), a summary."""
+    from engine.cluster.spec import FileOutcome
+    from engine.cluster.tally import BatchSummary
+
+    yield Message(f"Ray cluster at 127.0.0.1:1 ({address}): 1 node(s)")
+    written = []
+    for index, (source, _root) in enumerate(items):
+        yield Progress(index, len(items), "cluster batch")
+        target = source.with_name(f"{source.stem}_bicubic_x2.png")
+        if "bad" in source.name:
+            outcome = FileOutcome(index, source, target, "failed", error="damaged")
+            yield Message(f"{source}: damaged", "error", {"file": outcome})
+            continue
+        target.write_bytes(b"png")
+        written.append(target)
+        outcome = FileOutcome(index, source, target, "done", seconds=0.5)
+        yield Message(f"{source} -> {target}", "info", {"file": outcome})
+    yield Progress(len(items), len(items), "cluster batch")
+    return BatchSummary(len(items), tuple(written), (), ())
+
+
+def test_a_cluster_batch_settles_each_item_by_its_answer(
+    qtbot: QtBot,
+    window: MainWindow,
+    loop: asyncio.AbstractEventLoop,
+    monkeypatch: pytest.MonkeyPatch,
+    images: list[Path],
+) -> None:
+    bad = images[1].with_name("bad.png")
+    images[1].rename(bad)
+    monkeypatch.setattr(cluster, "cluster_batch_job", fake_controller)
+    monkeypatch.setattr(window, "ray_version", "2.60.0")
+    window.set_cluster("local")
+    s = window.studio
+    with qtbot.waitSignal(s.queue.items_added, timeout=30_000):
+        s.queue.add_paths([images[0], bad, images[2]])
+    qtbot.waitUntil(window.is_idle, timeout=10_000)
+    s.method.method.setCurrentIndex(s.method.method.findData("bicubic"))
+    stages: list[str] = []
+    window.runner.progressed.connect(lambda _i, e: stages.append(e.stage))
+
+    async def run() -> tuple[int, int, bool]:
+        finished = next_emission(window.runner.batch_finished)
+        s.method.start.click()
+        assert not s.method.keep.isEnabled()  # a cluster batch stops as a whole
+        return await finished  # type: ignore[return-value]
+
+    assert run_async(loop, run()) == (2, 1, False)
+    items = s.queue.items()
+    assert [(i.status, i.detail) for i in items] == [
+        ("done", "img0_bicubic_x2.png"),
+        ("failed", "damaged"),
+        ("done", "img2_bicubic_x2.png"),
+    ]
+    assert items[0].output == images[0].with_name("img0_bicubic_x2.png")
+    assert set(stages) == {"cluster batch"}
+    log = s.log.plain_text()
+    assert "Ray cluster at 127.0.0.1:1 (local)" in log
+    assert "bad.png failed: damaged" in log and "img0.png -> " in log
+    assert s.progress.label.text() == "Batch finished: 2 done, 1 failed"
