@@ -40,6 +40,10 @@ ItemJobFactory = Callable[
 ]
 
 
+#: The signals a stopped item's job says no more through.
+_ALL = ("progressed", "losses", "preview", "kernel", "message")
+
+
 class QueueRunner(QObject):
     """Run queue items one after the other.
 
@@ -232,7 +236,8 @@ class QueueRunner(QObject):
         handle = JobHandle(job, self)
         handle.progressed.connect(lambda e: self.progressed.emit(None, e))
         handle.message.connect(said)
-        kind, value = await self._follow(handle, None, keep=("message",))
+        # Stopped, it keeps saying which files were done: late answers count.
+        kind, value = await self._follow(handle, None, mute=("progressed",))
         ended["batch"] = True
         for item in items:
             if item.status != "queued":
@@ -262,13 +267,13 @@ class QueueRunner(QObject):
         return await self._follow(handle, item)
 
     async def _follow(
-        self, handle: JobHandle, item: QueueItem | None, keep: Sequence[str] = ()
+        self, handle: JobHandle, item: QueueItem | None, mute: Sequence[str] = _ALL
     ) -> Any:
         """Start ``handle``'s job and await its end, or Stop, whichever first.
 
         On Stop the job is let go ("cancelled" at once) and its thread is
-        drained in the background; ``keep`` names the handle's signals that
-        stay connected meanwhile.
+        drained in the background, its signals named in ``mute``
+        disconnected.
         """
         self._handle = handle
         loop = asyncio.get_event_loop()
@@ -285,7 +290,7 @@ class QueueRunner(QObject):
         if ended.done():
             handle.deleteLater()
             return ended.result()
-        self._drain(item, handle, ended, keep)
+        self._drain(item, handle, ended, mute)
         return ("cancelled", None)
 
     def _drain(
@@ -293,18 +298,17 @@ class QueueRunner(QObject):
         item: QueueItem | None,
         handle: JobHandle,
         ended: asyncio.Future[Any],
-        keep: Sequence[str] = (),
+        mute: Sequence[str] = _ALL,
     ) -> None:
         """Keep a stopped job's handle until its thread has ended.
 
         ``item`` None is a cluster batch: its late answers come through the
-        signals named in ``keep``, not its result.
+        signals not named in ``mute``, not its result.
         """
         self._draining[handle] = ended
         # What it still says belongs to a stopped item: the window moved on.
-        for name in ("progressed", "losses", "preview", "kernel", "message"):
-            if name not in keep:
-                getattr(handle, name).disconnect()
+        for name in mute:
+            getattr(handle, name).disconnect()
 
         keep_until_ended(handle)
 

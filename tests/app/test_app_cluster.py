@@ -39,8 +39,11 @@ connect.prepare_local_env()
 pytestmark = pytest.mark.timeout(300)
 
 #: The longest the GUI thread may go without handling its events while a
-#: cluster batch runs, beyond the machine's own noise.
-LIMIT_S = 0.150
+#: cluster batch runs, beyond the machine's own noise. Run on the GUI thread,
+#: the batch would block it for seconds (the node check, the workers' start);
+#: through the worker the longest gap was 30-120 ms (2 cores, other jobs
+#: running), where Ray's first calls (registering its functions) hold the GIL.
+LIMIT_S = 0.250
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +70,7 @@ def window(
     s = w.studio
     s.method.method.setCurrentIndex(s.method.method.findData("bicubic"))
     yield w
-    qtbot.waitUntil(lambda: w.is_idle() and not w.runner.is_draining(), 60_000)
+    qtbot.waitUntil(lambda: w.is_idle() and not w.runner.is_draining(), timeout=60_000)
     w.close()
 
 
@@ -79,6 +82,7 @@ def _queue(qtbot: QtBot, w: MainWindow, paths: list[Path]) -> None:
 
 
 def _command(pid: int) -> bytes:
+    """The command line of ``pid`` ("" once it has ended)."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:  # it ended meanwhile
@@ -117,7 +121,8 @@ def test_start_runs_the_queue_on_the_cluster(
     seen = []
     w.runner.progressed.connect(lambda _item, event: seen.append(event))
     meter = GapMeter()
-    meter.calibrate(qtbot)
+    # Two seconds: the module's fresh Ray is still starting its workers.
+    meter.calibrate(qtbot, 2000)
 
     async def run() -> tuple[int, int, bool]:
         history = next_emission(w.history_loaded, timeout=240)
@@ -128,7 +133,7 @@ def test_start_runs_the_queue_on_the_cluster(
         return result  # type: ignore[return-value]
 
     assert run_async(loop, run(), timeout=260) == (2, 1, False)
-    gap = meter.stop()
+    gap = meter.stop(qtbot)
 
     items = s.queue.items()
     assert [i.status for i in items] == ["done", "done", "failed"]
@@ -171,11 +176,18 @@ def test_start_runs_the_queue_on_the_cluster(
         run_job(batches.process_file(damaged, tmp_path / "d.png", "bicubic", 2))
     assert reason == local_error.value.reason
 
-    # Everything the cluster's processes listen on is 127.0.0.1; no dashboard.
+    # Everything the cluster's processes listen on is 127.0.0.1, and the
+    # dashboard is off: Ray's API server runs without its web front end
+    # (only the usage-stats module, which sends nothing here) and listens
+    # on no port.
     pids = ray_pids(os.environ["RAY_TMPDIR"])
     addresses = listening(pids)
     assert addresses and all(map(is_loopback, addresses)), addresses
-    assert not any(b"dashboard" in _command(pid) for pid in pids)
+    heads = [p for p in pids if b"dashboard/dashboard.py" in _command(p)]
+    for pid in heads:
+        args = _command(pid).split(b"\0")
+        assert b"--minimal" in args and b"--disable-frontend" in args, args
+        assert listening({pid}) == set()
 
 
 def test_stop_cancels_the_cluster_batch(
