@@ -1,0 +1,86 @@
+"""What the Train page tells a user before they start: which method, how long.
+
+Kept apart from the page so the words can be read and changed in one place.
+The claims follow unsr's own benchmark (docs/benchmarks.md); when a figure
+there changes, the sentence here changes with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Advice:
+    """One method's advice: a bold headline and a sentence or two."""
+
+    headline: str
+    text: str
+
+
+#: The adversarial methods of the literature: experimental on a CPU budget.
+_SEED = Advice(
+    "Experimental.",
+    "In unsr's own benchmark (20 minutes per method on a 2-core CPU) none of "
+    "the four adversarial methods beats bicubic upscaling yet. They were "
+    "published with hours of GPU training: the Paper profile.",
+)
+
+ADVICE: dict[str, Advice] = {
+    "estimated": Advice(
+        "Recommended for photos from one camera.",
+        "It measures the camera's blur, noise and JPEG settings on your real "
+        "photos, then trains on the clean photos degraded the same way. Give "
+        "it the files as they came out of the camera (JPEGs stay JPEGs).",
+    ),
+    "bicubic": Advice(
+        "A baseline, not a camera model.",
+        "It trains on clean photos shrunk by bicubic interpolation, so it "
+        "learns nothing of your camera's blur or noise (the real photos are "
+        "used only for the comparison at the end). Train it to compare with.",
+    ),
+    "maeda": _SEED,
+    "da": _SEED,
+    "cyclesr": _SEED,
+    "cyclesrgan": _SEED,
+    "csrgan": _SEED,
+}
+
+_NONE = Advice("", "")
+
+
+def advice(recipe: str) -> Advice:
+    """The advice for ``recipe`` (empty for one this list lacks)."""
+    return ADVICE.get(recipe, _NONE)
+
+
+def expectation(profile: str, minutes: int) -> str:
+    """What happens during and after a run of ``minutes`` at ``profile``."""
+    if profile == "paper":
+        length = (
+            f"The Paper profile runs the published network sizes, made for hours "
+            f"on a GPU; in {minutes} min on a CPU it gets far less far than the "
+            "CPU profile would."
+        )
+    else:
+        length = (
+            f"It trains for {minutes} min; the CPU profile's small networks are "
+            "made for tens of minutes on a CPU (unsr's benchmark gives each "
+            "method 20)."
+        )
+    return (
+        f"{length} Stop keeps what it has learnt. At the end the new model is "
+        "compared with bicubic upscaling on the last of your real photos (by "
+        "name), kept out of training for it."
+    )
+
+
+def html(recipe: str, profile: str, minutes: int) -> str:
+    """The page's advice paragraph for this choice, in Qt rich text."""
+    a = advice(recipe)
+    head = f"<b>{a.headline}</b> " if a.headline else ""
+    first = f"{head}{a.text}<br><br>" if a.text else ""
+    return first + expectation(profile, minutes)
+
+
+__all__ = ["ADVICE", "Advice", "advice", "expectation", "html"]
