@@ -71,7 +71,7 @@ def expectation(profile: str, minutes: int) -> str:
     return (
         f"{length} Stop keeps what it has learnt. At the end the new model is "
         "compared with bicubic upscaling on the last of your real photos (by "
-        "name), kept out of training for it."
+        "name), kept out of training for it when there are two or more."
     )
 
 
