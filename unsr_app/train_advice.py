@@ -58,20 +58,18 @@ def expectation(profile: str, minutes: int) -> str:
     """What happens during and after a run of ``minutes`` at ``profile``."""
     if profile == "paper":
         length = (
-            f"The Paper profile runs the published network sizes, made for hours "
-            f"on a GPU; in {minutes} min on a CPU it gets far less far than the "
-            "CPU profile would."
+            f"The Paper profile's published network sizes are made for hours on "
+            f"a GPU; {minutes} min on a CPU gets them far less far."
         )
     else:
         length = (
-            f"It trains for {minutes} min; the CPU profile's small networks are "
-            "made for tens of minutes on a CPU (unsr's benchmark gives each "
-            "method 20)."
+            f"It trains for {minutes} min (unsr's benchmark gives each method 20 "
+            "on a 2-core CPU)."
         )
     return (
-        f"{length} Stop keeps what it has learnt. At the end the new model is "
-        "compared with bicubic upscaling on the last of your real photos (by "
-        "name), kept out of training for it when there are two or more."
+        f"{length} Stop keeps what it has learnt. Then the model is compared "
+        "with bicubic upscaling on your last real photo (by name), held back "
+        "from training when there are two or more."
     )
 
 
@@ -79,7 +77,7 @@ def html(recipe: str, profile: str, minutes: int) -> str:
     """The page's advice paragraph for this choice, in Qt rich text."""
     a = advice(recipe)
     head = f"<b>{a.headline}</b> " if a.headline else ""
-    first = f"{head}{a.text}<br><br>" if a.text else ""
+    first = f"{head}{a.text}<br>" if a.text else ""
     return first + expectation(profile, minutes)
 
 

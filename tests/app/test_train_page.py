@@ -56,12 +56,12 @@ def test_train_page_runs_a_job_and_reports_the_model(
     # model_trained comes once the thread has ended: the page is idle again.
     assert not page.is_running() and not worker.live_threads()
     assert page.losses.point_count("sr_pixel") == 3  # every loss gets a curve
-    assert page._previews  # the intermediate images are shown
+    assert page.previews.cells  # the intermediate images are shown
     assert page.start_button.isEnabled() and "Done: 3 steps" in page.status.text()
     # The comparison with bicubic on the real photo kept out of training.
     assert page.check.outcome in ("better", "worse", "mixed", "no clear difference")
     assert "l1.png (held back from training)" in page.check.title.text()
-    assert "Against bicubic upscaling on l1.png" in page.check.verdict.text()
+    assert "flat areas" in page.check.verdict.text().lower()
     assert page.check.figures.isVisibleTo(page)
 
 
@@ -111,7 +111,7 @@ def test_the_method_for_a_camera_is_offered_first_and_advised(qtbot: QtBot) -> N
     assert page.method.currentData() == "estimated"
     text = page.advice.text()
     assert "Recommended for photos from one camera" in text
-    assert "30 min" in text and "kept out of training" in text
+    assert "30 min" in text and "held back from training" in text
     page.method.setCurrentIndex(page.method.findData("maeda"))
     assert "Experimental" in page.advice.text()
     assert "none of the four adversarial methods beats bicubic" in page.advice.text()
@@ -165,7 +165,9 @@ def test_the_comparison_is_shown_with_its_figures(qtbot: QtBot, tmp_path: Path) 
     assert requests[0].holdout and requests[0].recipe == "estimated"
     assert page.check.outcome == "better"
     assert "IMG_0042.JPG (held back from training)" in page.check.title.text()
-    assert page.check.verdict.text().startswith("<b><span")  # coloured outcome
+    # The outcome in colour, then the verdict without the title's words.
+    assert page.check.verdict.text().startswith("<b><span")
+    assert page.check.verdict.text().endswith("</b> Fine.")
     noise, sharp, colour = ([c.text() for c in row] for row in page.check.cells)
     assert noise == ["1.00", "2.00", "-50%"]
     assert sharp == ["11.00", "10.00", "+10%"]
@@ -182,3 +184,31 @@ def test_a_run_without_a_comparison_says_why(qtbot: QtBot, tmp_path: Path) -> No
     assert page.check.outcome == ""
     assert page.check.verdict.text().startswith("No comparison with bicubic")
     assert not page.check.figures.isVisibleTo(page)
+
+
+def test_previews_share_the_width_and_elide_long_captions(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QColor, QImage
+
+    from unsr_app.widgets.preview_strip import FULL, PreviewStrip
+
+    strip = PreviewStrip()
+    qtbot.addWidget(strip)
+    strip.resize(500, 10)
+    strip.show()
+    image = QImage(64, 64, QImage.Format.Format_RGB888)
+    image.fill(QColor("gray"))
+    long = "noise patches (1024 in the pool; 1089 of 3231 patches were flat)"
+    for label in ("kernels", long, "synthesised LR | real LR", "SR of real LR"):
+        strip.show_image(label, image)
+    qtbot.waitUntil(lambda: strip.cells["kernels"].isVisible())
+    # Four cells in 500 px: smaller than full size, and all inside the strip.
+    assert strip.side() < FULL
+    for cell in strip.cells.values():
+        assert cell.width() == strip.side()
+        assert cell.geometry().right() < strip.width()
+    caption = strip.captions[long]
+    assert caption.text() != long and caption.toolTip() == long
+    strip.resize(1000, strip.height())
+    qtbot.waitUntil(lambda: strip.cells["kernels"].width() == FULL)
+    strip.clear()
+    assert not strip.cells and strip.height() == 0

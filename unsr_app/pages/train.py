@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -43,10 +42,10 @@ from PySide6.QtWidgets import (
 from unsr_app import job_factories, train_advice
 from unsr_app.requests import TrainChoices, TrainRequest
 from unsr_app.widgets.loss_plot import LossPlot
+from unsr_app.widgets.preview_strip import PreviewStrip
 from unsr_app.widgets.train_check import TrainCheck
 from unsr_app.worker import JobHandle, PreviewFrame
 
-_PREVIEW_PX = 160
 ChoicesJob = Callable[[], Generator[Any, None, TrainChoices]]
 TrainJob = Callable[[TrainRequest], Generator[Any, None, Any]]
 
@@ -83,7 +82,6 @@ class TrainPage(QWidget):
         self._lookup: JobHandle | None = None
         self._handle: JobHandle | None = None
         self._out: Path | None = None
-        self._previews: dict[str, QLabel] = {}
         self._no_check = ""  # why the run's comparison with bicubic failed
 
         self.real_lr = QLineEdit(placeholderText="the photos to improve")
@@ -144,8 +142,7 @@ class TrainPage(QWidget):
         )
         self.preview_hint.setWordWrap(True)
         self.preview_hint.setEnabled(False)
-        self._preview_grid = QGridLayout()
-        self._preview_grid.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.previews = PreviewStrip()
         self.check = TrainCheck()
 
         form = QFormLayout()
@@ -176,7 +173,7 @@ class TrainPage(QWidget):
         right.addWidget(self.losses, 1)
         right.addWidget(QLabel("<b>Intermediate images</b>"))
         right.addWidget(self.preview_hint)
-        right.addLayout(self._preview_grid)
+        right.addWidget(self.previews)
         right.addSpacing(6)
         right.addWidget(self.check)
         layout = QHBoxLayout(self)
@@ -337,12 +334,7 @@ class TrainPage(QWidget):
     # -- events -----------------------------------------------------------
     def _reset_views(self) -> None:
         self.losses.clear()
-        while self._preview_grid.count():
-            item = self._preview_grid.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.deleteLater()
-        self._previews.clear()
+        self.previews.clear()
         self.preview_hint.show()
         self._no_check = ""
         self.check.show_note(
@@ -366,27 +358,8 @@ class TrainPage(QWidget):
         self.progress.setFormat(f"{event.stage} %p%{eta}")
 
     def _on_job_preview(self, frame: PreviewFrame) -> None:
-        cell = self._previews.get(frame.label)
-        if cell is None:
-            n = len(self._previews)
-            cell = QLabel()
-            cell.setFixedSize(_PREVIEW_PX, _PREVIEW_PX)
-            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            cell.setToolTip(frame.label)
-            caption = QLabel(frame.label)
-            caption.setMaximumWidth(_PREVIEW_PX)
-            self._preview_grid.addWidget(caption, 0, n)
-            self._preview_grid.addWidget(cell, 1, n)
-            self._previews[frame.label] = cell
-            self.preview_hint.hide()
-        cell.setPixmap(
-            QPixmap.fromImage(frame.image).scaled(
-                _PREVIEW_PX,
-                _PREVIEW_PX,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        )
+        self.preview_hint.hide()
+        self.previews.show_image(frame.label, frame.image)
 
     def _on_job_message(self, event: Any) -> None:
         self.status.setText(event.text)

@@ -22,6 +22,15 @@ _ROWS = (
 )
 
 
+def _body(verdict: str) -> str:
+    """The verdict without its opening, which the title already says."""
+    lead = "Against bicubic upscaling on "
+    if verdict.startswith(lead) and "): " in verdict:
+        rest = verdict.split("): ", 1)[1]
+        return rest[:1].upper() + rest[1:]
+    return verdict
+
+
 class TrainCheck(QWidget):
     """Shows one comparison (:meth:`show_check`) or why there is none."""
 
@@ -74,7 +83,7 @@ class TrainCheck(QWidget):
         head = self.outcome.capitalize()
         if tone is not None:
             head = f'<span style="color:{tone}">{head}</span>'
-        self.verdict.setText(f"<b>{head}.</b> {check.verdict}")
+        self.verdict.setText(f"<b>{head}.</b> {_body(str(check.verdict))}")
         self._row(0, check.model_flat_noise, check.bicubic_flat_noise)
         self._row(1, check.model_edge_sharpness, check.bicubic_edge_sharpness)
         shift = self.cells[2]
