@@ -30,8 +30,9 @@ ADVICE: dict[str, Advice] = {
     "estimated": Advice(
         "Recommended for photos from one camera.",
         "It measures the camera's blur, noise and JPEG settings on your real "
-        "photos, then trains on the clean photos degraded the same way. Give "
-        "it the files as they came out of the camera (JPEGs stay JPEGs).",
+        "photos, then trains on the clean photos degraded the same way; in "
+        "unsr's benchmark 20 minutes on a CPU beat bicubic upscaling by 0.8-1 "
+        "dB. Give it the files as they came out of the camera.",
     ),
     "bicubic": Advice(
         "A baseline, not a camera model.",

@@ -36,10 +36,16 @@ def listening(pids: Iterable[int]) -> set[str]:
     inodes: set[str] = set()
     for pid in pids:
         try:
-            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
         except OSError:
             continue  # ended, or not ours to read
-        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
+        for fd in fds:
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue  # closed meanwhile (the listing's own fd, for one)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
     found: set[str] = set()
     for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
         path = Path(table)
