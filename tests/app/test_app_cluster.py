@@ -67,7 +67,7 @@ def window(
     s = w.studio
     s.method.method.setCurrentIndex(s.method.method.findData("bicubic"))
     yield w
-    qtbot.waitUntil(lambda: w.is_idle() and not w.runner.is_draining(), 60_000)
+    qtbot.waitUntil(lambda: w.is_idle() and not w.runner.is_draining(), timeout=60_000)
     w.close()
 
 
