@@ -39,7 +39,9 @@ JSON do, and are not reported as results.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import shlex
@@ -192,9 +194,16 @@ def dualsr(scale: int, seed: int) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def score(
-    run: Callable[[np.ndarray], np.ndarray], cam: str, scale: int
+    run: Callable[[np.ndarray], np.ndarray],
+    cam: str,
+    scale: int,
+    keep: Callable[[dict[str, Any]], None] = lambda row: None,
 ) -> dict[str, Any]:
-    """Run one method on every photo of camera ``cam`` at ``scale``; the figures."""
+    """Run one method on every photo of camera ``cam`` at ``scale``; the figures.
+
+    ``keep`` gets the row so far after each photo, so a stopped run keeps
+    the photos it finished (a DualSR fit takes minutes).
+    """
     from engine import metrics
 
     per: dict[str, dict[str, float]] = {}
@@ -207,6 +216,7 @@ def score(
             raise RuntimeError(f"{name}: output {sr.shape}, expected {hr.shape}")
         per[name] = metrics.measure(sr, hr, shave=scale)
         print(f"  camera {cam} x{scale} {name}: {per[name]}", flush=True)
+        keep({"photos": dict(per), "seconds": round(seconds, 2)})
     return {"photos": per, "seconds": round(seconds, 2)}
 
 
@@ -227,18 +237,32 @@ def record(
     path: Path, key: str, row: dict[str, Any], command: str, started: str
 ) -> None:
     """Merge one row into the results file (read again: another run may write)."""
-    data = _load(path)
-    data["rows"][key] = {**row, "command": command, "date": started}
-    data["photos"] = [f"{n} {e}x{e}" for n, e in PHOTOS]
-    data["cameras"] = CAMERA_TEXT
-    _save(path, data)
+    with _locked(path):
+        data = _load(path)
+        data["rows"][key] = {**row, "command": command, "date": started}
+        data["photos"] = [f"{n} {e}x{e}" for n, e in PHOTOS]
+        data["cameras"] = CAMERA_TEXT
+        _save(path, data)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (two runs may share the file)."""
+    import fcntl
+
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    with (Path(tempfile.gettempdir()) / f"unsr-quality-{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 # --- the table -----------------------------------------------------------------
 
 
-def _mean(row: dict[str, Any], key: str) -> float | None:
-    values = [p.get(key) for p in row["photos"].values()]
+def _mean(row: dict[str, Any], key: str, names: set[str] | None = None) -> float | None:
+    values = [
+        p.get(key) for n, p in row["photos"].items() if names is None or n in names
+    ]
     if not values or any(v is None for v in values):
         return None
     return float(np.mean(values))
@@ -249,13 +273,18 @@ def _cell(row: dict[str, Any] | None) -> str:
         return "-"
     psnr, ssim, lp = (_mean(row, k) for k in ("psnr_y", "ssim_y", "lpips"))
     text = f"{psnr:.2f} / {ssim:.4f}" if psnr is not None and ssim is not None else "-"
-    return text + (f" / {lp:.3f}" if lp is not None else "")
+    text += f" / {lp:.3f}" if lp is not None else ""
+    if len(row["photos"]) < len(PHOTOS):
+        text += f" ({len(row['photos'])} of {len(PHOTOS)} photos)"
+    return text
 
 
 def _gain(row: dict[str, Any] | None, base: dict[str, Any] | None) -> str:
+    """The PSNR gain over ``base`` on the photos both have."""
     if row is None or base is None:
         return "-"
-    a, b = _mean(row, "psnr_y"), _mean(base, "psnr_y")
+    names = set(row["photos"]) & set(base["photos"])
+    a, b = _mean(row, "psnr_y", names), _mean(base, "psnr_y", names)
     return "-" if a is None or b is None else f"{a - b:+.2f}"
 
 
@@ -353,19 +382,27 @@ def measure(args: argparse.Namespace) -> None:
     command = "python -m benchmarks.models_quality " + shlex.join(sys.argv[1:])
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     found: dict[str, Path] = {}
-    data = _load(args.json)
-    data["lpips"] = metrics.lpips_unavailable_reason() or "available"
+    lpips = metrics.lpips_unavailable_reason() or "available"
     if args.ncnn_dir is not None:
-        found, data["missing"] = catalogue_models(Path(args.ncnn_dir))
-    _save(args.json, data)
+        found, missing = catalogue_models(Path(args.ncnn_dir))
+    with _locked(args.json):
+        data = _load(args.json)
+        data["lpips"] = lpips
+        if args.ncnn_dir is not None:
+            data["missing"] = missing
+        _save(args.json, data)
     for method, order, build in plan(args, found):
         scale, run = build()
         for cam in args.cameras:
             print(f"{method} x{scale} camera {cam}", flush=True)
-            row = score(run, cam, scale)
-            row.update(method=method, scale=scale, camera=cam, order=order)
-            row["load"] = round(os.getloadavg()[0], 1)
-            record(args.json, f"{method}|x{scale}|camera{cam}", row, command, started)
+            key = f"{method}|x{scale}|camera{cam}"
+            about = {"method": method, "scale": scale, "camera": cam, "order": order}
+
+            def keep(row: dict[str, Any], key: str = key, about=about) -> None:  # type: ignore[no-untyped-def]
+                row.update(about, load=round(os.getloadavg()[0], 1))
+                record(args.json, key, row, command, started)
+
+            score(run, cam, scale, keep)
 
 
 def main() -> None:
