@@ -293,7 +293,7 @@ def table(data: dict[str, Any]) -> str:
     rows: dict[str, dict[str, Any]] = data["rows"]
     commands: dict[str, str] = {}
     for key in sorted(rows, key=lambda k: (rows[k]["date"], k)):
-        commands.setdefault(f"{rows[key]['command']} ({rows[key]['date']})", "")
+        commands.setdefault(_run_of(rows[key]), "")
     for i, text in enumerate(commands):
         commands[text] = chr(ord("A") + i)
     lines = [
@@ -309,15 +309,20 @@ def table(data: dict[str, Any]) -> str:
         "shave = scale, against the clean crop; a third figure is LPIPS (alex) "
         "where its weights were installed. 'gain' is the PSNR gain over bicubic "
         "on the same photos. 'run' names the command that produced the row "
-        "(below the tables). Per-photo figures: `benchmarks/models_quality.json`.",
+        "(below the tables); the tables are rendered from the per-photo figures "
+        "in `benchmarks/models_quality.json` by "
+        "`python -m benchmarks.models_quality --table`.",
     ]
     scales = sorted({int(r["scale"]) for r in rows.values()})
     for scale in scales:
         lines += _scale_table(rows, scale, commands)
     lines += ["", "Runs:", ""]
-    lines += [f"- {letter}: `{text}`" for text, letter in commands.items()]
-    if data.get("lpips"):
-        lines += ["", f"LPIPS: {data['lpips']}."]
+    lines += [f"- {letter}: {text}" for text, letter in commands.items()]
+    if data.get("lpips") not in (None, "available"):
+        lines += ["", f"No LPIPS figures: {data['lpips']}."]
+    # Notes written into the JSON by hand: what a run did not reach, and why.
+    for note in data.get("notes", []):
+        lines += ["", note]
     if data.get("missing"):
         lines += [
             "",
@@ -325,6 +330,11 @@ def table(data: dict[str, Any]) -> str:
             f"checksums): {', '.join(data['missing'])}.",
         ]
     return "\n".join([*lines, ""])
+
+
+def _run_of(row: dict[str, Any]) -> str:
+    """The command that produced ``row``, with its start time."""
+    return f"`{row['command']}` ({row['date']})"
 
 
 def _scale_table(
@@ -343,7 +353,7 @@ def _scale_table(
     out = ["", f"### x{scale}", "", head, "|" + "---|" * (head.count("|") - 1)]
     for method in methods:
         anyrow = next(r for c in CAMERAS if (r := row_of(method, c)) is not None)
-        run = commands[f"{anyrow['command']} ({anyrow['date']})"]
+        run = commands[_run_of(anyrow)]
         cells = [method, run]
         for cam in CAMERAS:
             row = row_of(method, cam)
