@@ -9,7 +9,7 @@ It also prints each photo's median floor, which shows which photos overlap.
 It reads the ``real_lr`` and ``hr`` folders that ``benchmarks/unpaired.py``
 writes into its ``--work`` folder:
 
-    python benchmarks/noise_floor.py --work /tmp/unsr-final
+    python benchmarks/noise_floor.py --work /tmp/unsr-unpaired/camera1-default
 """
 
 from __future__ import annotations
@@ -55,7 +55,10 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/unsr-unpaired"))
     ap.add_argument("--patches", type=int, default=2000)
     args = ap.parse_args()
-    real_paths = sorted((args.work / "real_lr").glob("*.png"))
+    # The real side is the camera's JPEG files (PNGs in older work folders).
+    real_paths = sorted(
+        p for p in (args.work / "real_lr").iterdir() if p.suffix in (".png", ".jpg")
+    )
     hr_paths = sorted((args.work / "hr").glob("*.png"))
     real = [read(p) for p in real_paths]
     clean = [to_np(clean_lr(to_t(read(p)), 2, "gauss_bicubic")) for p in hr_paths]

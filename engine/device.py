@@ -1,15 +1,26 @@
-"""Where torch work runs: device choice, dtype policy, threads and seeds."""
+"""Where torch work runs: device choice, dtype policy, threads and seeds.
+
+torch is imported inside the functions that need it, so that reading the
+thread policy (``unsr --help``, listing methods) costs nothing.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import random
+import threading
 from collections.abc import Callable, Iterator
 from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
+if TYPE_CHECKING:
+    import torch
+
+_threads_lock = threading.Lock()
+#: The thread count set so far (by :func:`configure_threads`), or None.
+_configured: int | None = None
 
 
 def pick(name: str = "auto") -> torch.device:
@@ -20,6 +31,9 @@ def pick(name: str = "auto") -> torch.device:
     ValueError
         If an explicit device is asked for and is not present.
     """
+    import torch
+
+    ensure_threads()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -56,6 +70,8 @@ def autocast(
     section of docs/benchmarks.md), so :func:`engine.tiling.upscale_array`
     keeps fp32 unless asked, and then only if :func:`bf16_ok` agrees.
     """
+    import torch
+
     if not enabled:
         return contextlib.nullcontext()
     if device.type == "cuda":
@@ -109,16 +125,64 @@ def configure_threads(threads: int | None = None) -> int:
     """Set torch's intra-op threads (physical cores by default) and return it.
 
     ``UNSR_THREADS`` overrides the default. Hyper-threads slow convolutions down,
-    so the default is the number of usable physical cores, not logical CPUs.
+    so the default is the number of usable physical cores, not logical CPUs
+    (``benchmarks/models.py`` times 1 and 2 threads against the ncnn runtime).
     """
+    global _configured
+    import torch
+
     threads = max(1, default_threads() if threads is None else threads)
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    with _threads_lock:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        _configured = threads
     return threads
+
+
+def ensure_threads() -> int:
+    """Apply the thread policy unless a caller has set a count already.
+
+    Every device choice goes through here, so the CLI and the app honour
+    ``UNSR_THREADS`` without each entry point remembering to; a benchmark that
+    sets its own count keeps it.
+    """
+    return _configured if _configured is not None else configure_threads()
+
+
+@cache
+def machine_key(device_type: str = "cpu", index: int = 0) -> str:
+    """A short description of the machine, for decisions measured on it.
+
+    Precision checks depend on the processor, its instruction set and the
+    torch build, so their cached verdicts are keyed by all three.
+    """
+    import torch
+
+    if device_type == "cuda":
+        what = torch.cuda.get_device_name(index)
+    else:
+        what = _cpu_model() or platform.processor() or "unknown cpu"
+        if cpu_has_bf16():
+            what += " +bf16"
+    return f"{device_type}|{platform.machine()}|{what}|torch {torch.__version__}"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def seed_all(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch Generator seeded the same."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -148,6 +212,8 @@ def bf16_error(
         ``inf`` when the device has no bf16 autocast worth using (the policy
         then keeps fp32).
     """
+    import torch
+
     device = sample.device
     if device.type not in ("cpu", "cuda") or (
         device.type == "cpu" and not cpu_has_bf16()
@@ -181,6 +247,8 @@ def bf16_ok(
 @contextlib.contextmanager
 def inference(device: torch.device) -> Iterator[None]:
     """Inference mode: no autograd bookkeeping."""
+    import torch
+
     with torch.inference_mode():
         yield
 
@@ -193,7 +261,9 @@ __all__ = [
     "configure_threads",
     "cpu_has_bf16",
     "default_threads",
+    "ensure_threads",
     "inference",
+    "machine_key",
     "physical_cores",
     "pick",
     "seed_all",

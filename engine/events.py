@@ -53,13 +53,32 @@ class Losses:
     values: Mapping[str, float]
 
 
+#: A region of an image: (x, y, width, height) in its pixels.
+Box = tuple[float, float, float, float]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Preview:
-    """An intermediate image: float32 (H, W, 3) in [0, 1]."""
+    """An intermediate image: float32 (H, W, 3) in [0, 1].
+
+    Attributes
+    ----------
+    step : int
+        The training step it shows.
+    image : ndarray
+        The pixels.
+    label : str
+        What it is ("centre crop", "snapshot", a training sample's name).
+    box : Box or None
+        Where the preview belongs in the job's input image, in input pixels:
+        ``image`` shows that region upscaled. None when it is not a part of
+        the input (a training sample); a viewer must not guess a place for it.
+    """
 
     step: int
     image: FloatArray
     label: str = "output"
+    box: Box | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -81,4 +100,13 @@ class Message:
 
 Event = Progress | Losses | Preview | Kernel | Message
 
-__all__ = ["Event", "FloatArray", "Kernel", "Losses", "Message", "Preview", "Progress"]
+__all__ = [
+    "Box",
+    "Event",
+    "FloatArray",
+    "Kernel",
+    "Losses",
+    "Message",
+    "Preview",
+    "Progress",
+]

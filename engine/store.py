@@ -43,7 +43,7 @@ import os
 import shutil
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -364,6 +364,47 @@ def _path_of(raw: bytes | None, text: str | None) -> Path | None:
 # --- the store ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FinishedRun:
+    """A run that already ended elsewhere, to be recorded after the fact.
+
+    A cluster's workers do the work and only the controlling process writes
+    the history: it records what came back in batches
+    (:meth:`Store.record_finished`).
+
+    Attributes
+    ----------
+    input_path : Path
+        The input file as given.
+    input_sha256 : str or None
+        Hex digest of the input's bytes, as the worker read them.
+    method, scale, params
+        What was run.
+    status : str
+        One of :data:`FINAL_STATUSES`.
+    output : Path or None
+        The file written, for a "done" run.
+    duration_s : float or None
+        The worker's wall time for the file.
+    error : str or None
+        Why the run failed.
+    output_fingerprint : tuple of (int, int, str) or None
+        The output's size, mtime (ns) and SHA-256 as the worker wrote it, so
+        :meth:`Store.wrote` knows it from a later file of the same name.
+    """
+
+    input_path: Path
+    input_sha256: str | None
+    method: str
+    scale: int
+    params: Mapping[str, Any]
+    status: str
+    output: Path | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    output_fingerprint: tuple[int, int, str] | None = None
+
+
 def file_sha256(path: Path) -> str | None:
     """Hex SHA-256 of a file, read in chunks; None if it cannot be read."""
     digest = hashlib.sha256()
@@ -537,6 +578,62 @@ class Store:
             if cur.rowcount == 0:
                 raise KeyError(f"no run {run_id} in {self.path}")
         return self.get(run_id)
+
+    def record_finished(self, finished: Sequence[FinishedRun]) -> list[int]:
+        """Record runs that ended elsewhere, all in one transaction; return ids.
+
+        One transaction per batch keeps a controller of thousands of files from
+        paying a disk sync per file. Each run still gets its (empty) folder.
+
+        Raises
+        ------
+        ValueError
+            If a status is not one of :data:`FINAL_STATUSES`.
+        """
+        for run in finished:
+            if run.status not in FINAL_STATUSES:
+                raise ValueError(
+                    f"a run ends as one of {', '.join(FINAL_STATUSES)}, "
+                    f"not {run.status!r}"
+                )
+        created = datetime.now(UTC).isoformat(timespec="microseconds")
+        pid = os.getpid()
+        ids: list[int] = []
+        with self._connect() as conn, _transaction(conn):
+            for run in finished:
+                output = None if run.output is None else os.path.realpath(run.output)
+                size, mtime, sha = run.output_fingerprint or (None, None, None)
+                cur = conn.execute(
+                    "INSERT INTO runs (created, input_path, input_raw, input_sha256,"
+                    " method, scale, params, output, output_raw, output_size,"
+                    " output_mtime_ns, output_sha256, status, duration_s, error, pid)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        created,
+                        readable(run.input_path),
+                        os.fsencode(run.input_path),
+                        run.input_sha256,
+                        _text(run.method),
+                        int(run.scale),
+                        _to_json(run.params),
+                        None if output is None else readable(output),
+                        None if output is None else os.fsencode(output),
+                        size,
+                        mtime,
+                        sha,
+                        run.status,
+                        run.duration_s,
+                        _text(run.error),
+                        pid,
+                    ),
+                )
+                run_id = int(cur.lastrowid or 0)
+                folder = self._new_folder(run_id)
+                conn.execute(
+                    "UPDATE runs SET folder = ? WHERE id = ?", (folder.name, run_id)
+                )
+                ids.append(run_id)
+        return ids
 
     def get(self, run_id: int) -> RunRecord:
         """Return run ``run_id``.
@@ -721,6 +818,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "STATUSES",
+    "FinishedRun",
     "RunRecord",
     "Status",
     "Store",

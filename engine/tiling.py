@@ -23,17 +23,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
-import torch
-from torch import nn
 
 from engine import device as devices
 from engine.events import FloatArray, Message
 from engine.jobs import Clock, Job
 
-UpscaleFn = Callable[[torch.Tensor], torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# torch is imported by the functions that run tiles, not by this module: the
+# method registry needs TilingNeeds to list methods, and listing them must not
+# wait for torch (``unsr methods``, the app's method panel).
+UpscaleFn = Callable[["torch.Tensor"], "torch.Tensor"]
 
 #: A fallback for methods that do not declare their peak memory: 64 channels
 #: of float32 times a few live feature maps at output resolution.
@@ -88,6 +93,8 @@ class TileMemoryError(MemoryError):
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """Return True when ``exc`` means an allocation failed (CUDA, MPS or CPU)."""
+    import torch
+
     if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
         return True
     if isinstance(exc, RuntimeError):
@@ -156,6 +163,8 @@ def _ramp(n: int, lo: int, hi: int) -> torch.Tensor:
     The outer half of an overlap is discarded (weight 0): those pixels saw the
     tile's zero padding. The inner half ramps up linearly, so neighbours blend.
     """
+    import torch
+
     w = torch.ones(n)
     for size, flip in ((lo, False), (hi, True)):
         size = min(size, n)
@@ -176,6 +185,8 @@ def _axis(
     length: int, tile: int, overlap: int, scale: int
 ) -> tuple[list[tuple[int, int, torch.Tensor]], torch.Tensor]:
     """Tiles along one axis as (start, end, ramp) and the ramps' sum (output px)."""
+    import torch
+
     total = torch.zeros(length * scale)
     spans = []
     for a in _starts(length, tile, overlap):
@@ -203,6 +214,8 @@ def _one_pass(
     accumulate into, possibly a strided view (the numpy HWC buffer of
     :func:`upscale_array`); it is called once the first tile shows C'.
     """
+    import torch
+
     _, _, h, w = x.shape
     overlap = min(overlap, tile // 2)
     rows, row_sum = _axis(h, tile, overlap, scale)
@@ -243,6 +256,8 @@ def _backing_off(
     attempt: Callable[[int], Job[torch.Tensor]], tile: int, min_tile: int
 ) -> Job[torch.Tensor]:
     """Run ``attempt(tile)``, halving ``tile`` on out-of-memory errors."""
+    import torch
+
     while True:
         try:
             return (yield from attempt(tile))
@@ -302,6 +317,8 @@ def upscale_tiled(
     TileMemoryError
         If a tile of ``min_tile`` still runs out of memory.
     """
+    import torch
+
     _, _, h, w = x.shape
 
     def make_out(channels: int) -> torch.Tensor:
@@ -370,6 +387,8 @@ def upscale_array(
     ndarray
         float32 (sH, sW, C') in [0, 1].
     """
+    import torch
+
     if rgb.ndim != 3:
         raise ValueError(f"expected an (H, W, C) image, got shape {rgb.shape}")
     h, w, _ = rgb.shape
@@ -408,6 +427,8 @@ def _nchw_view(rgb: FloatArray) -> torch.Tensor:
     Each tile is made contiguous on its way to the device, and a 12 MP image
     is 144 MB: copying it whole would double the input's memory.
     """
+    import torch
+
     src = np.ascontiguousarray(rgb, np.float32)
     if not src.flags.writeable:
         src = src.copy()  # torch.from_numpy refuses read-only memory
@@ -452,6 +473,8 @@ class _OutputBuffer:
 
         Kept across back-off restarts: allocating 0.5 GB again is not free.
         """
+        import torch
+
         if self.array is None or self.array.shape[2] != channels:
             self.array = np.zeros((self.height, self.width, channels), np.float32)
         else:
@@ -527,6 +550,8 @@ def support_radius(modules: Iterable[nn.Module]) -> int:
     the input's resolution: true of a chain with residual skips, more than
     enough for layers after an upsampler (their pixels are smaller).
     """
+    from torch import nn
+
     reach = 0
     for module in modules:
         for m in module.modules():
@@ -561,6 +586,9 @@ def receptive_radius(
     image's, an effect that tiles of about a hundred pixels make negligible
     (at most 0.02/255 for the demo Maeda checkpoint, the only user).
     """
+    import torch
+    from torch import nn
+
     pools = [
         m
         for module in modules

@@ -40,7 +40,7 @@ def _sh(*args: str | Path, env: dict[str, str] | None = None) -> int:
 
 
 def setup() -> None:
-    """Create .venv and install unsr with its dev extra when needed."""
+    """Create .venv and install unsr with its dev and cluster extras when needed."""
     if sys.version_info < (3, 11):
         sys.exit(f"unsr needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
@@ -51,7 +51,8 @@ def setup() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     steps = [
         (PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip"),
-        (PY, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"),
+        # The cluster extra (Ray) too, so the test command runs the Ray tests.
+        (PY, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev,cluster]"),
     ]
     for step in steps:
         if _sh(*step) != 0:

@@ -50,6 +50,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --screenshot: the viewer's mode",
     )
     p.add_argument(
+        "--after",
+        type=float,
+        metavar="SECONDS",
+        help="with --run: capture this many seconds into the run, then stop it",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --after: press Stop & keep then, and capture the result",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="KEY",
+        help="with --screenshot: side A of the viewer (input, bicubic)",
+    )
+    p.add_argument(
+        "--loupe",
+        metavar="X,Y",
+        help="with --screenshot: show the loupe there (fractions of the viewer)",
+    )
+    p.add_argument(
+        "--zoom", type=float, metavar="PERCENT", help="with --screenshot: zoom"
+    )
+    p.add_argument(
+        "--divider",
+        type=float,
+        metavar="F",
+        help="with --screenshot: the split divider (0 left .. 1 right)",
+    )
+    p.add_argument(
         "--tab",
         choices=("studio", "train", "models"),
         help="the page to show (with --screenshot: the page captured)",

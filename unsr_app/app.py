@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         # Look-ups (method list, history) don't yield: let them end before
         # Python tears the thread objects down.
-        worker.wait_all()
+        # A warm-up import cannot be interrupted halfway: wait for it rather
+        # than let Qt abort on a thread destroyed while running.
+        worker.wait_all(120_000)
 
 
 def _wait_signal(signal: object, timeout: float) -> Coroutine[Any, Any, bool]:
@@ -103,7 +105,13 @@ async def _screenshot(
     args: argparse.Namespace,
     loaded: Coroutine[Any, Any, bool] | None = None,
 ) -> int:
-    """Show the window offscreen, optionally run the queue, and save a PNG."""
+    """Show the window offscreen, optionally run the queue, and save a PNG.
+
+    With ``--after`` the capture is taken that many seconds into the run (a
+    fit in progress, its reference loaded first so live metrics show), then
+    the run is stopped; with ``--keep`` as well, Stop & keep is pressed then
+    and the capture waits for the result. Otherwise it comes after the run.
+    """
     from unsr_app.main_window import MainWindow
 
     assert isinstance(window, MainWindow)
@@ -126,23 +134,67 @@ async def _screenshot(
         s.method.set_request(request)
     if args.mode:
         s.viewer.set_mode(args.mode)
+    if s.queue.items():
+        s.queue.select(s.queue.items()[0])
+    live = args.run and args.after is not None and not args.keep
+    if args.reference and args.run and args.after is not None:
+        await _settle(window, args.timeout)
+        shown = _wait_signal(window.view_loaded, args.timeout)
+        window.load_reference(args.reference)
+        await shown
     if args.run and s.queue.pending():
         finished = _wait_signal(window.runner.batch_finished, args.timeout)
         window._on_method_start_clicked()
-        await finished
-    if s.queue.items():
-        s.queue.select(s.queue.items()[0])
-    if args.reference:
+        if args.after is None:
+            await finished
+        elif args.keep:  # stop and keep after a while, capture the result
+            await asyncio.sleep(args.after)
+            window._on_method_keep_clicked()
+            await finished
+        else:
+            finished.close()  # not awaited: the capture comes mid-run
+            await asyncio.sleep(args.after)
+    if args.reference and not live:
         window.load_reference(args.reference)
-    await asyncio.sleep(0.5)
-    for _ in range(int(args.timeout * 10)):  # metrics and history look-ups
-        if window.is_idle():
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(0.5)  # the plot's redraw timer and the paints
+    if not live:
+        await _settle(window, args.timeout)
+    if args.baseline:
+        s.viewer.choose_baseline(args.baseline)
+        await _settle(window, args.timeout)
+    _place_view(window, args)
+    await asyncio.sleep(0.6)  # the plot's redraw timer and the paints
     window.grab().save(str(args.screenshot))
+    if window.runner.is_running():
+        window.runner.stop()
+        await _settle(window, args.timeout)
     window.close()
     return 0
+
+
+async def _settle(window: Any, timeout: float) -> None:
+    """Wait for look-ups (metrics, history, baselines) to end."""
+    await asyncio.sleep(0.5)
+    for _ in range(int(timeout * 10)):
+        if not window._jobs and not window.runner.is_draining():
+            break  # a running batch is fine: --after captures it live
+        await asyncio.sleep(0.1)
+
+
+def _place_view(window: Any, args: argparse.Namespace) -> None:
+    """Zoom, divider and loupe as the screenshot options ask."""
+    viewer = window.studio.viewer
+    canvas = viewer.canvas_left
+    if args.zoom:
+        viewer.state.set_zoom(args.zoom / 100, viewer.state.center)
+    if args.divider is not None:
+        canvas.set_divider(args.divider)
+    if args.loupe:
+        from PySide6.QtCore import QPointF
+
+        fx, fy = (float(v) for v in args.loupe.split(","))
+        viewer.set_loupe(True)
+        at = QPointF(canvas.width() * fx, canvas.height() * fy)
+        viewer.state.set_loupe_at(canvas.widget_to_image(at))
 
 
 async def _report_startup(window: object) -> int:

@@ -62,15 +62,59 @@ def warm_up_job() -> Generator[Any, None, str]:
     Importing them takes seconds and holds the GIL in stretches (so even from
     a worker it stalls the window); done once in the background after launch,
     it does not land in the middle of the first fit or the first model added
-    on the Models page.
+    on the Models page. It yields between the steps, so closing the window
+    right after launch does not wait for all of them.
     """
-    yield from ()
-    import spandrel  # noqa: F401 - imported for its side effect: warm modules
+    from engine.events import Progress
+
+    yield Progress(0, 4, "warming up")
     import torch
 
-    import engine.batch  # noqa: F401 - imported for its side effect: warm modules
+    yield Progress(1, 4, "warming up")
+    import spandrel  # noqa: F401 - imported for its side effect: warm modules
 
+    yield Progress(2, 4, "warming up")
+    import engine.batch
+    import engine.methods.dualsr.fit  # noqa: F401 - the fit's nets and sampler
+
+    yield Progress(3, 4, "warming up")
+    # An optimiser's first construction imports torch._dynamo (sympy and
+    # hundreds of modules, seconds holding the GIL): done here, the first
+    # fit does not freeze the window when it makes its optimisers.
+    weight = torch.nn.Parameter(torch.zeros(4))
+    adam = torch.optim.Adam([weight], lr=1e-3)
+    weight.square().sum().backward()  # type: ignore[no-untyped-call]
+    adam.step()
     return str(torch.__version__)
+
+
+def save_pasted_job(image: QImage, folder: Path | None) -> Generator[Any, None, Path]:
+    """A job saving a pasted image losslessly (PNG) as a new file; its path.
+
+    ``folder`` None is ``pasted/`` in the data folder. The file is written
+    under a temporary name and renamed into place, so a queue never sees half
+    a file, and an earlier paste is never replaced.
+    """
+    yield from ()
+    import os
+    import time
+
+    if folder is None:
+        from engine import paths
+
+        folder = paths.data_dir() / "pasted"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, n = folder / f"pasted-{stamp}.png", 1
+    while path.exists():
+        n += 1
+        path = folder / f"pasted-{stamp}-{n}.png"
+    tmp = folder / f".{path.name}.part"
+    if not image.save(str(tmp), "PNG"):  # type: ignore[call-overload]
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"cannot write the pasted image to {folder}")
+    os.replace(tmp, path)
+    return path
 
 
 def expand_job(
@@ -81,8 +125,9 @@ def expand_job(
     Folders are scanned by the batch planner, as ``unsr upscale -r`` scans
     them: dot files and dot folders are skipped, a symlink loop is followed
     once, and earlier results of the panel's method and scale are not taken
-    for new inputs. Files are taken as given (a non-image fails later with
-    its reason). Thumbnails are made here, off the GUI thread.
+    for new inputs. Thumbnails are made here, off the GUI thread; a file
+    whose thumbnail cannot be made is read by the engine, and refused with
+    the engine's reason when that fails too (empty, text, a bomb, damaged).
     """
     from engine.batch import plan_outputs
     from engine.events import Progress
@@ -106,16 +151,46 @@ def expand_job(
             found.append((path, None))
         else:
             problems.append((path, "it does not exist"))
+    kept: list[tuple[Path, Path | None]] = []
     thumbs: list[QImage] = []
-    for source, _ in found:
-        yield Progress(len(thumbs), len(found), "making thumbnails")
-        thumbs.append(load_qimage(source, max_side=THUMB_SIDE))
-    return Expansion(tuple(found), tuple(thumbs), tuple(problems))
+    for index, (source, root) in enumerate(found):
+        yield Progress(index, len(found), "making thumbnails")
+        thumb = load_qimage(source, max_side=THUMB_SIDE)
+        if thumb.isNull():
+            try:
+                thumb = _engine_thumbnail(source)
+            except Exception as exc:  # refused now, with the reader's reason
+                problems.append((source, str(getattr(exc, "reason", exc))))
+                continue
+        kept.append((source, root))
+        thumbs.append(thumb)
+    return Expansion(tuple(kept), tuple(thumbs), tuple(problems))
+
+
+def _engine_thumbnail(path: Path) -> QImage:
+    """A thumbnail through the engine's reader (what Qt cannot decode).
+
+    Raises the reader's error for a file the engine cannot read either.
+    """
+    from PySide6.QtCore import Qt
+
+    from engine.io import images
+
+    image = array_to_qimage(images.read(path).rgb)
+    return image.scaled(
+        THUMB_SIDE,
+        THUMB_SIDE,
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
 
 
 @dataclass(frozen=True)
 class Expansion:
-    """Dropped paths expanded: (file, dropped folder or None), thumbnails, problems."""
+    """Dropped paths expanded: (file, dropped folder or None), thumbnails, problems.
+
+    ``problems`` are (path, reason) of what was not queued.
+    """
 
     files: tuple[tuple[Path, Path | None], ...]
     thumbnails: tuple[QImage, ...]
@@ -147,18 +222,61 @@ def output_path(item_path: Path, request: RunRequest, root: Path | None) -> Path
     return target
 
 
+class _LastInput:
+    """The input image the viewer read last, kept for the run that follows.
+
+    A dropped photo is shown before it is upscaled; handing the run the pixels
+    the viewer decoded means the file is decoded once. Keyed by the file's
+    identity (path, size, mtime), so an edited file is read again; one image
+    only, so the memory it holds is one photo's.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, int, int] | None = None
+        self._image: Any = None
+
+    @staticmethod
+    def key(path: Path) -> tuple[str, int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+    def keep(self, path: Path, image: Any) -> None:
+        with self._lock:
+            self._key, self._image = self.key(path), image
+
+    def take(self, path: Path) -> Any:
+        """The kept image of ``path`` (and forget it), or None."""
+        key = self.key(path)
+        with self._lock:
+            if key is None or key != self._key:
+                return None
+            image, self._key, self._image = self._image, None, None
+            return image
+
+
+LAST_INPUT = _LastInput()
+
+
 def process_file_job(
     path: Path,
     request: RunRequest,
     root: Path | None = None,
     method: Any = None,
+    finish: threading.Event | None = None,
 ) -> Generator[Any, None, FileOutcome]:
     """Read, upscale, write and record one file; a job for the worker.
 
     ``method`` is the batch's resolved method (see :class:`FileJobs`); the
-    request's method id is looked up when it is None.
+    request's method id is looked up when it is None. Setting ``finish``
+    (stop and keep) makes a fit end at its next step and the file be written
+    with what it has learnt.
     """
     from engine import batch
+    from engine.methods.base import RunContext
 
     out = output_path(path, request, root)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +288,8 @@ def process_file_job(
         profile=request.profile,
         fmt=request.fmt,
         quality=request.quality,
+        context=RunContext(finish_early=finish),
+        image=LAST_INPUT.take(path),
     )
     return FileOutcome(
         output=Path(result.output),
@@ -191,17 +311,25 @@ class FileJobs:
         self._methods: dict[str, Any] = {}
 
     def __call__(
-        self, path: Path, request: RunRequest, root: Path | None
+        self,
+        path: Path,
+        request: RunRequest,
+        root: Path | None,
+        finish: threading.Event | None = None,
     ) -> Generator[Any, None, FileOutcome]:
-        """The job for one queue item."""
-        return self._job(path, request, root)
+        """The job for one queue item; ``finish`` is its stop-and-keep event."""
+        return self._job(path, request, root, finish)
 
     def _job(
-        self, path: Path, request: RunRequest, root: Path | None
+        self,
+        path: Path,
+        request: RunRequest,
+        root: Path | None,
+        finish: threading.Event | None,
     ) -> Generator[Any, None, FileOutcome]:
         yield from ()
         method = self.method(request.method)
-        return (yield from process_file_job(path, request, root, method))
+        return (yield from process_file_job(path, request, root, method, finish))
 
     def method(self, method_id: str) -> Any:
         """The resolved method of ``method_id``, looked up the first time only."""
@@ -246,15 +374,102 @@ def view_job(
             data.append(None)
             continue
         try:
-            rgb = images.read(path).rgb
+            image = images.read(path)
         except Exception as exc:  # the viewer says why and stays usable
             problems.append(str(exc))
             shown.append(None)
             data.append(None)
             continue
+        if path == before:
+            LAST_INPUT.keep(path, image)  # the run after it need not decode again
+        rgb = image.rgb
         shown.append(array_to_qimage(rgb))
         data.append(rgb)
     return ViewImages(shown[0], shown[1], shown[2], data[1], data[2], tuple(problems))
+
+
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """An image read (or made) by the engine: for display and for the metrics."""
+
+    image: QImage
+    rgb: np.ndarray
+
+
+def picture_job(path: Path) -> Generator[Any, None, Picture]:
+    """A job reading ``path`` with the engine (another result, for side A)."""
+    yield from ()
+    from engine.io import images
+
+    rgb = images.read(path).rgb
+    return Picture(array_to_qimage(rgb), rgb)
+
+
+def bicubic_job(path: Path, scale: int) -> Generator[Any, None, Picture]:
+    """A job upscaling ``path`` by bicubic interpolation: the baseline to beat."""
+    yield from ()
+    from engine.io import images
+    from engine.methods import resample
+
+    rgb = resample.resize(images.read(path).rgb, scale, "bicubic")
+    rgb = np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
+    return Picture(array_to_qimage(rgb), rgb)
+
+
+def save_as_job(
+    result: Path, target: Path, protect: Sequence[Path] = ()
+) -> Generator[Any, None, Path]:
+    """A job writing the result ``result`` to ``target``; the path written.
+
+    The same format is copied byte for byte; another one is re-encoded by the
+    engine (ICC profile and EXIF kept). The user chose ``target`` in a save
+    dialog that asked before replacing a file, but never an input (``protect``).
+    """
+    yield from ()
+    from engine.io import images
+
+    if images.format_for(target) == images.format_for(result):
+        from engine.io.save import atomic_write
+
+        for guarded in (*protect, result):
+            if target.resolve() == Path(guarded).resolve():
+                raise OSError(f"{target}: refusing to write over {guarded.name}")
+        atomic_write(target, result.read_bytes(), overwrite=True)
+        return target
+    image = images.read(result)
+    return Path(images.write(image, target, overwrite=True, protect=(result, *protect)))
+
+
+def record_metrics_job(
+    run_id: object, metrics: dict[str, float | None], reference: Path | None
+) -> Generator[Any, None, dict[str, float]]:
+    """A job storing a result's scores against ``reference`` with its run.
+
+    The figures join the run's metrics in the history; the reference's path
+    goes into ``reference.json`` in the run's folder, so the history says what
+    the result was scored against.
+    """
+    yield from ()
+    import json
+
+    from engine.store import Store
+
+    store = Store()
+    record = store.get(int(str(run_id)))
+    merged = dict(record.metrics)
+    merged.update({k: float(v) for k, v in metrics.items() if v is not None})
+    store.finish(
+        record.id,
+        record.status if record.status in ("done", "failed", "cancelled") else "done",
+        output=record.output,
+        metrics=merged,
+        duration_s=record.duration_s,
+        error=record.error,
+    )
+    if reference is not None and record.folder.is_dir():
+        note = {"reference": str(reference), "metrics": merged}
+        (record.folder / "reference.json").write_text(json.dumps(note, indent=2))
+    return merged
 
 
 def history_job(limit: int = 200) -> Generator[Any, None, list[RunRow]]:
@@ -279,7 +494,20 @@ def _row(record: Any) -> RunRow:
         seconds=record.duration_s,
         status=str(record.status),
         metrics=dict(record.metrics or {}),
+        profile=(record.params or {}).get("profile"),
+        error=record.error,
     )
+
+
+def metrics_pair_job(
+    sr: np.ndarray, baseline: np.ndarray | None, hr: np.ndarray
+) -> Generator[
+    Any, None, tuple[dict[str, float | None], dict[str, float | None] | None]
+]:
+    """A job scoring a result and (when given) the baseline against ``hr``."""
+    ours = yield from metrics_job(sr, hr)
+    theirs = None if baseline is None else (yield from metrics_job(baseline, hr))
+    return ours, theirs
 
 
 def metrics_job(
@@ -359,11 +587,13 @@ def _model_row(entry: Any) -> ModelRow:
 
     info = entry.info
     size = human_bytes(entry.path.stat().st_size) if entry.path.exists() else ""
+    scale = f"x{entry.scale}" if entry.scale else ""
     if info is None:
-        arch = "unsr" if entry.kind == "unsr" else ""
-        scale = purpose = ""
+        recipe = getattr(entry, "recipe", None)
+        arch = (f"unsr {recipe}" if recipe else "unsr") if entry.kind == "unsr" else ""
+        purpose = "SR" if entry.kind == "unsr" and entry.usable else ""
     else:
-        arch, scale, purpose = info.architecture, f"x{info.scale}", info.purpose
+        arch, purpose = info.architecture, info.purpose
     cells = (entry.name, arch, scale, purpose, size, entry.source, entry.status)
     try:
         facts = dict(entry.facts())

@@ -11,8 +11,16 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QImage,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -22,9 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from unsr_app import job_factories, settings, theme
+from unsr_app.hold_key import HoldKey
 from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.queue_runner import ItemJobFactory, QueueRunner
-from unsr_app.requests import QueueItem, RunRow
+from unsr_app.requests import QueueItem, RunRequest, RunRow, Status
+from unsr_app.view_controller import ViewController
+from unsr_app.widgets.progress_panel import Outcome
 from unsr_app.worker import JobFactory, JobHandle
 
 
@@ -40,7 +51,7 @@ class MainWindow(QMainWindow):
     methods_job
         Lists the methods, run in a worker thread.
     paste_dir
-        Where pasted images are saved.
+        Where pasted images are saved; None is ``pasted/`` in the data folder.
     warm_up
         Import torch in the background after launch (tests skip it).
     """
@@ -63,15 +74,17 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(_icon_path())))
         self.resize(1360, 860)
         self.setMinimumSize(960, 600)
+        # Drops work anywhere: what no child takes (the viewer, the plots,
+        # the log) comes up to the window and goes to the queue.
+        self.setAcceptDrops(True)
         self._store = store if store is not None else settings.default_store()
         self._settings = settings.load(self._store)
         self._jobs: set[JobHandle] = set()
         self._methods_job = methods_job
-        # The engine's float data of what the viewer shows, for the metrics.
-        self._view: job_factories.ViewImages | None = None
-        self._view_item: QueueItem | None = None
+        self._run_again: tuple[Path, RunRequest] | None = None
 
-        self.studio = StudioPage(paste_dir)
+        self._paste_dir = paste_dir
+        self.studio = StudioPage()
         # Both pages load the engine only when first shown (or on Start).
         self.train_page = TrainPage()
         self.models_page = ModelsPage()
@@ -83,30 +96,45 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
         s = self.studio
         self.runner = QueueRunner(factory, self._needs_fit, self)
+        self.view = ViewController(
+            s.viewer, s.log, self._run, s.history.runs, parent=self
+        )
+        self.view.view_loaded.connect(self.view_loaded)
+        self.view.scored.connect(self._on_view_scored)
         self._build_menus()
+        # Hold A: side A where B is, for as long as the key is down.
+        self._flick = HoldKey(
+            Qt.Key.Key_A,
+            s.viewer.flick,
+            self,
+            active=lambda: self.pages.currentWidget() is self.studio,
+        )
 
         s.queue.current_changed.connect(self._on_queue_current_changed)
         s.queue.message.connect(s.log.append)
         s.queue.items_added.connect(self._on_queue_items_added)
         s.queue.paths_given.connect(self._on_queue_paths_given)
+        s.queue.image_pasted.connect(self._on_queue_image_pasted)
         s.method.start_clicked.connect(self._on_method_start_clicked)
         s.method.stop_clicked.connect(self._on_method_stop_clicked)
+        s.method.keep_clicked.connect(self._on_method_keep_clicked)
         s.method.changed.connect(self._on_method_changed)
         s.viewer.reference_requested.connect(self._on_viewer_reference_requested)
-        s.viewer.metrics_wanted.connect(self._on_viewer_metrics_wanted)
         s.history.refresh_requested.connect(self._on_history_refresh_requested)
         s.history.run_opened.connect(self._on_history_run_opened)
+        s.history.run_again.connect(self._on_history_run_again)
         r = self.runner
         r.item_changed.connect(s.queue.refresh)
         r.item_started.connect(self._on_runner_item_started)
         r.progressed.connect(self._on_runner_progressed)
         r.losses.connect(lambda _i, e: s.losses.add(e.step, e.values))
-        r.preview.connect(self._on_runner_preview)
+        r.preview.connect(self.view.show_preview)
         r.kernel.connect(lambda _i, e: s.kernel.set_kernel(e.kernel, e.step))
         r.message.connect(lambda _i, e: s.log.append(e.text, e.level))
         r.item_changed.connect(self._on_runner_item_changed)
         r.item_finished.connect(self._on_runner_item_finished)
         r.batch_finished.connect(self._on_runner_batch_finished)
+        r.late_result.connect(self._on_runner_late_result)
         self.models_page.models_changed.connect(self._on_models_page_models_changed)
         self.train_page.model_trained.connect(self._on_train_page_model_trained)
 
@@ -173,6 +201,13 @@ class MainWindow(QMainWindow):
         action(file, "Paste image", s.queue.paste, "Ctrl+V")
         action(file, "Load reference…", self._on_viewer_reference_requested, "Ctrl+R")
         file.addSeparator()
+        result = [
+            action(file, "Save result as…", self.save_result_as, "Ctrl+Shift+S"),
+            action(file, "Copy result", self.view.copy_result, "Ctrl+Shift+C"),
+            action(file, "Open output folder", self.view.open_folder, "Ctrl+Shift+F"),
+        ]
+        s.viewer.set_context_actions(result)
+        file.addSeparator()
         action(file, "Quit", self.close, "Ctrl+Q")
         view = menus.addMenu("&View")
         action(view, "Split", lambda: s.viewer.set_mode("split"), "S")
@@ -180,6 +215,9 @@ class MainWindow(QMainWindow):
         action(view, "Difference", lambda: s.viewer.set_mode("diff"), "D")
         action(view, "Fit to window", s.viewer.fit, "F")
         action(view, "Zoom 100%", lambda: s.viewer.state.set_zoom(1.0), "1")
+        loupe = action(view, "Loupe", s.viewer.set_loupe, "L")
+        loupe.setCheckable(True)
+        s.viewer.loupe_button.toggled.connect(loupe.setChecked)
         view.addSeparator()
         themes = view.addMenu("Theme")
         for name in settings.THEMES:
@@ -193,6 +231,12 @@ class MainWindow(QMainWindow):
         run = menus.addMenu("&Run")
         action(run, "Start", self._on_method_start_clicked, "Ctrl+Return")
         action(run, "Stop", self._on_method_stop_clicked, "Esc")
+        action(
+            run,
+            "Stop and keep the fit so far",
+            self._on_method_keep_clicked,
+            "Shift+Esc",
+        )
         help_menu = menus.addMenu("&Help")
         action(help_menu, "About unsr", self._about)
 
@@ -226,41 +270,30 @@ class MainWindow(QMainWindow):
         )
 
     def show_item(self, item: QueueItem) -> None:
-        """Show ``item``'s input, its output once done, and its reference.
+        """Show ``item`` in the viewer (see :meth:`ViewController.show_item`)."""
+        self.view.show_item(item)
 
-        The engine reads them in a worker (the float data the metrics use),
-        converted once for display; ``view_loaded`` says when they are shown.
-        """
-        self._view_item = item
-
-        def shown(view: job_factories.ViewImages) -> None:
-            if self._view_item is not item:
-                return  # another item was selected meanwhile
-            for problem in view.problems:
-                self.studio.log.append(problem, "error")
-            if view.reference is None:
-                item.reference = None  # unreadable: said above, not retried
-            self._view = view
-            before = view.before
-            label = f"After · {item.output.name}" if item.output else "After"
-            size = f" · {before.width()}×{before.height()}" if before else ""
-            viewer = self.studio.viewer
-            viewer.set_images(before, view.after, (f"Before{size}", label))
-            # The reference belongs to its item: another photo is not scored by it.
-            viewer.set_reference(view.reference)
-            self.view_loaded.emit()
-
-        self._run(
-            lambda: job_factories.view_job(item.path, item.output, item.reference),
-            shown,
+    def save_result_as(self) -> None:
+        """Ask where, then write the result shown there (any image format)."""
+        out = self.view.result_path()
+        if out is None:
+            self.studio.log.append("no result to save: select a finished item")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the result as", str(out), _IMAGE_FILTER
         )
+        if path:
+            self.view.save_as(
+                Path(path), lambda p: self.statusBar().showMessage(f"Saved {p}", 10000)
+            )
 
     # -- slots -------------------------------------------------------------
     def _on_methods_listed(self, methods: Any) -> None:
         # set_methods keeps the selected method when it is still listed.
         self.studio.method.set_methods(methods)
         if self.runner.is_running():
-            self.studio.method.set_running(True)  # a refresh mid-batch
+            fitting = self._needs_fit(self.studio.method.request().method)
+            self.studio.method.set_running(True, fitting)  # a refresh mid-batch
         self.studio.log.append(f"{len(methods)} methods available")
         self.methods_loaded.emit()
 
@@ -277,16 +310,49 @@ class MainWindow(QMainWindow):
 
     def _on_queue_items_added(self, items: list[QueueItem]) -> None:
         self.studio.log.append(f"queued {len(items)} image(s)")
+        again, self._run_again = self._run_again, None
+        if again is not None:
+            mine = [i for i in items if i.path == again[0]]
+            if mine:
+                self._start_items(mine)
 
     def _on_queue_paths_given(self, paths: list[Path]) -> None:
         request = self.studio.method.request()
 
         def expanded(found: job_factories.Expansion) -> None:
             for path, reason in found.problems:
-                self.studio.log.append(f"skipped {path}: {reason}", "warning")
+                self.studio.log.append(f"not queued: {path}: {reason}", "warning")
+            if found.problems:
+                path, reason = found.problems[0]
+                more = len(found.problems) - 1
+                also = f" (and {more} more, see the log)" if more else ""
+                self.statusBar().showMessage(
+                    f"Not queued: {path.name}: {reason}{also}", 15000
+                )
             self.studio.queue.add_items(found.files, found.thumbnails)
 
         self._run(lambda: job_factories.expand_job(paths, request), expanded)
+
+    def _on_queue_image_pasted(self, image: QImage) -> None:
+        def saved(path: Path) -> None:
+            self.studio.log.append(f"pasted image saved as {path}")
+            self.studio.queue.add_paths([path])
+
+        folder = self._paste_dir
+        picture = image.copy()  # the worker's own copy of the pixels
+        self._run(lambda: job_factories.save_pasted_job(picture, folder), saved)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        """Take files, folders and images dropped anywhere on the window."""
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        """Queue what was dropped, and show the studio where it goes."""
+        self.show_page("studio")
+        self.studio.queue.add_from_mime(event.mimeData())
+        event.acceptProposedAction()
 
     def _on_queue_current_changed(self, item: QueueItem | None) -> None:
         if item is not None:
@@ -294,13 +360,25 @@ class MainWindow(QMainWindow):
 
     def _on_method_start_clicked(self) -> None:
         s = self.studio
+        if self.runner.is_running():
+            s.log.append(
+                "a batch is running: Stop it first, or wait for it to finish",
+                "warning",
+            )
+            return
         items = s.queue.pending()
         if not items:
             s.log.append("nothing to do: add images to the queue first", "warning")
             return
+        self._start_items(items)
+
+    def _start_items(self, items: list[QueueItem]) -> None:
+        s = self.studio
         request = s.method.request()
+        if self.runner.is_draining():
+            s.log.append("waiting for the stopped job to end (at its next step)")
         if self.runner.start(items, request):
-            s.method.set_running(True)
+            s.method.set_running(True, self._needs_fit(request.method))
             s.losses.clear()
             s.kernel.clear()
             s.log.append(f"started {request.method} ×{request.scale} on {len(items)}")
@@ -311,6 +389,15 @@ class MainWindow(QMainWindow):
         if self.runner.is_running():
             self.studio.log.append("stopping…")
             self.runner.stop()
+
+    def _on_method_keep_clicked(self) -> None:
+        request = self.studio.method.request()
+        if self.runner.is_running() and self._needs_fit(request.method):
+            self.studio.log.append(
+                "stopping the fit: the result so far is upscaled and saved"
+            )
+            self.studio.method.keep.setEnabled(False)
+            self.runner.finish_now()
 
     def _on_method_changed(self) -> None:
         # Only the run settings: the geometry is saved when the window closes.
@@ -330,15 +417,11 @@ class MainWindow(QMainWindow):
     def _on_runner_progressed(self, item: QueueItem, event: Any) -> None:
         self.studio.progress.update_progress(event.fraction, event.stage, event.eta_s)
 
-    def _on_runner_preview(self, item: QueueItem, event: Any) -> None:
-        if self.studio.queue.current() is item:
-            label = f"Preview · {event.label} · step {event.step}"
-            self._view = None  # a preview is not scored: only the written result
-            self.studio.viewer.set_after(event.image, label)
-
     def _on_runner_item_changed(self, item: QueueItem) -> None:
         if item.status == "failed":
             self.studio.log.append(f"{item.path.name} failed: {item.detail}", "error")
+            if self.studio.queue.current() is item:
+                self.show_item(item)  # the reason, where the result would be
 
     def _on_runner_item_finished(self, item: QueueItem, outcome: Any) -> None:
         secs = getattr(outcome, "seconds", 0.0)
@@ -349,12 +432,27 @@ class MainWindow(QMainWindow):
     def _on_runner_batch_finished(self, done: int, failed: int, stopped: bool) -> None:
         s = self.studio
         s.method.set_running(False)
-        how = "stopped" if stopped else "finished"
+        kept = stopped and self.runner.is_finishing()
+        if kept:
+            how = "stopped, the fit so far kept"
+        else:
+            how = "stopped" if stopped else "finished"
         text = f"Batch {how}: {done} done, {failed} failed"
-        s.progress.finish(text)
-        s.log.append(text, "warning" if failed or stopped else "info")
+        outcome: Outcome = (
+            "failed" if failed else "stopped" if stopped and not kept else "done"
+        )
+        s.progress.finish(text, outcome)
+        s.log.append(text, "warning" if failed or outcome == "stopped" else "info")
         self.statusBar().showMessage(text, 10000)
         QApplication.alert(self)  # the completion notice: flash the taskbar entry
+        self._on_history_refresh_requested()
+
+    def _on_runner_late_result(self, item: QueueItem, outcome: Any) -> None:
+        self.studio.log.append(
+            f"{item.path.name}: Stop came as its result was being written; "
+            f"it was kept: {item.output}",
+            "warning",
+        )
         self._on_history_refresh_requested()
 
     def _on_viewer_reference_requested(self) -> None:
@@ -366,22 +464,18 @@ class MainWindow(QMainWindow):
 
     def load_reference(self, path: Path) -> None:
         """Score the current item's result against ``path`` (the true HR image)."""
-        item = self.studio.queue.current()
+        item = self.studio.queue.current() or self.view.item
         if item is None:
             self.studio.log.append("select an image before its reference", "warning")
             return
-        item.reference = path
-        self.show_item(item)
+        self.view.load_reference(item, path)
 
-    def _on_viewer_metrics_wanted(self) -> None:
-        view = self._view
-        if view is None or view.after_rgb is None or view.reference_rgb is None:
-            self.studio.viewer.set_metrics(None)
-            return
-        after, reference = view.after_rgb, view.reference_rgb
+    def _on_view_scored(self, item: QueueItem, metrics: dict[str, Any]) -> None:
+        # A result scored against its reference: the figures join its run.
+        run_id, reference = item.run_id, item.reference
         self._run(
-            lambda: job_factories.metrics_job(after, reference),
-            self.studio.viewer.set_metrics,
+            lambda: job_factories.record_metrics_job(run_id, metrics, reference),
+            lambda _m: self._on_history_refresh_requested(),
         )
 
     def _on_history_refresh_requested(self) -> None:
@@ -395,11 +489,49 @@ class MainWindow(QMainWindow):
     def _on_history_run_opened(self, run: RunRow) -> None:
         if run.input is None:
             return
-        item = QueueItem(path=run.input, output=run.output, status="done")
+        status: Status = "failed" if run.status == "failed" else "done"
+        item = QueueItem(
+            path=run.input,
+            output=run.output,
+            status=status,
+            run_id=run.id,
+            detail=run.error or "",
+        )
         self.show_item(item)
 
+    def _on_history_run_again(self, run: RunRow) -> None:
+        """Queue the run's photo and start it with the run's method and settings."""
+        s = self.studio
+        if run.input is None or not run.input.exists():
+            s.log.append(f"cannot run again: {run.input} is gone", "warning")
+            return
+        if self.runner.is_running():
+            s.log.append("a batch is running: run again once it ends", "warning")
+            return
+        request = dataclasses.replace(
+            s.method.request(), method=run.method, scale=run.scale, profile=run.profile
+        )
+        s.method.set_request(request)
+        known = next((i for i in s.queue.items() if i.path == run.input), None)
+        if known is not None:
+            known.status, known.detail = "queued", ""
+            s.queue.refresh(known)
+            s.queue.select(known)
+            self._start_items([known])
+            return
+        self._run_again = (run.input, request)
+        s.queue.add_paths([run.input])
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        """Save settings, stop the batch and wait for every worker thread."""
+        """Ask first when work would be lost; then close everything.
+
+        Settings are saved, the batch stopped, every worker thread awaited.
+        """
+        busy = self._busy_with()
+        if busy and not self.confirm_quit(busy):
+            event.ignore()
+            return
+        self._flick.remove()
         self.save_settings()
         self.runner.shutdown()
         self.train_page.shutdown()
@@ -408,6 +540,26 @@ class MainWindow(QMainWindow):
             handle.cancel()
             handle.wait(15000)  # look-ups don't yield; they end soon
         super().closeEvent(event)
+
+    def _busy_with(self) -> str:
+        """What quitting now would lose ("" when nothing)."""
+        if self.runner.is_running():
+            fitting = self._needs_fit(self.studio.method.request().method)
+            return "A fit is running" if fitting else "A batch is running"
+        if self.train_page.is_busy():
+            return "A training is running"
+        return ""
+
+    def confirm_quit(self, busy: str) -> bool:
+        """Ask whether to quit while ``busy`` (tests replace the question)."""
+        answer = QMessageBox.question(
+            self,
+            "Quit unsr?",
+            f"{busy}. Quitting stops it and loses its progress.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
 
 _IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)"

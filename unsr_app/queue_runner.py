@@ -3,23 +3,35 @@
 The runner knows nothing about widgets. It takes queue items and a request,
 runs one :class:`~unsr_app.worker.JobHandle` per item, and re-emits what the
 jobs say, tagged with the item, so the window can route it.
+
+Stop is immediate for the window: the item is cancelled and the batch ends at
+once, while the job's thread closes the job at its next yield in the
+background (a torch step cannot be interrupted halfway). The next batch waits
+for that thread before it starts, so two jobs never run at once. Stop and keep
+asks the running job to finish early with what it has (see
+:attr:`engine.methods.base.RunContext.finish_early`) and skips the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from unsr_app.job_factories import FileJobs
 from unsr_app.requests import QueueItem, RunRequest
-from unsr_app.worker import JobHandle
+from unsr_app.worker import JobHandle, keep_until_ended
 
-#: Makes the job for one item: (input path, request, dropped root) -> job.
-ItemJobFactory = Callable[[Path, RunRequest, Path | None], Generator[Any, None, Any]]
+#: Makes the job for one item: (input path, request, dropped root, finish
+#: early) -> job. The event is set for "stop and keep".
+ItemJobFactory = Callable[
+    [Path, RunRequest, Path | None, threading.Event], Generator[Any, None, Any]
+]
 
 
 class QueueRunner(QObject):
@@ -43,6 +55,9 @@ class QueueRunner(QObject):
         What the current job yields.
     batch_finished(done, failed, cancelled)
         The batch ended; ``cancelled`` is True when Stop ended it.
+    late_result(item, outcome)
+        A stopped item's job finished all the same (Stop came while it wrote
+        its result): the file exists.
     """
 
     item_changed = Signal(object)
@@ -54,6 +69,7 @@ class QueueRunner(QObject):
     message = Signal(object, object)
     item_finished = Signal(object, object)
     batch_finished = Signal(int, int, bool)
+    late_result = Signal(object, object)
 
     def __init__(
         self,
@@ -67,6 +83,10 @@ class QueueRunner(QObject):
         self._task: asyncio.Task[None] | None = None
         self._handle: JobHandle | None = None
         self._stopping = False
+        self._finish = threading.Event()
+        self._release: asyncio.Future[None] | None = None
+        # Stopped jobs whose threads have not ended yet.
+        self._draining: dict[JobHandle, asyncio.Future[Any]] = {}
 
     def is_running(self) -> bool:
         """True while a batch is under way."""
@@ -80,20 +100,48 @@ class QueueRunner(QObject):
         return True
 
     def stop(self) -> None:
-        """Cancel the current job and skip the items not started yet."""
+        """Cancel the current job and skip the items not started yet.
+
+        The item is reported cancelled at once; its thread ends at the job's
+        next yield (see :meth:`is_draining`).
+        """
         self._stopping = True
         if self._handle is not None:
             self._handle.cancel()
+        if self._release is not None and not self._release.done():
+            self._release.set_result(None)
+
+    def finish_now(self) -> None:
+        """Stop and keep: the current job ends early with its result so far.
+
+        A fit stops at its next step and upscales with what it has learnt;
+        the items not started yet are skipped.
+        """
+        self._stopping = True
+        self._finish.set()
+
+    def is_finishing(self) -> bool:
+        """True once :meth:`finish_now` was asked during this batch."""
+        return self._finish.is_set()
+
+    def is_draining(self) -> bool:
+        """True while a stopped job's thread is still ending."""
+        return bool(self._draining)
 
     def shutdown(self, ms: int = 3000) -> None:
-        """Stop and wait for the worker thread (window closing)."""
+        """Stop and wait for the worker threads (window closing)."""
         self.stop()
-        if self._handle is not None:
-            self._handle.wait(ms)
+        for handle in [self._handle, *self._draining]:
+            if handle is not None:
+                handle.cancel()
+                handle.wait(ms)
 
     async def run(self, items: list[QueueItem], request: RunRequest) -> None:
         """Process ``items`` in order; each failure is recorded and skipped."""
         self._stopping = False
+        self._finish.clear()
+        if self._draining:  # a stopped job's thread is still ending
+            await asyncio.wait(list(self._draining.values()))
         done = failed = 0
         fitting = self._needs_fit(request.method)
         # The real jobs resolve the method once for the whole batch.
@@ -121,8 +169,10 @@ class QueueRunner(QObject):
     async def _run_item(
         self, item: QueueItem, request: RunRequest, factory: ItemJobFactory
     ) -> Any:
+        finish = self._finish
+
         def job() -> Generator[Any, None, Any]:
-            return factory(item.path, request, item.root)
+            return factory(item.path, request, item.root, finish)
 
         handle = JobHandle(job, self)
         handle.progressed.connect(lambda e: self._on_progress(item, e))
@@ -131,14 +181,56 @@ class QueueRunner(QObject):
         handle.kernel.connect(lambda e: self.kernel.emit(item, e))
         handle.message.connect(lambda e: self.message.emit(item, e))
         self._handle = handle
+        loop = asyncio.get_event_loop()
+        self._release = release = loop.create_future()
+        ended = _ended(handle, loop)
         handle.start()
-        if self._stopping:  # Stop came between two items
+        if self._stopping and not finish.is_set():  # Stop came between two items
             handle.cancel()
+            release.set_result(None)
         try:
-            return await handle.result()
+            await asyncio.wait({ended, release}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self._handle = None
+            self._handle = self._release = None
+        if ended.done():
             handle.deleteLater()
+            return ended.result()
+        self._drain(item, handle, ended)
+        return ("cancelled", None)
+
+    def _drain(
+        self, item: QueueItem, handle: JobHandle, ended: asyncio.Future[Any]
+    ) -> None:
+        """Keep a stopped job's handle until its thread has ended."""
+        self._draining[handle] = ended
+        # What it still says belongs to a stopped item: the window moved on.
+        for signal in (
+            handle.progressed,
+            handle.losses,
+            handle.preview,
+            handle.kernel,
+            handle.message,
+        ):
+            signal.disconnect()
+
+        keep_until_ended(handle)
+
+        def gone() -> None:
+            if not shiboken6.isValid(self):
+                return  # the runner went first (its window closed)
+            self._draining.pop(handle, None)
+            kind, value = handle.outcome or ("cancelled", None)
+            if kind == "finished":
+                item.output = getattr(value, "output", None)
+                item.run_id = getattr(value, "run_id", None)
+                self._set(item, "done", item.output.name if item.output else "")
+                self.late_result.emit(item, value)
+
+        # Qt signals, not the asyncio future: they arrive even once the loop
+        # that started the batch has closed.
+        handle.finished.connect(lambda _v: gone())
+        handle.failed.connect(lambda _r: gone())
+        handle.cancelled.connect(gone)
 
     def _on_progress(self, item: QueueItem, event: Any) -> None:
         stage = str(getattr(event, "stage", "")).lower()
@@ -151,3 +243,17 @@ class QueueRunner(QObject):
         item.status = status
         item.detail = detail
         self.item_changed.emit(item)
+
+
+def _ended(handle: JobHandle, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """A future of ``handle``'s outcome, settled when its thread has ended."""
+    ended: asyncio.Future[Any] = loop.create_future()
+
+    def settle(*_: object) -> None:
+        if not ended.done() and not loop.is_closed():
+            ended.set_result(handle.outcome)
+
+    handle.finished.connect(settle)
+    handle.failed.connect(settle)
+    handle.cancelled.connect(settle)
+    return ended

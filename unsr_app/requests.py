@@ -110,6 +110,8 @@ class RunRow:
     seconds: float | None
     status: str
     metrics: dict[str, float] = field(default_factory=dict)
+    profile: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)

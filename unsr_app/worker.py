@@ -4,6 +4,13 @@ A Python thread cannot be killed, so the job's yields are the cancellation
 points: :meth:`Worker.cancel` sets a flag that the loop checks between events,
 then closes the generator so its ``finally`` blocks clean up.
 
+Workers run at the window's own priority. The window stays responsive by
+design, not by starving the work: the GUI thread only receives events (a
+preview arrives converted, the loss plot redraws on a timer), torch releases
+the GIL inside its kernels, and heavy imports are warmed up in a worker at
+launch. A worker niced below the window crawled whenever anything else ran
+on the machine.
+
 :class:`JobHandle` lives in the GUI thread and owns one worker and its thread
 (superqt's ``new_worker_qthread`` wiring; PySide owns the Python-made
 objects, so they are released by reference once the thread has ended rather
@@ -16,9 +23,6 @@ races a thread that is still running.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Generator
@@ -39,12 +43,16 @@ class PreviewFrame:
     """A job's Preview as a QImage.
 
     Made in the worker thread: converting a large float image would stall the
-    GUI thread.
+    GUI thread. ``box`` is where it belongs in the input (input pixels, see
+    :class:`engine.events.Preview`); ``pixels`` keeps the float data so live
+    metrics score what the engine made, not its 8-bit display.
     """
 
     step: int
     label: str
     image: QImage
+    box: tuple[float, float, float, float] | None = None
+    pixels: Any = None
 
 
 # Every thread started here until it has ended; tests check it is empty.
@@ -54,6 +62,29 @@ _LIVE: set[QThread] = set()
 def live_threads() -> list[QThread]:
     """Threads started by :class:`JobHandle` that have not finished yet."""
     return [t for t in _LIVE if t.isRunning()]
+
+
+# Handles kept alive until their threads end, whoever made them: a stopped
+# job's handle must outlive the runner that let it go.
+_ORPHANS: set[JobHandle] = set()
+
+
+def keep_until_ended(handle: JobHandle) -> None:
+    """Own ``handle`` here until its thread has ended, then let Qt delete it.
+
+    A stopped job's thread runs on to its next yield; its handle must not be
+    deleted with its parent meanwhile (a QThread destroyed while running
+    aborts the process).
+    """
+    handle.setParent(None)
+    _ORPHANS.add(handle)
+
+    def ended(*_: object) -> None:
+        _ORPHANS.discard(handle)
+        handle.deleteLater()
+
+    for signal in (handle.finished, handle.failed, handle.cancelled):
+        signal.connect(ended)
 
 
 def wait_all(ms: int = 15000) -> bool:
@@ -99,7 +130,6 @@ class Worker(QObject):
             Kernel: self.kernel,
             Message: self.message,
         }
-        _yield_cpu_to_the_gui()
         job = None
         try:
             if self._cancel.is_set():
@@ -111,7 +141,10 @@ class Worker(QObject):
                 route = routes.get(type(event))
                 if isinstance(event, Preview):
                     image = array_to_qimage(event.image)
-                    self.preview.emit(PreviewFrame(event.step, event.label, image))
+                    frame = PreviewFrame(
+                        event.step, event.label, image, event.box, event.image
+                    )
+                    self.preview.emit(frame)
                 elif route is not None:
                     route.emit(event)
                 if self._cancel.is_set():
@@ -132,18 +165,6 @@ class Worker(QObject):
             if app is not None:
                 self.moveToThread(app.thread())
             self.done.emit()
-
-
-def _yield_cpu_to_the_gui() -> None:
-    """Make this thread (and the torch threads it starts) nicer than the GUI.
-
-    On Linux the nice value is per thread and inherited by threads it creates,
-    so on a busy machine the scheduler favours the GUI thread and the window
-    keeps breathing while a fit uses every core. Elsewhere this does nothing.
-    """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def _reason(exc: BaseException) -> str:

@@ -14,11 +14,13 @@ from typing import TextIO
 
 from engine import batch, jobs
 from engine import device as devices
+from engine.cli import cluster as cli_cluster
 from engine.cli import params as cli_params
 from engine.cli.command import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     Subparsers,
 )
 from engine.cli.progress import format_eta
@@ -64,7 +66,13 @@ def register(sub: Subparsers) -> None:
         "write the upscaled image; the run folder keeps the kernel, losses and "
         "weights (see `unsr runs`).",
     )
-    p.add_argument("image", type=Path, metavar="IMAGE")
+    p.add_argument(
+        "image",
+        type=Path,
+        nargs="+",
+        metavar="IMAGE",
+        help="the photo (with --engine ray: several photos or folders)",
+    )
     p.add_argument(
         "--profile", choices=tuple(DUALSR.profiles), default=DUALSR.default_profile
     )
@@ -73,6 +81,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace the output")
+    cli_cluster.add_flags(p)
     settings = p.add_argument_group(
         "DualSR settings", "each replaces the profile's value (see --profile)"
     )
@@ -173,13 +182,19 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # UNSR_THREADS, else the usable physical cores: a fit is the one job here.
     devices.configure_threads()
     params = fit_params(args)
+    if args.engine == "ray":
+        return cli_cluster.run_fit(args, params, out, err)
+    if len(args.image) != 1:
+        err.write("unsr fit: one IMAGE at a time here; several run with --engine ray\n")
+        return EXIT_USAGE
+    image = args.image[0]
     try:
         store = Store()
     except StoreError as exc:
         err.write(f"unsr fit: {exc}\n")
         return EXIT_FAILED
     job = batch.process_file(
-        args.image, args.out, DUALSR, args.scale, profile=args.profile,
+        image, args.out, DUALSR, args.scale, profile=args.profile,
         params=params, context=RunContext(device=args.device, seed=args.seed),
         overwrite=args.overwrite, store=store,
     )  # fmt: skip
@@ -197,7 +212,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_FAILED
     except (InputTooSmallError, MethodError) as exc:
         line.end()
-        err.write(f"unsr fit: {args.image}: {exc}\n")
+        err.write(f"unsr fit: {image}: {exc}\n")
         return EXIT_FAILED
     line.end()
     folder = store.get(result.run_id).folder

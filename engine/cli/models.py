@@ -24,11 +24,17 @@ from engine.models.library import Entry, human_bytes
 
 def _row(e: Entry) -> tuple[str, ...]:
     info = e.info
+    if info is not None:
+        what = info.architecture
+    elif e.kind == "unsr":
+        what = f"unsr {e.recipe}" if e.recipe else "unsr"
+    else:
+        what = "?"
     return (
         e.id,
-        info.architecture if info else ("unsr" if e.kind == "unsr" else "?"),
-        f"x{info.scale}" if info else "",
-        info.purpose if info else "",
+        what,
+        f"x{e.scale}" if e.scale else "",
+        info.purpose if info else ("SR" if e.kind == "unsr" and e.usable else ""),
         human_bytes(e.path.stat().st_size) if e.path.exists() else "",
         e.source,
         e.status,

@@ -25,7 +25,7 @@ from engine.cli.command import (
     Subparsers,
 )
 from engine.events import Event, Losses, Message, Progress
-from engine.train import distributed
+from engine.train import checkpoint, distributed
 from engine.train.checkpoint import SUFFIX, CheckpointError
 from engine.train.data import DataError
 from engine.train.recipes import RECIPES
@@ -66,6 +66,30 @@ def configure(p: argparse.ArgumentParser) -> None:
     budget.add_argument("--iterations", type=int, help="iteration count instead")
     p.add_argument("--resume", type=Path, help="continue from this checkpoint")
     p.add_argument(
+        "--init-sr",
+        type=Path,
+        metavar="CHECKPOINT",
+        help=(
+            "start the SR net from a bicubic-pairs baseline (a checkpoint of "
+            "`unsr train bicubic` with the same SR net and scale)"
+        ),
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="save an average of the weights for inference (e.g. 0.999)",
+    )
+    p.add_argument(
+        "--holdout",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=(
+            "keep the last real-LR photo out of training and compare the model "
+            "with bicubic on it at the end (default: on)"
+        ),
+    )
+    p.add_argument(
         "-o",
         "--output",
         type=Path,
@@ -99,7 +123,33 @@ def _command(args: argparse.Namespace, out: Path) -> str:
         parts += ["--budget-minutes", f"{args.budget_minutes:g}"]
     if args.iterations is not None:
         parts += ["--iterations", str(args.iterations)]
+    if args.init_sr is not None:
+        parts += ["--init-sr", str(args.init_sr)]
+    if args.ema is not None:
+        parts += ["--ema", f"{args.ema:g}"]
+    if not args.holdout:
+        parts += ["--no-holdout"]
     return shlex.join([*parts, "-o", str(out)])
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """Profile settings the flags change.
+
+    A resumed run keeps the average it was saved with unless ``--ema`` says
+    otherwise (an unreadable file is reported by the trainer, not here).
+    """
+    out: dict[str, object] = {}
+    if args.init_sr is not None:
+        out["sr_init"] = str(args.init_sr)
+    ema = args.ema
+    if ema is None and args.resume is not None:
+        try:
+            ema = checkpoint.load(args.resume).get("config", {}).get("ema")
+        except CheckpointError:
+            ema = None
+    if ema:
+        out["ema"] = ema
+    return out
 
 
 class _LiveLine:
@@ -167,6 +217,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             ),
             "command": _command(args, target),
         },
+        overrides=_overrides(args),
+        holdout=args.holdout,
     )
     dist_info = distributed.from_env()
     rank = 0

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import os
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, cast
 
 from engine import batch, jobs
+from engine.cli import cluster as cli_cluster
 from engine.cli import params as cli_params
 from engine.cli.command import Subparsers
 from engine.cli.fit import add_reuse_flag, reusing
 from engine.cli.params import ParamError
 from engine.cli.progress import BatchProgress, FileProgress
+from engine.cli.stop import EXIT_TERMINATED, TerminatedError, sigterm_cancels
 from engine.io.images import FORMATS, ImageError
 from engine.methods.base import Method, MethodError, RunContext
 from engine.methods.registry import get as get_method
@@ -27,7 +25,6 @@ from engine.store import Store, StoreError, readable
 
 #: Exit codes shared by the commands (143: stopped by SIGTERM, 128 + 15).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_TERMINATED = 143
 
 #: Errors a file is expected to fail with; their message is the reason.
 #: MemoryError and RuntimeError cover out-of-memory and backend failures.
@@ -122,6 +119,7 @@ def register(sub: Subparsers) -> None:
         help="replace any file with an output's name, even one unsr did not write",
     )
     add_reuse_flag(p)
+    cli_cluster.add_flags(p)
     p.set_defaults(func=run)
 
 
@@ -173,32 +171,6 @@ class _Escaping:
 
     def isatty(self) -> bool:
         return bool(getattr(self.stream, "isatty", lambda: False)())
-
-
-class TerminatedError(KeyboardInterrupt):
-    """SIGTERM, raised where the job is, so it cancels like Ctrl-C does."""
-
-
-@contextlib.contextmanager
-def _sigterm_cancels() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`TerminatedError` (a clean cancel).
-
-    A batch stopped by a service manager or ``kill`` then removes its temp
-    file and records the run as cancelled, exactly as for Ctrl-C. Signal
-    handlers can only be set from the main thread; elsewhere nothing changes.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(signum: int, frame: object) -> None:
-        raise TerminatedError()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass
@@ -321,6 +293,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except MethodError as exc:
             err.write(f"unsr upscale: {exc}\n")
             return EXIT_USAGE
+    if args.engine == "ray":
+        return cli_cluster.run_upscale(args, spec, out, err)
     try:
         store = Store()
     except StoreError as exc:
@@ -334,7 +308,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     inputs = [source for source, _ in items]
     progress = BatchProgress(len(items))
     start = time.monotonic()
-    with _sigterm_cancels():
+    with sigterm_cancels():
         try:
             for source, target in items:
                 bar = FileProgress(err, progress.prefix())

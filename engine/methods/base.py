@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,10 @@ class RunContext:
         A folder the method may write artefacts to (kernel, weights, logs).
     seed : int
         Seed for anything random.
+    finish_early : threading.Event or None
+        Stop and keep: set from another thread, it asks a method that fits to
+        end its fit at the next step and upscale with what it has learnt so
+        far. Closing the job still cancels it outright.
     """
 
     device: DeviceName | str = "auto"
@@ -46,6 +51,11 @@ class RunContext:
     memory_mb: int = 768
     run_dir: Path | None = None
     seed: int = 0
+    finish_early: threading.Event | None = None
+
+    def finishing(self) -> bool:
+        """True once :attr:`finish_early` has been set."""
+        return self.finish_early is not None and self.finish_early.is_set()
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,18 +8,27 @@ sharp x2). ``resize_to_requested=False`` refuses other scales instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from engine import device as devices
 from engine import models
 from engine.events import FloatArray, Message
 from engine.jobs import Job
 from engine.methods.base import Method, MethodError, RunContext, Upscaler, UpscalerFn
-from engine.models import inference
+from engine.models.info import Precision
 from engine.models.library import Entry, info_facts
 from engine.models.loading import LoadedModel
 
+if TYPE_CHECKING:
+    import torch
+
+# engine.models.inference (and torch) is imported when a model runs: listing
+# the library's models as methods reads the models index only.
+
+Backend = Literal["auto", "torch", "ncnn"]
 #: Scales offered besides a model's own one (by resizing its output).
 RESIZE_SCALES = (2, 3, 4, 8)
 
@@ -33,6 +42,11 @@ class PretrainedParams:
     precision : str
         "auto": bf16 where a check on a crop of the image keeps the output
         within 1/255 of fp32; "fp32"; or "bf16" (forced).
+    backend : str
+        "auto": on the CPU, the ncnn runtime for a model imported from ncnn
+        files whose architecture it runs faster (the compact net, SPAN) when
+        the ``ncnn`` package is installed, else torch; "torch" or "ncnn"
+        (the latter only for models that have their ncnn files).
     resize_to_requested : bool
         When the requested scale differs from the model's, run the model and
         resize its output (Lanczos) to the requested size; False refuses.
@@ -41,7 +55,8 @@ class PretrainedParams:
         with a large receptive field.
     """
 
-    precision: inference.Precision = "auto"
+    precision: Precision = "auto"
+    backend: Backend = "auto"
     resize_to_requested: bool = True
     tile_overlap: int = 16
 
@@ -49,6 +64,7 @@ class PretrainedParams:
 PROFILES = {
     "default": PretrainedParams(),
     "fp32": PretrainedParams(precision="fp32"),
+    "torch": PretrainedParams(backend="torch"),
     "native": PretrainedParams(resize_to_requested=False),
 }
 
@@ -66,19 +82,60 @@ def adapter(
     budget twice as large and twice the overlap); bf16 runs only where the
     check on a crop of ``rgb`` keeps it within 1/255 of fp32.
     """
+    from engine.models import inference
+
     info = loaded.info
     dev = devices.pick(str(ctx.device))
+    needs = inference.needs(info, params.tile_overlap)
+    where = "whole image" if needs.whole_image else "tiles"
+    threads = devices.ensure_threads()
+    on = f"cpu ({threads} thread{'s' if threads > 1 else ''})"
+    on = on if dev.type == "cpu" else dev.type
+    runtime = _ncnn_runtime(loaded, dev, params)
+    if runtime is not None:
+        yield Message(
+            f"{info.architecture} x{info.scale} on {on}, ncnn runtime, {where}",
+            data={"bf16": False, "device": dev.type, "backend": "ncnn"},
+        )
+        return Upscaler(runtime(threads), info.scale, needs)
     if loaded.descriptor.device != dev:
         loaded.descriptor.to(dev)
     bf16 = inference.use_bf16(loaded, rgb, dev, params.precision)
-    needs = inference.needs(info, params.tile_overlap)
-    where = "whole image" if needs.whole_image else "tiles"
     yield Message(
-        f"{info.architecture} x{info.scale} on {dev.type}, "
-        f"{'bf16' if bf16 else 'fp32'}, {where}",
-        data={"bf16": bf16, "device": dev.type},
+        f"{info.architecture} x{info.scale} on {on}"
+        f", {'bf16' if bf16 else 'fp32'}, {where}",
+        data={"bf16": bf16, "device": dev.type, "backend": "torch"},
     )
     return Upscaler(inference.forward_fn(loaded, dev, bf16), info.scale, needs)
+
+
+def _ncnn_runtime(
+    loaded: LoadedModel, dev: torch.device, params: PretrainedParams
+) -> Callable[[int], Callable[[torch.Tensor], torch.Tensor]] | None:
+    """The ncnn runtime's upscale for this model, when it is the one to use."""
+    from engine.models import ncnn_backend
+
+    if params.backend == "torch":
+        return None
+    program = ncnn_backend.program_of(loaded.info.path)
+    usable = program is not None and ncnn_backend.available()
+    if params.backend == "ncnn" and not usable:
+        raise MethodError(
+            f"{loaded.info.path.name} cannot run on the ncnn runtime: "
+            + (
+                "it was not imported from ncnn files"
+                if program is None
+                else "the ncnn package is not installed (pip install ncnn)"
+            )
+        )
+    wanted = params.backend == "ncnn" or (
+        loaded.info.arch_id in ncnn_backend.FASTER_ON_NCNN
+        and params.precision != "bf16"
+    )
+    if not usable or dev.type != "cpu" or not wanted or program is None:
+        return None
+    found = program
+    return lambda threads: ncnn_backend.upscale_fn(found, threads)
 
 
 def _upscaler(path: Path, label: str) -> UpscalerFn:
@@ -133,7 +190,7 @@ def provide() -> tuple[Method, ...]:
         entries = models.entries()
     except Exception:
         return ()
-    return tuple(method_for(e) for e in entries if e.usable)
+    return tuple(method_for(e) for e in entries if e.kind == "spandrel" and e.usable)
 
 
 __all__ = [

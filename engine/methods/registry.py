@@ -38,16 +38,45 @@ def available() -> tuple[Method, ...]:
     return tuple(methods)
 
 
+def refusal(method_id: str) -> str | None:
+    """Why a model file that ``method_id`` names is not a method, or None.
+
+    A file in the models folder that unsr cannot use (corrupt, not an
+    upscaler, an unknown recipe) is listed by ``unsr models list`` with its
+    reason; asked for by its id, it gets the same reason, not "unknown".
+    """
+    from engine import models
+
+    try:
+        entries = models.entries()
+    except Exception:  # an unreadable folder: the caller says "unknown"
+        return None
+    wanted = {method_id, f"model:{method_id}"}
+    for entry in entries:
+        reason = entry.refusal
+        if entry.id in wanted and reason is not None:
+            return (
+                f"{method_id} is the model file {entry.path.name}, which unsr "
+                f"cannot use: {reason}"
+            )
+    return None
+
+
 def get(method_id: str) -> Method:
     """Return the method with id ``method_id``.
 
     Raises
     ------
     MethodError
-        If no such method exists; the message lists the known ids.
+        If no such method exists: why, when a model file has that id, else
+        the list of known ids.
     """
-    for method in available():
+    methods = available()
+    for method in methods:
         if method.id == method_id:
             return method
-    known = ", ".join(m.id for m in available())
+    reason = refusal(method_id)
+    if reason is not None:
+        raise MethodError(reason)
+    known = ", ".join(m.id for m in methods)
     raise MethodError(f"unknown method {method_id!r} (known: {known})")

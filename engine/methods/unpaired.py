@@ -56,14 +56,18 @@ def _files() -> list[Path]:
 
 @lru_cache(maxsize=64)
 def _header(path: Path, mtime_ns: int, size: int) -> dict[str, Any] | None:
-    """The checkpoint's recipe, scale and info; None when it cannot be read."""
-    from engine.train import checkpoint
+    """The checkpoint's recipe, scale and info; None when it cannot be used.
+
+    Read through the models index, so listing methods does not unpickle every
+    checkpoint (and import torch) on every command.
+    """
+    from engine.models import checkpoints
+    from engine.models.errors import ModelError
 
     try:
-        state = checkpoint.load(path)
-    except checkpoint.CheckpointError:
+        return checkpoints.header(path)
+    except ModelError:
         return None
-    return {k: state.get(k) for k in ("recipe", "scale", "info")}
 
 
 @lru_cache(maxsize=4)
@@ -139,21 +143,39 @@ def _sidecar(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def method_for(path: Path) -> Method | None:
-    """The method a checkpoint file provides, or None if it is not usable."""
+def _recipe_facts(path: Path, head: dict[str, Any]) -> tuple[str, str] | None:
+    """The recipe's label and inference path, from the index when known there.
+
+    The recipes import the training stack (and torch); their two strings are
+    kept with the checkpoint's header so listing methods needs neither.
+    """
+    label, how = head.get("label"), head.get("inference")
+    if isinstance(label, str) and isinstance(how, str):
+        return label, how
+    from engine.models import checkpoints
     from engine.train.recipes import RECIPES
 
+    recipe = RECIPES.get(str(head.get("recipe")))
+    if recipe is None:
+        return None
+    checkpoints.annotate(
+        path, {"label": recipe.label, "inference": recipe.inference_path}
+    )
+    return recipe.label, recipe.inference_path
+
+
+def method_for(path: Path) -> Method | None:
+    """The method a checkpoint file provides, or None if it is not usable."""
     st = path.stat()
     head = _header(path, st.st_mtime_ns, st.st_size)
-    if head is None or head.get("recipe") not in RECIPES:
+    facts = None if head is None else _recipe_facts(path, head)
+    if head is None or facts is None:
         return None
-    recipe = RECIPES[str(head["recipe"])]
+    label, inference_path = facts
     info = {str(k): str(v) for k, v in dict(head.get("info") or {}).items()}
     name = path.name[: -len(SUFFIX)]
     trained_on = info.get("trained_on", "unknown data")
-    description = (
-        f"{recipe.label} network trained by unsr, applied as {recipe.inference_path}."
-    )
+    description = f"{label} network trained by unsr, applied as {inference_path}."
     extra: dict[str, str] = {}
     verdict = _sidecar(path).get("verdict")
     if isinstance(verdict, str) and verdict:
@@ -161,7 +183,7 @@ def method_for(path: Path) -> Method | None:
         extra["benchmark"] = verdict
     return Method(
         id=f"trained-{name}",
-        label=f"{name} ({recipe.label})",
+        label=f"{name} ({label})",
         description=description,
         scales=(int(head["scale"]),),
         native_scale=int(head["scale"]),
@@ -169,8 +191,8 @@ def method_for(path: Path) -> Method | None:
         upscaler=_upscaler_for(path),
         kind="trained",
         info={
-            "method": recipe.label,
-            "inference": recipe.inference_path,
+            "method": label,
+            "inference": inference_path,
             "trained on": trained_on,
             "command": info.get("command", "unknown"),
             "steps": info.get("steps", "?"),

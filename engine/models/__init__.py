@@ -1,6 +1,5 @@
 """Pretrained model files: safe loading, the models library, inference, ncnn import."""
 
-from engine.models import ncnn
 from engine.models.errors import LibraryError, ModelError
 from engine.models.library import Entry, add, entries, find, remove
 from engine.models.loading import (
@@ -26,7 +25,6 @@ __all__ = [
     "entries",
     "find",
     "load",
-    "ncnn",
     "read_state_dict",
     "remove",
 ]

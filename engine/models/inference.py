@@ -9,7 +9,12 @@ in [0, 1] out. Around it this module adds what a desktop app needs:
   ("internal" models see the whole image, "discouraged" ones get big tiles
   and a wide overlap), for the pipeline's one tiled pass;
 * bf16 autocast only where a quick check on a crop of the image shows the
-  output within 1/255 of fp32; otherwise fp32.
+  output within 1/255 of fp32; otherwise fp32. The verdict is kept in the
+  models index per file and machine, so the check runs once, not per command;
+* channels-last tensors on the CPU for the convolutional architectures
+  measured in ``benchmarks/models.py`` (oneDNN's convolutions run 1.4-2.5x
+  faster on them than on NCHW tensors; the results differ only by float
+  rounding).
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import math
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 import torch
@@ -27,9 +31,10 @@ import torch.nn.functional as F
 from engine import device as devices
 from engine import tiling
 from engine.events import FloatArray
-from engine.models.loading import LoadedModel, ModelInfo
+from engine.models import index
+from engine.models.info import Precision
+from engine.models.loading import LoadedModel, ModelInfo, file_key
 
-Precision = Literal["auto", "fp32", "bf16"]
 #: The largest difference from fp32 accepted for bf16 (one 8-bit level).
 BF16_TOLERANCE = 1.0 / 255.0
 #: Side of the crop the bf16 check runs on.
@@ -83,7 +88,8 @@ def _features(info: ModelInfo) -> int:
 def bytes_per_out_pixel(info: ModelInfo) -> float:
     """Peak activation bytes per output pixel, for :func:`tiling.auto_tile`.
 
-    Measured with ``benchmarks/models.py`` (peak resident memory of a pass):
+    Measured with ``benchmarks/models.py`` as it was at commit b0407d4 (peak
+    resident memory of a pass; docs/benchmarks.md keeps the table):
     an RRDB x4 net with 64 features peaks near 11.5 KB per input pixel (dense
     blocks at the input size, then 64-channel maps at 2x and 4x), which
     ``4 * nf * (8 + 2.5 s^2)`` covers; the compact SRVGG net keeps its
@@ -117,20 +123,43 @@ def needs(info: ModelInfo, overlap: int = 16) -> tiling.TilingNeeds:
     )
 
 
+#: Architectures whose CPU convolutions were measured faster channels-last
+#: (``benchmarks/models.py``); others keep the NCHW layout spandrel gives them.
+CHANNELS_LAST_ARCHS = frozenset({"Compact", "ESRGAN", "SPAN", "RealCUGAN"})
+_LAYOUT_LOCK = threading.Lock()
+
+
+def memory_format(info: ModelInfo, dev: torch.device) -> torch.memory_format:
+    """The tensor layout the network runs fastest in on ``dev``."""
+    if dev.type == "cpu" and info.arch_id in CHANNELS_LAST_ARCHS:
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _to_layout(model: torch.nn.Module, fmt: torch.memory_format) -> None:
+    """Convert the 4-D weights once; the loaded network is shared and cached."""
+    with _LAYOUT_LOCK:
+        weights = [p for p in model.parameters() if p.dim() == 4]
+        if weights and not weights[0].is_contiguous(memory_format=fmt):
+            model.to(memory_format=fmt)
+
+
 def forward_fn(
     loaded: LoadedModel, dev: torch.device, bf16: bool
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The network as (1, 3, h, w) -> (1, 3, sh, sw): padded, on ``dev``, clamped."""
     info = loaded.info
     model = loaded.descriptor.model
+    fmt = memory_format(info, dev)
+    _to_layout(model, fmt)
 
     def run_rgb(x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        xp = pad_to(x, info).to(dev)
+        xp = pad_to(x, info).to(dev).contiguous(memory_format=fmt)
         with torch.inference_mode(), devices.autocast(dev, enabled=bf16):
             y: torch.Tensor = model(xp)
             y = y.float().clamp(0.0, 1.0)[..., : h * info.scale, : w * info.scale]
-        return y
+        return y.contiguous()
 
     if info.input_channels == 1:
         # Grey models see each colour plane on its own.
@@ -182,28 +211,55 @@ def bf16_ok(loaded: LoadedModel, x: torch.Tensor, dev: torch.device) -> bool:
     return ok
 
 
+def _bf16_possible(info: ModelInfo, dev: torch.device) -> bool:
+    if not info.supports_bfloat16 or dev.type not in ("cpu", "cuda"):
+        return False
+    return dev.type == "cuda" or devices.cpu_has_bf16()
+
+
 def use_bf16(
     loaded: LoadedModel, rgb: FloatArray, dev: torch.device, precision: Precision
 ) -> bool:
-    """Whether to run under bf16: forced, refused, or checked on a crop of ``rgb``."""
+    """Whether to run under bf16: forced, refused, or checked on a crop of ``rgb``.
+
+    The automatic check's verdict is remembered in the models index for this
+    file on this machine: it depends on the network's arithmetic and the
+    processor, not on the image, and running it costs two passes over a crop,
+    which used to double the time of a small job on every command.
+    """
     info = loaded.info
     if precision == "fp32":
         return False
     if precision == "bf16":
         return info.supports_bfloat16 and dev.type in ("cpu", "cuda")
+    if not _bf16_possible(info, dev):
+        return False
+    try:
+        key: index.Key | None = file_key(info.path)
+    except OSError:
+        key = None
+    machine = devices.machine_key(dev.type, dev.index or 0)
+    known = None if key is None else index.decision(key, machine, "bf16")
+    if isinstance(known, bool):
+        return known
     h, w = rgb.shape[:2]
     side = max(CHECK_CROP, info.min_size)
     y0, x0 = max(0, (h - side) // 2), max(0, (w - side) // 2)
     crop = rgb[y0 : y0 + side, x0 : x0 + side].transpose(2, 0, 1)
-    return bf16_ok(loaded, torch.from_numpy(np.ascontiguousarray(crop))[None], dev)
+    ok = bf16_ok(loaded, torch.from_numpy(np.ascontiguousarray(crop))[None], dev)
+    if key is not None:
+        index.remember_decision(key, machine, "bf16", ok)
+    return ok
 
 
 __all__ = [
     "BF16_TOLERANCE",
+    "CHANNELS_LAST_ARCHS",
     "Precision",
     "bf16_ok",
     "bytes_per_out_pixel",
     "forward_fn",
+    "memory_format",
     "needs",
     "pad_to",
     "use_bf16",

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Literal
 
 Tiling = Literal["supported", "discouraged", "internal"]
+#: How a pretrained model computes: "auto" (bf16 where a check allows), or forced.
+Precision = Literal["auto", "fp32", "bf16"]
 
 
 @dataclass(frozen=True)
@@ -90,4 +92,4 @@ class ModelInfo:
         return None
 
 
-__all__ = ["ModelInfo", "Tiling"]
+__all__ = ["ModelInfo", "Precision", "Tiling"]

@@ -10,6 +10,7 @@ turns them into methods, and they carry that method's id, ``trained-<stem>``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Literal
 
 from engine import paths
+from engine.models import checkpoints
 from engine.models.errors import LibraryError, ModelError
+from engine.models.files import normal_permissions
 from engine.models.loading import (
     SUFFIXES,
     UNSR_SUFFIX,
@@ -52,7 +55,11 @@ class Entry:
     info : ModelInfo or None
         What spandrel read; None for unsr checkpoints and unreadable files.
     error : str or None
-        Why the file cannot be read, if it cannot.
+        Why the file cannot be used, if it cannot.
+    recipe : str or None
+        The training recipe of a readable unsr checkpoint.
+    trained_scale : int or None
+        The scale of a readable unsr checkpoint.
     """
 
     id: str
@@ -61,6 +68,8 @@ class Entry:
     kind: Literal["spandrel", "unsr"]
     info: ModelInfo | None
     error: str | None = None
+    recipe: str | None = None
+    trained_scale: int | None = None
 
     @property
     def name(self) -> str:
@@ -69,18 +78,34 @@ class Entry:
 
     @property
     def usable(self) -> bool:
-        """True when the file is an SR model unsr can run."""
+        """True when unsr can run the file (an SR model, or a readable checkpoint)."""
+        if self.kind == "unsr":
+            return self.error is None
         return self.info is not None and self.info.unusable_reason is None
+
+    @property
+    def scale(self) -> int | None:
+        """The model's own scale, when the file could be read."""
+        return self.info.scale if self.info is not None else self.trained_scale
+
+    @property
+    def refusal(self) -> str | None:
+        """Why unsr does not offer the file as a method, or None if it does."""
+        if self.error is not None:
+            return self.error
+        if self.info is not None:
+            return self.info.unusable_reason
+        return None
 
     @property
     def status(self) -> str:
         """One line: "ready", or why the model is not offered."""
+        reason = self.refusal
+        if reason is not None:
+            return reason
         if self.kind == "unsr":
-            return f"unsr checkpoint: method {self.id} in the method list"
-        if self.error is not None:
-            return self.error
-        assert self.info is not None
-        return self.info.unusable_reason or "ready"
+            return f"unsr checkpoint ({self.recipe}): method {self.id}"
+        return "ready"
 
     def facts(self) -> dict[str, str]:
         """Everything known about the file, as label -> text, in display order."""
@@ -89,6 +114,9 @@ class Entry:
         out["status"] = self.status
         if self.info is not None:
             out.update(info_facts(self.info))
+        elif self.kind == "unsr" and self.error is None:
+            out["recipe"] = str(self.recipe)
+            out["scale"] = f"x{self.trained_scale}"
         return out
 
 
@@ -169,6 +197,22 @@ def _folders() -> Iterator[tuple[Source, Path]]:
         yield "bundled", bundled
 
 
+def _checkpoint_entry(mid: str, path: Path, source: Source) -> Entry:
+    try:
+        head = checkpoints.header(path)
+    except ModelError as exc:
+        return Entry(mid, path, source, "unsr", None, exc.reason)
+    return Entry(
+        mid,
+        path,
+        source,
+        "unsr",
+        None,
+        recipe=str(head["recipe"]),
+        trained_scale=int(head["scale"]),
+    )
+
+
 def entries() -> tuple[Entry, ...]:
     """List every model file of the library, user folder first, by name.
 
@@ -189,7 +233,7 @@ def entries() -> tuple[Entry, ...]:
                 mid = f"{prefix}{source}/{path.name}"
             taken.add(mid)
             if unsr:
-                out.append(Entry(mid, path, source, "unsr", None))
+                out.append(_checkpoint_entry(mid, path, source))
                 continue
             try:
                 out.append(Entry(mid, path, source, "spandrel", describe(path)))
@@ -234,6 +278,7 @@ def install(src: Path, target: Path) -> Path:
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        normal_permissions(Path(tmp))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -241,12 +286,31 @@ def install(src: Path, target: Path) -> Path:
     return target
 
 
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _copy_of(src: Path, folder: Path) -> Path | None:
+    """A file in ``folder`` with the same bytes as ``src`` (added before), if any."""
+    size = src.stat().st_size
+    same_size = [p for p in _scan(folder) if p.stat().st_size == size]
+    if not same_size:
+        return None
+    digest = _digest(src)
+    return next((p for p in same_size if _digest(p) == digest), None)
+
+
 def add(file: Path | str) -> Entry:
     """Validate ``file`` and copy it into the user models folder.
 
     The file is read and recognised first; only an SR model unsr can run is
     copied. The copy goes to a temp file that is renamed into place, so a
-    failed copy never leaves half a model in the folder.
+    failed copy never leaves half a model in the folder. A file whose bytes
+    are already in the folder is not copied again: its entry is returned.
 
     Returns
     -------
@@ -267,7 +331,7 @@ def add(file: Path | str) -> Entry:
     if src.resolve().parent == folder.resolve():
         target = src
     else:
-        target = install(src, free_name(folder, src.name))
+        target = _copy_of(src, folder) or install(src, free_name(folder, src.name))
     for entry in entries():
         if entry.path.resolve() == target.resolve():
             return entry
@@ -291,6 +355,9 @@ def remove(model_id: str) -> Path:
             "(only files in the user models folder can)"
         )
     try:
+        from engine.models import ncnn_backend
+
+        ncnn_backend.forget(entry.path)
         entry.path.unlink()
     except OSError as exc:
         raise LibraryError(f"{entry.path.name}: could not delete ({exc})") from None
@@ -308,6 +375,7 @@ __all__ = [
     "human_bytes",
     "info_facts",
     "install",
+    "normal_permissions",
     "remove",
     "size_text",
 ]

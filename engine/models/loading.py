@@ -18,14 +18,17 @@ import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from engine.models import index
+from engine.models import index, sniff
 from engine.models.errors import ModelError
 from engine.models.info import ModelInfo, Tiling
 
+if TYPE_CHECKING:
+    import torch
+
+# torch and spandrel are imported by the functions that read and build
+# networks: listing the library from the index needs neither.
 #: File types spandrel can read and unsr accepts.
 SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
 #: unsr's own training checkpoints; another provider owns them.
@@ -69,6 +72,11 @@ def _read_pickle(path: Path) -> object:
             "a TorchScript archive (a program, not weights); unsr only loads "
             "weight files. Re-save the state dict as .pth or .safetensors",
         )
+    problem = sniff.pickle_problem(path)
+    if problem is not None:
+        raise ModelError(path, problem)
+    import torch
+
     try:
         with warnings.catch_warnings():
             # Old pickle protocols make torch warn; the weights-only unpickler
@@ -77,34 +85,72 @@ def _read_pickle(path: Path) -> object:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if "Weights only load failed" in text or "weights_only" in text:
-            name = _unsafe_global(text)
-            what = f" ({name})" if name else ""
+        if "magic number" in text.lower():
             raise ModelError(
                 path,
-                f"holds Python objects besides weights{what}; refused because "
-                "loading them could run code from the file, or it is not a "
-                "PyTorch file at all",
+                sniff.NOT_A_MODEL.format(
+                    what="a Python pickle torch.save did not write"
+                ),
             ) from None
-        raise ModelError(path, f"corrupt pickle data: {text[:200]}") from None
-    except Exception as exc:  # a damaged pickle fails in many ways
+        name = _unsafe_global(text)
+        if name is not None:
+            raise ModelError(
+                path,
+                f"holds Python objects besides weights ({name}); refused because "
+                "loading them could run code from the file",
+            ) from None
         raise ModelError(
             path,
-            f"corrupt, truncated or not a PyTorch file ({type(exc).__name__}: "
-            f"{str(exc)[:200] or 'unexpected end of data'})",
+            "this is not a model file: its pickle data is not weights "
+            f"({sniff.first_sentence(text)})",
+        ) from None
+    except EOFError:
+        raise ModelError(
+            path, sniff.TRUNCATED.format(what="its pickle data stops early")
+        ) from None
+    except Exception as exc:  # a damaged file fails in many ways
+        if "magic number" in str(exc).lower():
+            what = "a Python pickle torch.save did not write"
+            raise ModelError(path, sniff.NOT_A_MODEL.format(what=what)) from None
+        raise ModelError(
+            path,
+            "the file is damaged: torch cannot read it "
+            f"({sniff.first_sentence(str(exc)) or type(exc).__name__})",
         ) from None
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    problem = sniff.safetensors_problem(path)
+    if problem is not None:
+        raise ModelError(path, problem)
     try:
         return load_file(str(path), device="cpu")
-    except (SafetensorError, Exception) as exc:
+    except Exception as exc:  # SafetensorError and friends
         raise ModelError(
-            path, f"corrupt or truncated safetensors file ({str(exc)[:200]})"
+            path,
+            "the file is damaged: safetensors cannot read it "
+            f"({sniff.first_sentence(str(exc))})",
         ) from None
+
+
+def _wrap_steps(path: Path) -> dict[str, Any]:
+    """The fixed steps a converted file records around its network ({} if none)."""
+    from engine.models import wrap
+
+    if path.suffix.lower() != ".safetensors":
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        return wrap.parse(meta.get(wrap.META_KEY))
+    except wrap.WrapError as exc:
+        raise ModelError(path, f"{exc}; it needs a newer unsr") from None
+    except Exception as exc:  # read_state_dict has read it: rare
+        raise ModelError(path, f"unreadable metadata ({exc})") from None
 
 
 def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
@@ -126,6 +172,7 @@ def read_state_dict(path: Path | str) -> dict[str, torch.Tensor]:
     ModelError
         Empty, truncated, corrupt, TorchScript, code-carrying or foreign files.
     """
+    import torch
     from spandrel import canonicalize_state_dict
 
     path = Path(path)
@@ -221,6 +268,13 @@ def load_uncached(path: Path | str) -> LoadedModel:
             "the weights do not fit the architecture they resemble "
             f"({type(exc).__name__}: {str(exc)[:200]})",
         ) from None
+    from engine.models import wrap
+
+    steps = _wrap_steps(path)
+    try:
+        descriptor = wrap.wrap_descriptor(descriptor, steps)
+    except wrap.WrapError as exc:
+        raise ModelError(path, str(exc)) from None
     descriptor.model.eval()
     for p in descriptor.model.parameters():
         p.requires_grad_(False)
@@ -235,6 +289,8 @@ def _fuse_once(model: torch.nn.Module) -> None:
     every forward in eval mode (about a quarter of a 64 px tile's time); the
     weights never change during inference, so fold once and keep the result.
     """
+    import torch
+
     for module in model.modules():
         update = getattr(module, "update_params", None)
         if callable(update) and isinstance(
@@ -246,6 +302,18 @@ def _fuse_once(model: torch.nn.Module) -> None:
 
 def _noop() -> None:
     """Stands in for a re-parameterisation already done."""
+
+
+def file_key(path: Path) -> tuple[str, int, int]:
+    """A file's identity for caches: resolved path, mtime and size.
+
+    Raises
+    ------
+    OSError
+        The file cannot be stat'ed.
+    """
+    st = path.stat()
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
 
 
 class _Cache:
@@ -269,10 +337,9 @@ class _Cache:
     @staticmethod
     def key(path: Path) -> tuple[str, int, int]:
         try:
-            st = path.stat()
+            return file_key(path)
         except OSError:
             raise ModelError(path, "no such file") from None
-        return (str(path.resolve()), st.st_mtime_ns, st.st_size)
 
     def load(self, path: Path) -> LoadedModel:
         key = self.key(path)
@@ -355,6 +422,7 @@ __all__ = [
     "ModelInfo",
     "clear_cache",
     "describe",
+    "file_key",
     "load",
     "load_uncached",
     "read_state_dict",

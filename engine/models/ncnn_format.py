@@ -1,11 +1,9 @@
-"""ncnn's model format: the .param graph, the .bin weights, an interpreter.
+"""ncnn's model format: the .param graph and the .bin weights.
 
-The interpreter exists to check conversions: a network rebuilt from the
-weights must give the same output as the ncnn graph itself on a random input,
-or the conversion is refused. It covers the layers SR networks exported with
-onnx2ncnn/pnnx and ncnnoptimize use (convolutions with fused activations,
-PReLU, nearest/bilinear Interp, PixelShuffle, BinaryOp, Eltwise, Split,
-Concat); anything else is reported by name.
+:mod:`engine.models.ncnn_ops` runs a graph read here with PyTorch ops, to
+check conversions; the layer types it runs are the ones :func:`load` accepts,
+and anything else is reported by name before the weights are read (a weighted
+layer this reader does not know would shift every later weight).
 
 Format notes (ncnn ``paramdict.cpp``, ``modelbin.cpp``, ``layer/*.cpp``):
 
@@ -21,13 +19,12 @@ Format notes (ncnn ``paramdict.cpp``, ``modelbin.cpp``, ``layer/*.cpp``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 MAGIC = 7767517
 TAG_FP16 = 0x01306B47
@@ -148,7 +145,10 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise NcnnError(".bin is shorter than the .param needs (truncated?)")
+            raise NcnnError(
+                "the .bin file is shorter than the .param needs: it is "
+                "truncated, or the two files do not belong together"
+            )
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
@@ -175,41 +175,69 @@ class _Reader:
         return self.raw(count)  # pragma: no cover
 
 
+def _kernel_blobs(layer: Layer, reader: _Reader, out_c: int, size: int) -> None:
+    """A weight blob (tagged) of ``size`` values, then ``out_c`` biases if any."""
+    if layer.geti(8, 0):
+        raise NcnnError(f"layer {layer.name}: int8-quantised weights are not supported")
+    if out_c <= 0 or size <= 0 or size % out_c:
+        raise NcnnError(f"layer {layer.name}: inconsistent weight size")
+    layer.weights["weight"] = torch.from_numpy(reader.tagged(size, layer.name))
+    if layer.geti(5 if layer.type != "InnerProduct" else 1, 0):
+        layer.weights["bias"] = torch.from_numpy(reader.raw(out_c))
+
+
+def _read_conv(layer: Layer, reader: _Reader) -> None:
+    """Convolution / Deconvolution: (out, in, kh, kw) weights, then biases."""
+    if layer.geti(19 if layer.type == "Convolution" else 28, 0):
+        raise NcnnError(f"layer {layer.name}: dynamic weights are not supported")
+    if layer.geti(7, 1) != 1:
+        raise NcnnError(f"layer {layer.name}: grouped convolutions are not supported")
+    out_c, size = layer.geti(0, 0), layer.geti(6, 0)
+    kw = layer.geti(1, 0)
+    kh = layer.geti(11, kw)
+    if kw <= 0 or kh <= 0 or size % max(1, out_c * kw * kh):
+        raise NcnnError(f"layer {layer.name}: inconsistent weight size")
+    _kernel_blobs(layer, reader, out_c, size)
+    in_c = size // (out_c * kw * kh)
+    w = layer.weights["weight"]
+    layer.weights["weight"] = w.reshape(out_c, in_c, kh, kw)
+
+
+def _read_inner_product(layer: Layer, reader: _Reader) -> None:
+    out_c, size = layer.geti(0, 0), layer.geti(2, 0)
+    _kernel_blobs(layer, reader, out_c, size)
+    w = layer.weights["weight"]
+    layer.weights["weight"] = w.reshape(out_c, size // out_c)
+
+
+def _read_prelu(layer: Layer, reader: _Reader) -> None:
+    layer.weights["weight"] = torch.from_numpy(reader.raw(max(1, layer.geti(0, 0))))
+
+
+def _read_memory(layer: Layer, reader: _Reader) -> None:
+    dims = [layer.geti(k, 0) for k in (2, 11, 1, 0)]  # c, d, h, w
+    shape = [d for d in dims if d > 0] or [1]
+    count = int(np.prod(shape))
+    layer.weights["data"] = torch.from_numpy(reader.raw(count).reshape(shape))
+
+
+#: The layer types that carry weights in the .bin, and how to read them.
+WEIGHTED: dict[str, Callable[[Layer, _Reader], None]] = {
+    "Convolution": _read_conv,
+    "Deconvolution": _read_conv,
+    "InnerProduct": _read_inner_product,
+    "PReLU": _read_prelu,
+    "MemoryData": _read_memory,
+}
+
+
 def read_weights(layers: list[Layer], data: bytes) -> None:
     """Fill each layer's ``weights`` from the ``.bin`` bytes, in layer order."""
     reader = _Reader(data)
     for layer in layers:
-        if layer.type == "Convolution":
-            size = layer.geti(6, 0)
-            out_c = layer.geti(0, 0)
-            if layer.geti(8, 0):
-                raise NcnnError(
-                    f"layer {layer.name}: int8 convolutions are not supported"
-                )
-            if layer.geti(19, 0):
-                raise NcnnError(
-                    f"layer {layer.name}: dynamic weights are not supported"
-                )
-            kw = layer.geti(1, 0)
-            kh = layer.geti(11, kw)
-            if out_c <= 0 or kw <= 0 or size % (out_c * kw * kh):
-                raise NcnnError(f"layer {layer.name}: inconsistent weight size")
-            w = reader.tagged(size, layer.name)
-            in_c = size // (out_c * kw * kh)
-            layer.weights["weight"] = torch.from_numpy(w.reshape(out_c, in_c, kh, kw))
-            if layer.geti(5, 0):
-                layer.weights["bias"] = torch.from_numpy(reader.raw(out_c))
-        elif layer.type == "PReLU":
-            layer.weights["weight"] = torch.from_numpy(reader.raw(layer.geti(0, 0)))
-        elif layer.type == "MemoryData":
-            dims = [layer.geti(k, 0) for k in (2, 11, 1, 0)]  # c, d, h, w
-            shape = [d for d in dims if d > 0] or [1]
-            count = int(np.prod(shape))
-            layer.weights["data"] = torch.from_numpy(reader.raw(count).reshape(shape))
-        elif layer.type not in _OPS and layer.type != "Input":
-            raise NcnnError(
-                f"layer {layer.name} has type {layer.type}, which unsr does not convert"
-            )
+        read = WEIGHTED.get(layer.type)
+        if read is not None:
+            read(layer, reader)
     if reader.pos != len(reader.data):
         raise NcnnError(
             f".bin holds {len(reader.data) - reader.pos} bytes more than the "
@@ -217,8 +245,26 @@ def read_weights(layers: list[Layer], data: bytes) -> None:
         )
 
 
-def load(param: Path, bin_path: Path) -> Graph:
-    """Read a ``.param``/``.bin`` pair into a :class:`Graph`."""
+def check_types(layers: list[Layer], known: Collection[str]) -> None:
+    """Refuse a graph with a layer type outside ``known``, naming the layer."""
+    for layer in layers:
+        if layer.type not in known:
+            raise NcnnError(
+                f"layer {layer.name} has type {layer.type}, which unsr does not convert"
+            )
+
+
+def load(param: Path, bin_path: Path, known: Collection[str]) -> Graph:
+    """Read a ``.param``/``.bin`` pair into a :class:`Graph`.
+
+    Parameters
+    ----------
+    param, bin_path
+        The two files.
+    known
+        The layer types the caller can run; any other type is refused before
+        the weights are read.
+    """
     try:
         text = param.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -226,195 +272,19 @@ def load(param: Path, bin_path: Path) -> Graph:
             "binary .param files are not supported; use the text form"
         ) from None
     layers = parse_param(text)
+    check_types(layers, known)
     read_weights(layers, bin_path.read_bytes())
     return Graph(layers)
-
-
-# --- the interpreter ----------------------------------------------------------
-
-Blobs = dict[str, torch.Tensor]
-
-
-def _activate(y: torch.Tensor, kind: int, params: tuple[float, ...]) -> torch.Tensor:
-    if kind == 0:
-        return y
-    if kind == 1:
-        return F.relu(y)
-    if kind == 2:
-        return F.leaky_relu(y, params[0] if params else 0.0)
-    if kind == 3:
-        return y.clamp(params[0], params[1])
-    if kind == 4:
-        return torch.sigmoid(y)
-    raise NcnnError(f"fused activation type {kind} is not supported")
-
-
-def _conv(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    kw = layer.geti(1, 0)
-    kh = layer.geti(11, kw)
-    dw = layer.geti(2, 1)
-    dh = layer.geti(12, dw)
-    sw = layer.geti(3, 1)
-    sh = layer.geti(13, sw)
-    left = layer.geti(4, 0)
-    top = layer.geti(14, left)
-    right = layer.geti(15, left)
-    bottom = layer.geti(16, top)
-    if left == -233 or top == -233:  # "SAME" padding
-        left = right = (dw * (kw - 1)) // 2
-        top = bottom = (dh * (kh - 1)) // 2
-    if left < 0 or top < 0:
-        raise NcnnError(f"layer {layer.name}: padding mode {left} is not supported")
-    if layer.getf(18, 0.0) != 0.0:
-        raise NcnnError(f"layer {layer.name}: non-zero pad values are not supported")
-    x = F.pad(xs[0], (left, right, top, bottom))
-    y = F.conv2d(
-        x,
-        layer.weights["weight"],
-        layer.weights.get("bias"),
-        stride=(sh, sw),
-        dilation=(dh, dw),
-    )
-    act = layer.get(10, ())
-    return _activate(y, layer.geti(9, 0), act if isinstance(act, tuple) else (act,))
-
-
-def _relu(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    slope = layer.getf(0, 0.0)
-    return F.leaky_relu(xs[0], slope) if slope else F.relu(xs[0])
-
-
-def _prelu(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    return F.prelu(xs[0], layer.weights["weight"])
-
-
-def _interp(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    kind = layer.geti(0, 0)
-    modes = {1: "nearest", 2: "bilinear", 3: "bicubic"}
-    if kind not in modes:
-        raise NcnnError(f"layer {layer.name}: resize type {kind} is not supported")
-    oh, ow = layer.geti(3, 0), layer.geti(4, 0)
-    if oh and ow:
-        raise NcnnError(
-            f"layer {layer.name}: resizes to a fixed {ow}x{oh}; only scale "
-            "factors work for images of any size"
-        )
-    h, w = xs[0].shape[-2:]
-    size = (int(h * layer.getf(1, 1.0)), int(w * layer.getf(2, 1.0)))
-    if kind == 1:
-        return F.interpolate(xs[0], size=size, mode="nearest")
-    return F.interpolate(
-        xs[0], size=size, mode=modes[kind], align_corners=bool(layer.geti(6, 0))
-    )
-
-
-def _pixel_shuffle(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    if layer.geti(1, 0) != 0:
-        raise NcnnError(f"layer {layer.name}: pixel-shuffle mode 1 is not supported")
-    return F.pixel_shuffle(xs[0], layer.geti(0, 1))
-
-
-_BINARY: dict[int, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    0: torch.add,
-    1: torch.sub,
-    2: torch.mul,
-    3: torch.div,
-    4: torch.maximum,
-    5: torch.minimum,
-    7: lambda a, b: b - a,
-    8: lambda a, b: b / a,
-}
-
-
-def _binary(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    op = _BINARY.get(layer.geti(0, 0))
-    if op is None:
-        raise NcnnError(f"layer {layer.name}: binary op {layer.geti(0, 0)} unsupported")
-    if layer.geti(1, 0):
-        return op(xs[0], torch.full_like(xs[0], layer.getf(2, 0.0)))
-    return op(xs[0], xs[1])
-
-
-def _eltwise(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    kind = layer.geti(0, 0)
-    coeffs = layer.get(1, ())
-    c = coeffs if isinstance(coeffs, tuple) and coeffs else (1.0,) * len(xs)
-    if kind == 0:
-        out = xs[0]
-        for x in xs[1:]:
-            out = out * x
-        return out
-    if kind == 1:
-        return sum(
-            (ci * x for ci, x in zip(c, xs, strict=False)), torch.zeros_like(xs[0])
-        )
-    if kind == 2:
-        out = xs[0]
-        for x in xs[1:]:
-            out = torch.maximum(out, x)
-        return out
-    raise NcnnError(f"layer {layer.name}: eltwise op {kind} unsupported")
-
-
-def _concat(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    return torch.cat(xs, dim=layer.geti(0, 0) + 1)
-
-
-def _memory(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    data = layer.weights["data"]
-    return data.reshape(1, *data.shape) if data.dim() == 3 else data
-
-
-def _same(layer: Layer, xs: list[torch.Tensor]) -> torch.Tensor:
-    return xs[0]
-
-
-_OPS: dict[str, Callable[[Layer, list[torch.Tensor]], torch.Tensor]] = {
-    "Convolution": _conv,
-    "ReLU": _relu,
-    "PReLU": _prelu,
-    "Interp": _interp,
-    "PixelShuffle": _pixel_shuffle,
-    "BinaryOp": _binary,
-    "Eltwise": _eltwise,
-    "Concat": _concat,
-    "MemoryData": _memory,
-    "Split": _same,
-    "Noop": _same,
-    "Sigmoid": lambda layer, xs: torch.sigmoid(xs[0]),
-}
-
-
-def forward(graph: Graph, x: torch.Tensor) -> torch.Tensor:
-    """Run the ncnn graph on ``x`` (1, C, H, W) with PyTorch ops."""
-    blobs: Blobs = {}
-    for layer in graph.layers:
-        if layer.type == "Input":
-            for name in layer.outputs:
-                blobs[name] = x
-            continue
-        op = _OPS.get(layer.type)
-        if op is None:
-            raise NcnnError(f"layer {layer.name}: type {layer.type} is not supported")
-        try:
-            xs = [blobs[name] for name in layer.inputs]
-        except KeyError as exc:
-            raise NcnnError(
-                f"layer {layer.name} reads blob {exc} before it exists"
-            ) from None
-        y = op(layer, xs)
-        for name in layer.outputs:
-            blobs[name] = y
-    return blobs[graph.output]
 
 
 __all__ = [
     "MAGIC",
     "TAG_FP16",
+    "WEIGHTED",
     "Graph",
     "Layer",
     "NcnnError",
-    "forward",
+    "check_types",
     "load",
     "parse_param",
     "read_weights",

@@ -48,6 +48,23 @@ class GANLoss:
         return F.relu(1 - pred).mean() if is_real else F.relu(1 + pred).mean()
 
 
+def relativistic_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """ESRGAN's relativistic average D loss (BCE on real minus mean fake)."""
+    ones, zeros = torch.ones_like(real), torch.zeros_like(fake)
+    return 0.5 * (
+        F.binary_cross_entropy_with_logits(real - fake.mean(), ones)
+        + F.binary_cross_entropy_with_logits(fake - real.mean(), zeros)
+    )
+
+
+def relativistic_g(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """ESRGAN's relativistic average generator loss (the labels swapped).
+
+    The estimated-degradation method's paper profile trains with it.
+    """
+    return relativistic_d(fake, real)
+
+
 def pixel(a: torch.Tensor, b: torch.Tensor, kind: PixelKind = "l1") -> torch.Tensor:
     """Pixel loss between ``a`` and ``b``."""
     if kind == "mse":
@@ -158,5 +175,7 @@ __all__ = [
     "dihedral",
     "geo_ensemble",
     "pixel",
+    "relativistic_d",
+    "relativistic_g",
     "vgg_features",
 ]

@@ -6,6 +6,11 @@ run ends after an iteration count or a wall-clock budget; phases and learning
 rates follow the fraction of the run done. Checkpoints are written atomically
 every few minutes, at the end, and when the job is cancelled, so any run can
 be resumed.
+
+Around the recipe's steps it adds what every recipe shares: a warm start of the
+SR net from a bicubic-pairs baseline (``sr_init``), an average of the nets
+inference uses (``ema``), and at the end a no-reference comparison with bicubic
+on a real photo (:mod:`engine.train.noref`), logged and kept in the checkpoint.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ from engine.events import Losses, Message, Preview, Progress
 from engine.jobs import Job
 from engine.train import checkpoint
 from engine.train.config import from_plain, to_plain
-from engine.train.data import Batch, UnpairedData, load_unpaired
+from engine.train.data import Batch, Photo, UnpairedData, load_unpaired
+from engine.train.ema import EMA
+from engine.train.noref import NoRefCheck, compare_with_bicubic
 from engine.train.recipes import get as get_recipe
 from engine.train.recipes.recipe import Session, Wrap
+from engine.train.warm_start import warm_start
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,10 @@ class RunSpec:
         Free facts stored in the checkpoint (training data, command).
     overrides : Mapping[str, Any]
         Settings replacing the profile's (plain values, as in ``to_plain``).
+    holdout : bool
+        Keep the last real-LR photo (by name) out of training, for the
+        end-of-training comparison with bicubic; only when there are two or
+        more (with one, the comparison uses it and says it was trained on).
     """
 
     recipe: str
@@ -72,17 +84,23 @@ class RunSpec:
     preview_every_s: float = 15.0
     info: Mapping[str, str] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    holdout: bool = False
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a training job returns."""
+    """What a training job returns.
+
+    ``check`` is the end-of-training comparison with bicubic on a real photo
+    (None when it could not be made; the log says why).
+    """
 
     path: Path | None
     steps: int
     elapsed_s: float
     losses: Mapping[str, float]
     completed: bool
+    check: NoRefCheck | None = None
 
 
 def resolve_config(spec: RunSpec) -> Any:
@@ -111,12 +129,30 @@ def _image(t: torch.Tensor) -> np.ndarray[Any, np.dtype[np.float32]]:
     return out
 
 
+def inference_weights(
+    spec: RunSpec, config: Any, session: Session, ema: EMA | None
+) -> dict[str, dict[str, torch.Tensor]]:
+    """The state dicts inference uses: the average's when there is one."""
+    if ema is not None:
+        return ema.shadow
+    names = get_recipe(spec.recipe).build_inference(config, spec.scale).keys()
+    return {n: _unwrap(session.nets[n]).state_dict() for n in names}
+
+
 def checkpoint_content(
-    spec: RunSpec, config: Any, session: Session, step: int, elapsed: float, train: bool
+    spec: RunSpec,
+    config: Any,
+    session: Session,
+    step: int,
+    elapsed: float,
+    train: bool,
+    ema: EMA | None = None,
+    info: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Everything a checkpoint holds (see :mod:`engine.train.checkpoint`)."""
-    recipe = get_recipe(spec.recipe)
-    names = recipe.build_inference(config, spec.scale).keys()
+    """Everything a checkpoint holds (see :mod:`engine.train.checkpoint`).
+
+    ``info`` adds facts learnt during the run (the end-of-training check).
+    """
     content: dict[str, Any] = {
         "recipe": spec.recipe,
         "scale": spec.scale,
@@ -127,8 +163,9 @@ def checkpoint_content(
             "steps": str(step),
             "seconds": f"{elapsed:.0f}",
             "saved": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            **dict(info or {}),
         },
-        "inference": {n: _unwrap(session.nets[n]).state_dict() for n in names},
+        "inference": inference_weights(spec, config, session, ema),
     }
     if train:
         content["train"] = {
@@ -141,6 +178,8 @@ def checkpoint_content(
             "budget_s": spec.budget_s,
             "iterations": spec.iterations,
         }
+        if ema is not None:
+            content["train"]["ema"] = ema.state()
     return content
 
 
@@ -183,8 +222,10 @@ def _session(
     return recipe.session(config, spec.scale, data, dev, g, wrap)
 
 
-def _restore(session: Session, spec: RunSpec, resume: Path, pos: _Position) -> None:
-    """Load nets, optimisers, pools and the generator; move ``pos`` to the save.
+def _restore(
+    session: Session, spec: RunSpec, resume: Path, pos: _Position, ema: EMA | None
+) -> None:
+    """Load nets, optimisers, pools, the average and the generator; move ``pos``.
 
     The checkpoint's budget and iteration count apply unless ``spec`` gives
     new ones.
@@ -200,6 +241,13 @@ def _restore(session: Session, spec: RunSpec, resume: Path, pos: _Position) -> N
     for name, opt in session.optims.items():
         opt.load_state_dict(tr["optims"][name])
     session.load_extra_state(tr["extra"])
+    if ema is not None:
+        if "ema" not in tr:
+            raise checkpoint.CheckpointError(
+                f"{resume}: saved without an average of the weights (ema); resume "
+                "it with ema 0"
+            )
+        ema.load(tr["ema"])
     session.g.set_state(tr["rng"])
     pos.step, pos.elapsed = int(tr["step"]), float(tr["elapsed_s"])
     if pos.budget is None and pos.iterations is None:
@@ -227,6 +275,7 @@ def _steps(
     pos: _Position,
     rank: int,
     save: Callable[[], None],
+    ema: EMA | None = None,
 ) -> Job[dict[str, float]]:
     """Train until the run's fraction reaches 1; return the last losses.
 
@@ -253,9 +302,13 @@ def _steps(
         if session.device.type != "cpu":
             batch = batch.to(session.device)
         losses = session.train_step(batch, phase, frac)
+        if ema is not None:
+            ema.update({n: _unwrap(session.nets[n]) for n in ema.shadow})
         pos.step += 1
         pos.elapsed = time.perf_counter() - start
         yield Losses(pos.step, losses)
+        while session.notes:
+            yield Message(session.notes.pop(0))
         now = time.perf_counter()
         if now - last_progress >= 0.2:
             last_progress = now
@@ -300,10 +353,14 @@ def train(
     if spec.budget_s is None and spec.iterations is None and resume is None:
         raise ValueError("give a wall-clock budget or an iteration count")
     config = resolve_config(spec)
+    data, photo, held = _hold_out(data, spec.holdout)
     session = _session(spec, config, data, wrap, rank)
     pos = _Position(spec.budget_s, spec.iterations)
+    if resume is None and config.sr_init:
+        yield from warm_start(session, Path(config.sr_init))
+    ema = _make_ema(spec, config, session)
     if resume is not None:
-        _restore(session, spec, resume, pos)
+        _restore(session, spec, resume, pos, ema)
         yield Message(
             f"resumed {resume.name} at step {pos.step} ({pos.elapsed:.0f} s in)"
         )
@@ -311,27 +368,87 @@ def train(
         raise ValueError("the checkpoint has neither a budget nor an iteration count")
     for net in session.nets.values():
         net.train()
+    facts: dict[str, str] = {}
 
     def save() -> None:
         if out is not None and rank == 0 and pos.step > 0:
             content = checkpoint_content(
-                spec, config, session, pos.step, pos.elapsed, True
+                spec, config, session, pos.step, pos.elapsed, True, ema, facts
             )
             checkpoint.save(out, content)
 
+    check = None
     try:
+        kept = f", {photo.path.name} held back" if held else ""
         yield Message(
             f"training {get_recipe(spec.recipe).label} ({spec.profile} profile, "
             f"x{spec.scale}) on {len(data.hr)} HR and {len(data.real_lr)} "
-            "real-LR photos"
+            f"real-LR photos{kept}"
         )
-        losses = yield from _steps(spec, config, session, data, pos, rank, save)
+        losses = yield from _steps(spec, config, session, data, pos, rank, save, ema)
+        if rank == 0:
+            check = yield from _end_check(spec, config, session, ema, photo, held)
+            facts.update(check.as_info() if check is not None else {})
     finally:
         # Also on cancel: a stopped run can be resumed from where it stood.
         save()
     if out is not None and rank == 0:
         yield Message(f"saved {out}")
-    return TrainResult(out, pos.step, pos.elapsed, losses, True)
+    return TrainResult(out, pos.step, pos.elapsed, losses, True, check)
+
+
+def _hold_out(data: UnpairedData, holdout: bool) -> tuple[UnpairedData, Photo, bool]:
+    """Split off the photo for the end-of-training check.
+
+    Returns the training data, that photo (the last real-LR one, by name) and
+    whether it was kept out of training.
+    """
+    photo = data.real_lr[-1]
+    if not holdout or len(data.real_lr) < 2:
+        return data, photo, False
+    rest = UnpairedData(
+        data.hr, data.real_lr[:-1], data.scale, data.lr_patch, data.clean_op
+    )
+    return rest, photo, True
+
+
+def _make_ema(spec: RunSpec, config: Any, session: Session) -> EMA | None:
+    """An average of the nets inference uses, when the config asks for one."""
+    if not config.ema:
+        return None
+    names = get_recipe(spec.recipe).build_inference(config, spec.scale).keys()
+    return EMA({n: _unwrap(session.nets[n]) for n in names}, config.ema)
+
+
+def _end_check(
+    spec: RunSpec,
+    config: Any,
+    session: Session,
+    ema: EMA | None,
+    photo: Photo,
+    held: bool,
+) -> Job[NoRefCheck | None]:
+    """Compare the trained model (as inference will run it) with bicubic."""
+    recipe = get_recipe(spec.recipe)
+    nets = recipe.build_inference(config, spec.scale)
+    weights = inference_weights(spec, config, session, ema)
+    for name, net in nets.items():
+        net.load_state_dict(weights[name])
+        net.to(session.device).eval()
+    yield Message(f"comparing the model with bicubic upscaling on {photo.path.name}")
+    try:
+        check = compare_with_bicubic(
+            lambda t: recipe.infer(nets, t.to(session.device)),
+            photo.pixels,
+            spec.scale,
+            photo.path.name,
+            held,
+        )
+    except (ValueError, RuntimeError) as err:
+        yield Message(f"no comparison with bicubic: {err}", "warning")
+        return None
+    yield Message(f"{check.verdict} ({check.figures()})", data=check.as_info())
+    return check
 
 
 def train_folders(

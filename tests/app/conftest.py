@@ -50,6 +50,14 @@ def loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     yield ev
     ev.close()
     asyncio.set_event_loop(None)
+    # A closed qasync loop's Qt timers (the timeouts of wait_for, cancelled
+    # but not yet fired) are killed only when they fire; were the loop freed
+    # first, a later test's event loop would deliver them to a deleted object
+    # and crash. Kept alive, the stopped timer kills each one as it fires.
+    _CLOSED_LOOPS.append(ev)
+
+
+_CLOSED_LOOPS: list[asyncio.AbstractEventLoop] = []
 
 
 @pytest.fixture

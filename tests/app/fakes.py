@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QWidget
 
 from engine.events import Kernel, Losses, Message, Preview, Progress
 from unsr_app.requests import FileOutcome, MethodInfo, RunRequest
@@ -48,7 +51,11 @@ def next_emission(
 
 
 def fake_fit(
-    path: Path, request: RunRequest, root: Path | None = None, steps: int = 3
+    path: Path,
+    request: RunRequest,
+    root: Path | None = None,
+    finish: Any = None,
+    steps: int = 3,
 ) -> Generator[Any, None, FileOutcome]:
     """A tiny fit: progress, losses, a preview and a kernel per step.
 
@@ -68,7 +75,7 @@ def fake_fit(
 
 
 def fake_slow(
-    path: Path, request: RunRequest, root: Path | None = None
+    path: Path, request: RunRequest, root: Path | None = None, finish: Any = None
 ) -> Generator[Any, None, FileOutcome]:
     """A fit that would take a minute, yielding every 20 ms (for Stop)."""
     for step in range(3000):
@@ -88,3 +95,19 @@ def fake_methods() -> Generator[Any, None, list[MethodInfo]]:
             "fake", "Fake fit", "Fits per image.", (2, 4), ("fast", "paper"), True
         ),
     ]
+
+
+def drop_files(target: QWidget, paths: list[Path]) -> bool:
+    """Drag ``paths`` onto ``target`` and drop them; True when the drop was taken."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPoint(target.width() // 2, target.height() // 2)
+    action = Qt.DropAction.CopyAction
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(pos, action, mime, buttons, mods)
+    QApplication.sendEvent(target, enter)
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(pos.toPointF(), action, mime, buttons, mods)
+    QApplication.sendEvent(target, drop)
+    return drop.isAccepted()

@@ -122,7 +122,7 @@ def test_difference_map_and_metrics_request(
 ) -> None:
     viewer.set_mode("diff")
     diff = viewer.canvas_left.left
-    assert diff is not None and diff.size() == viewer.after.size()  # type: ignore[union-attr]
+    assert diff is not None and diff.image.size() == viewer.after.size()  # type: ignore[union-attr]
     with qtbot.waitSignal(viewer.metrics_wanted):
         viewer.set_reference(_image(40, 60, 3))
     assert viewer.metrics_label.text() == "Scoring…"

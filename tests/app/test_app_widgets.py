@@ -65,18 +65,32 @@ def test_a_drop_asks_for_its_paths_and_add_items_fills_the_queue(
     assert len(panel.items()) == 2
 
 
-def test_pasted_image_is_saved_and_asked_for(qtbot: QtBot, tmp_path: Path) -> None:
-    panel = QueuePanel(paste_dir=tmp_path / "pasted")
+def test_a_pasted_image_is_asked_to_be_saved(qtbot: QtBot) -> None:
+    panel = QueuePanel()
     qtbot.addWidget(panel)
     mime = QMimeData()
     image = QImage(7, 5, QImage.Format.Format_RGB888)
     image.fill(Qt.GlobalColor.red)
     mime.setImageData(image)
-    with qtbot.waitSignal(panel.paths_given) as asked:
+    with qtbot.waitSignal(panel.image_pasted) as asked:
         panel.add_from_mime(mime)
-    (saved,) = asked.args[0]
-    assert saved.parent == tmp_path / "pasted"
-    assert QImage(str(saved)).size() == image.size()
+    (pasted,) = asked.args
+    assert pasted.size() == image.size()  # the window saves it in a worker
+
+
+def test_save_pasted_job_writes_a_new_png_each_time(tmp_path: Path) -> None:
+    from engine import jobs
+    from unsr_app.job_factories import save_pasted_job
+
+    image = QImage(7, 5, QImage.Format.Format_RGB888)
+    image.fill(Qt.GlobalColor.red)
+    first = jobs.run(save_pasted_job(image, tmp_path / "pasted"))
+    second = jobs.run(save_pasted_job(image, tmp_path / "pasted"))
+    assert first != second and first.parent == second.parent == tmp_path / "pasted"
+    assert QImage(str(second)).size() == image.size()
+    assert sorted(p.name for p in first.parent.iterdir()) == sorted(
+        [first.name, second.name]
+    )  # no temporary file left
 
 
 def test_loss_plot_receives_points(qtbot: QtBot) -> None:
@@ -127,7 +141,8 @@ def test_history_lists_runs_and_opens_one(qtbot: QtBot, tmp_path: Path) -> None:
     panel.set_runs([run])
     assert panel.runs() == [run]
     row = panel.tree.topLevelItem(0)
-    assert row is not None and row.text(2) == "dualsr" and "30.1" in row.text(5)
+    assert row is not None and row.text(0) == "in.png\ndualsr ×2"
+    assert row.text(1) == "done\n12.5 s" and row.text(2) == "30.10 dB"
     panel.tree.setCurrentItem(row)
     with qtbot.waitSignal(panel.run_opened) as blocker:
         panel._open(row)

@@ -71,8 +71,8 @@ def test_start_runs_the_queue_and_feeds_plot_kernel_viewer(
     tmp_path: Path,
 ) -> None:
     s = window.studio
-    bad = tmp_path / "bad.png"
-    bad.write_text("text")
+    bad = tmp_path / "bad.png"  # an image the fake fit fails on
+    bad.write_bytes(images[0].read_bytes())
     _queue(qtbot, window, [images[0], bad, images[1]])
 
     async def scenario() -> tuple[int, int, bool]:

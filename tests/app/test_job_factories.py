@@ -122,11 +122,16 @@ def test_the_method_is_resolved_once_per_batch(
 
 
 def test_folders_expand_as_the_batch_planner_scans_them(tmp_path: Path) -> None:
+    from engine import batch as engine_batch
+
     shoot = tmp_path / "shoot"
     kept = [_png(shoot / "a.png"), _png(shoot / "day2" / "b.png")]
     _png(shoot / ".hidden.png")  # dot files are not photos of the shoot
     _png(shoot / ".thumbs" / "c.png")
-    _png(shoot / "a_bicubic_x2.png")  # an earlier result of this method and scale
+    # An earlier result of this method and scale, written by unsr (the run
+    # history knows it; a user's file of that name would be an input).
+    jobs.run(engine_batch.process_file(kept[0], None, "bicubic", 2))
+    assert (shoot / "a_bicubic_x2.png").exists()
     (shoot / "day2" / "loop").symlink_to(shoot, target_is_directory=True)
     (shoot / "notes.txt").write_text("not an image")
     single = _png(tmp_path / "single.png")
@@ -139,3 +144,27 @@ def test_folders_expand_as_the_batch_planner_scans_them(tmp_path: Path) -> None:
     assert len(found.thumbnails) == 3
     assert not found.thumbnails[0].isNull()
     assert found.problems == ((tmp_path / "missing.png", "it does not exist"),)
+
+
+def test_a_shown_input_is_not_decoded_again_by_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.io import images
+
+    photo = _png(tmp_path / "a.png")
+    shown = jobs.run(job_factories.view_job(photo, None, None))
+    assert shown.before is not None
+    reads: list[Path] = []
+    real = images.read
+
+    def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(images, "read", counting)
+    outcome = jobs.run(job_factories.process_file_job(photo, RunRequest("bicubic", 2)))
+    assert outcome.output.exists()
+    assert photo not in reads  # the viewer's pixels were used
+    # A second run of the same file reads it (the kept image was handed over once).
+    jobs.run(job_factories.process_file_job(photo, RunRequest("bicubic", 2)))
+    assert reads.count(photo) == 1

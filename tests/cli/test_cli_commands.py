@@ -28,3 +28,19 @@ def test_the_table_lists_each_command_once_in_help_order() -> None:
     positions = [help_text.index(f"    {name}") for name in names]
     assert positions == sorted(positions)
     assert len(COMMANDS) == len(names)
+
+
+def test_the_top_help_lines_are_the_modules_own() -> None:
+    # `unsr --help` lists commands without importing their modules; the help
+    # lines it shows must be the ones the modules register.
+    full = build_parser()
+    (sub,) = [a for a in full._actions if isinstance(a, argparse._SubParsersAction)]
+    shown = {choice.dest: choice.help for choice in sub._choices_actions}
+    assert shown == {c.name: c.help for c in COMMANDS}
+
+
+def test_a_command_builds_only_its_own_parser() -> None:
+    parser = build_parser(["methods"])
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sub.choices["methods"].get_default("func") is not None
+    assert sub.choices["upscale"].get_default("func") is None

@@ -120,3 +120,50 @@ def test_a_library_model_upscales_through_unsr_upscale(
     assert ":" not in written.name
     result = images.read(written)
     assert (result.height, result.width) == (72, 88)  # x2 model, resized to x4
+
+
+def test_a_refused_file_is_refused_by_name_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Copied into the folder by hand: `models list` and `upscale -m` must give
+    # the same reason, and neither may call it a method or unknown.
+    from engine.cli import main
+
+    folder = paths.models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "half.unsr.pt").write_bytes(b"PK\x03\x04 the rest is missing")
+    assert unsr_models("list")[0] == 0
+    _, out, _ = unsr_models("list")
+    (row,) = [line for line in out.splitlines() if line.startswith("trained-half")]
+    assert "cut short" in row and "method" not in row
+    image = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(image)
+    assert main(["upscale", str(image), "-m", "trained-half"]) != 0
+    err = capsys.readouterr().err
+    assert "trained-half" in err and "cut short" in err
+    assert "unknown method" not in err
+
+
+def test_several_failures_are_one_line_each(tmp_path: Path) -> None:
+    bad = []
+    for name in ("a.pth", "b.safetensors", "c.ckpt"):
+        (tmp_path / name).write_bytes(b"\x00\x01 nothing useful " * 10)
+        bad.append(str(tmp_path / name))
+    code, _, err = unsr_models("add", *bad)
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 3
+    assert all("not a model file" in line for line in lines)
+
+
+def test_bundled_demo_checkpoints_show_their_scale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "resources" / "models"
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: shipped)
+    _, out, _ = unsr_models("list")
+    demos = [line for line in out.splitlines() if line.startswith("trained-demo")]
+    if not demos:
+        pytest.skip("no bundled demo checkpoints in this checkout")
+    assert all(" x2 " in line for line in demos)

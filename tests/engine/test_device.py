@@ -60,6 +60,31 @@ def test_threads_follow_the_env_override(monkeypatch: pytest.MonkeyPatch) -> Non
         torch.set_num_threads(before)
 
 
+def test_the_first_device_choice_applies_unsr_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The CLI and the app choose a device before any torch work: that is
+    # where UNSR_THREADS takes effect, unless a caller set a count already.
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(devices, "_configured", None)
+        monkeypatch.setenv("UNSR_THREADS", "1")
+        devices.pick("cpu")
+        assert torch.get_num_threads() == 1
+        devices.configure_threads(2)
+        monkeypatch.setenv("UNSR_THREADS", "1")
+        devices.pick("cpu")
+        assert torch.get_num_threads() == 2  # an explicit count is kept
+    finally:
+        torch.set_num_threads(before)
+        monkeypatch.setattr(devices, "_configured", None)
+
+
+def test_machine_key_names_the_processor_and_torch() -> None:
+    key = devices.machine_key("cpu")
+    assert key.startswith("cpu|") and torch.__version__ in key
+
+
 def _small_sr_net() -> nn.Module:
     """A typical small SR net: convs on top of a nearest-upsampled input."""
     torch.manual_seed(0)

@@ -203,3 +203,44 @@ def test_grey_models_run_per_channel(tmp_path: Path, rng: np.random.Generator) -
     with torch.no_grad():
         green = net(torch.from_numpy(img[..., 1].copy())[None, None]).clamp(0, 1)
     assert np.allclose(out[..., 1], green[0, 0].numpy(), atol=1e-5)
+
+
+def test_the_automatic_bf16_verdict_is_measured_once_per_file_and_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
+) -> None:
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    path = mf.save(mf.compact(), tmp_path / "c.pth")
+    img = _image(rng, 24, 24)
+    cpu = torch.device("cpu")
+    calls: list[object] = []
+
+    def check(loaded, x, dev):  # type: ignore[no-untyped-def]
+        calls.append(loaded)
+        return False
+
+    monkeypatch.setattr(inference, "bf16_ok", check)
+    assert not inference.use_bf16(load_uncached(path), img, cpu, "auto")
+    # A new process (a fresh network, the index re-read from disk) asks again:
+    models.clear_cache()
+    assert not inference.use_bf16(load_uncached(path), img, cpu, "auto")
+    assert len(calls) == 1
+    # Another machine (or torch build) measures for itself.
+    monkeypatch.setattr(devices, "machine_key", lambda *a: "another machine")
+    inference.use_bf16(load_uncached(path), img, cpu, "auto")
+    assert len(calls) == 2
+
+
+def test_conv_nets_run_channels_last_on_the_cpu(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    loaded = models.load(mf.save(mf.compact(scale=2), tmp_path / "c.pth"))
+    cpu = torch.device("cpu")
+    assert inference.memory_format(loaded.info, cpu) == torch.channels_last
+    x = torch.from_numpy(_image(rng, 20, 24).transpose(2, 0, 1).copy())[None]
+    with torch.inference_mode():
+        plain = loaded.descriptor.model(x)
+    got = inference.forward_fn(loaded, cpu, False)(x)
+    conv = next(p for p in loaded.descriptor.model.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert got.is_contiguous()
+    assert float((got - plain.clamp(0, 1)).abs().max()) <= 1e-5

@@ -94,7 +94,9 @@ def test_bad_files_in_the_folder_are_listed_not_raised(_bundled: Path) -> None:
     assert by_id["trained-trained"].kind == "unsr"
     assert by_id["trained-trained"].info is None
     assert models.find("trained").id == "trained-trained"
-    assert "method trained-trained" in by_id["trained-trained"].status
+    # A checkpoint unsr cannot read says so; it is not "in the method list".
+    assert "not a model file" in by_id["trained-trained"].status
+    assert not by_id["trained-trained"].usable
     assert "not a super-resolution" in by_id["model:denoise"].status
     assert by_id["model:good.pth"].source == "bundled"
     assert by_id["model:good"].source == "user"

@@ -27,6 +27,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "SR": {"SR"},
         "D_HR": {"D_HR"},
     },
+    "estimated": {"SR": {"SR"}},
     "csrgan": {
         "D_cyc": {"D_X", "D_Y"},
         "GF": {"G", "F"},

@@ -26,7 +26,8 @@ def photo(i: int, h: int, w: int, seed: int) -> Photo:
 
 def tiny_data(scale: int = 2, clean_op: Any = "bicubic") -> UnpairedData:
     hr = [photo(i, 48, 56, i) for i in range(3)]
-    lr = [photo(10 + i, 24, 28, 100 + i) for i in range(3)]
+    # Real-LR photos big enough for a kernel fit of the estimated method (28 px).
+    lr = [photo(10 + i, 32, 36, 100 + i) for i in range(3)]
     return UnpairedData(hr, lr, scale, PATCH, clean_op)
 
 
@@ -58,6 +59,32 @@ TINY: dict[str, dict[str, Any]] = {
         "sr": _SR,
         "d_hr": {"ndf": 8, "strides": [2, 2, 1, 1]},
     },
+    "estimated": {
+        "sr": _SR,
+        "spectrum": {"tile": 16, "per_photo": 8},
+        "kernel": {
+            "pool": 2,
+            "refresh_every": 2,
+        },
+        "noise": {"patch": 8, "capacity": 16, "refresh_every": 2},
+    },
+    "estimated-kernelgan": {
+        "sr": _SR,
+        "kernel": {
+            "estimator": "kernelgan",
+            "iters": 3,
+            "crop": 14,
+            "batch": 1,
+            "g_width": 8,
+            "d_width": 8,
+            "d_blocks": 1,
+            "pool": 2,
+            "phase": 0.2,
+            "warm_iters": 2,
+            "refresh_every": 2,
+        },
+        "noise": {"patch": 8, "capacity": 16, "refresh_every": 2},
+    },
     "csrgan": {
         "cycle": _CYCLE,
         "sr": {"body": "srresnet", "nf": 8, "nb": 1},
@@ -67,4 +94,5 @@ TINY: dict[str, dict[str, Any]] = {
 
 
 def tiny(recipe: str, **extra: Any) -> dict[str, Any]:
+    """Tiny settings of ``recipe`` (or of a variant: "estimated-kernelgan")."""
     return {"batch": 2, "lr_patch": PATCH, **TINY[recipe], **extra}

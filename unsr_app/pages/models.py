@@ -268,7 +268,8 @@ class ModelsPage(QWidget):
         if change.done:
             parts.append(f"{change.verb} {', '.join(change.done)}.")
         parts.extend(change.problems)
-        text = " ".join(parts) if parts else "Nothing to do."
+        # One line per file: several failures must not run together.
+        text = "\n".join(parts) if parts else "Nothing to do."
         self._say(text, error=bool(change.problems))
         if change.done:
             self.refresh()

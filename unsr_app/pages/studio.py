@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
@@ -44,9 +42,9 @@ class StudioPage(QWidget):
     kernel and the history on the right, progress and log below.
     """
 
-    def __init__(self, paste_dir: Path | None = None, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.queue = QueuePanel(paste_dir)
+        self.queue = QueuePanel()
         self.method = MethodPanel()
         self.viewer = CompareViewer()
         self.losses = LossPlot()

@@ -1,15 +1,17 @@
-"""One pane of the compare viewer: draws images through a shared ViewState."""
+"""One pane of the compare viewer: draws pictures through a shared ViewState."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
-from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
     QMouseEvent,
     QPainter,
+    QPainterPath,
     QPaintEvent,
     QPen,
     QResizeEvent,
@@ -21,14 +23,40 @@ from unsr_app.widgets.view_state import ViewState
 
 Mode = Literal["single", "split"]
 _GRAB_PX = 8  # how close to the divider a press must be to drag it
+_PAD = 14  # a label's box is its text plus this
+LOUPE_RADIUS = 90
+#: How dark the backdrop around a partial picture is drawn (alpha of black).
+DIM_ALPHA = 130
+
+
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """What one side of a canvas shows.
+
+    Attributes
+    ----------
+    image : QImage
+        The pixels.
+    place : QRectF or None
+        Where ``image`` goes in the view's space (image coordinates); None
+        stretches it over the whole space (an input shown at output size).
+    backdrop : QImage or None
+        Drawn dimmed over the whole space around ``place``: the input while a
+        live preview covers only a part of the image.
+    """
+
+    image: QImage
+    place: QRectF | None = None
+    backdrop: QImage | None = None
 
 
 class ImageCanvas(QWidget):
-    """Draws one image, or two split by a draggable divider.
+    """Draws one picture, or two split by a draggable divider.
 
-    Both images are drawn into the same space (the ``space`` size, normally
+    Pictures are drawn into the same space (the ``state.image_size``, normally
     the output's), so an input half the size is shown scaled up: pixels line
-    up under the divider. Above 100% pixels are drawn nearest-neighbour.
+    up under the divider. Above 100% pixels are drawn nearest-neighbour, from
+    a whole-pixel origin so that at 100% one image pixel is one screen pixel.
     """
 
     divider_moved = Signal(float)
@@ -37,11 +65,13 @@ class ImageCanvas(QWidget):
         super().__init__(parent)
         self.state = state
         self.mode: Mode = "single"
-        self.left: QImage | None = None
-        self.right: QImage | None = None
+        self.left: Picture | None = None
+        self.right: Picture | None = None
         self.left_label = ""
         self.right_label = ""
         self.placeholder = "Drop images here or use Add files…"
+        #: A banner over the bottom of the pane (a failed item's reason).
+        self.notice = ""
         self.divider = 0.5
         self._dragging: Literal["pan", "divider"] | None = None
         self._last = QPointF()
@@ -61,47 +91,138 @@ class ImageCanvas(QWidget):
         mid = QPointF(self.width() / 2, self.height() / 2)
         return (p - mid) / self.state.zoom + self.state.center
 
+    def origin(self) -> QPointF:
+        """Where image point (0, 0) is painted: :meth:`image_to_widget`, rounded.
+
+        Whole screen pixels, so at 100% (and any whole zoom) image pixels land
+        on screen pixels exactly.
+        """
+        o = self.image_to_widget(QPointF(0, 0))
+        return QPointF(round(o.x()), round(o.y()))
+
     def viewport_size(self) -> QSizeF:
         """The widget's size as a QSizeF (for fitting)."""
         return QSizeF(self.width(), self.height())
 
     # -- painting ----------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
-        """Draw the image(s), the divider and the labels."""
+        """Draw the picture(s), the divider, the labels and the loupe."""
         p = QPainter(self)
         p.fillRect(self.rect(), self.palette().color(self.backgroundRole()).darker(115))
         if self.left is None and self.right is None:
             p.setPen(self.palette().color(self.foregroundRole()))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            p.drawText(
+                QRectF(self.rect()).adjusted(24, 24, -24, -24), flags, self.placeholder
+            )
+            self._draw_notice(p)
             return
-        space = QRectF(QPointF(0, 0), self.state.image_size)
-        top_left = self.image_to_widget(space.topLeft())
-        target = QRectF(top_left, space.size() * self.state.zoom)
-        split_x = self.width() * self.divider
-        if self.mode == "split" and self.left is not None and self.right is not None:
-            self._draw(p, self.left, target, QRectF(0, 0, split_x, self.height()))
-            right_clip = QRectF(split_x, 0, self.width() - split_x, self.height())
-            self._draw(p, self.right, target, right_clip)
+        origin, zoom = self.origin(), self.state.zoom
+        whole = QPainterPath()
+        whole.addRect(QRectF(self.rect()))
+        if self._split():
+            split_x = self.width() * self.divider
+            left_clip, right_clip = _halves(whole, split_x)
+            self._draw(p, self.left, origin, zoom, left_clip)
+            self._draw(p, self.right, origin, zoom, right_clip)
             self._draw_divider(p, split_x)
             self._draw_label(p, self.left_label, left=True)
             self._draw_label(p, self.right_label, left=False)
         else:
-            img = self.left if self.left is not None else self.right
-            assert img is not None
-            self._draw(p, img, target, QRectF(self.rect()))
+            self._draw(p, self._single(), origin, zoom, whole)
             label = self.left_label if self.left is not None else self.right_label
             self._draw_label(p, label, left=True)
+        self._draw_loupe(p)
+        self._draw_notice(p)
 
-    def _draw(self, p: QPainter, img: QImage, target: QRectF, clip: QRectF) -> None:
+    def _draw_notice(self, p: QPainter) -> None:
+        if not self.notice:
+            return
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        room = QRectF(16, 0, self.width() - 32, self.height())
+        text = p.fontMetrics().boundingRect(room.toRect(), flags, self.notice)
+        box = QRectF(8, self.height() - text.height() - 20, self.width() - 16, 0)
+        box.setHeight(text.height() + 12)
         p.save()
-        p.setClipRect(clip)
-        # Nearest-neighbour once a source pixel covers a screen pixel or more.
-        scale = target.width() / max(1, img.width())
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
-        p.drawImage(target, img, QRectF(img.rect()))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(150, 32, 32, 225))
+        p.drawRoundedRect(box, 4, 4)
+        p.setPen(QColor(255, 255, 255))
+        p.drawText(box.adjusted(8, 6, -8, -6), flags, self.notice)
+        p.restore()
+
+    def _split(self) -> bool:
+        return self.mode == "split" and self.left is not None and self.right is not None
+
+    def _single(self) -> Picture | None:
+        return self.left if self.left is not None else self.right
+
+    def _draw(
+        self,
+        p: QPainter,
+        pic: Picture | None,
+        origin: QPointF,
+        zoom: float,
+        clip: QPainterPath,
+    ) -> None:
+        """Draw ``pic`` with image point (0, 0) at ``origin``, inside ``clip``."""
+        if pic is None:
+            return
+        full = QRectF(origin, self.state.image_size * zoom)
+        p.save()
+        p.setClipPath(clip)
+        if pic.backdrop is not None:
+            _blit(p, pic.backdrop, full)
+        target = full
+        if pic.place is not None:
+            place = pic.place
+            target = QRectF(origin + place.topLeft() * zoom, place.size() * zoom)
+            if pic.backdrop is not None:
+                around = QPainterPath()
+                around.addRect(full)
+                hole = QPainterPath()
+                hole.addRect(target)
+                p.fillPath(around.subtracted(hole), QColor(0, 0, 0, DIM_ALPHA))
+        _blit(p, pic.image, target)
+        if pic.place is not None:
+            p.setPen(QPen(QColor(255, 255, 255, 150), 1, Qt.PenStyle.DashLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(target.adjusted(-0.5, -0.5, 0.5, 0.5))
+        p.restore()
+
+    def _draw_loupe(self, p: QPainter) -> None:
+        at = self.state.loupe_at
+        if not self.state.loupe or at is None:
+            return
+        centre = self.origin() + at * self.state.zoom
+        zoom = self.state.loupe_zoom()
+        origin = centre - at * zoom
+        origin = QPointF(round(origin.x()), round(origin.y()))
+        circle = QPainterPath()
+        circle.addEllipse(centre, LOUPE_RADIUS, LOUPE_RADIUS)
+        p.save()
+        p.fillPath(circle, self.palette().color(self.backgroundRole()).darker(140))
+        if self._split():
+            # Both sides of the same pixels: before on the left half, after
+            # on the right half of the loupe, whatever the divider shows.
+            left, right = _halves(circle, centre.x())
+            self._draw(p, self.left, origin, zoom, left)
+            self._draw(p, self.right, origin, zoom, right)
+            p.setPen(QPen(QColor(255, 255, 255, 200), 1))
+            p.drawLine(
+                QPointF(centre.x(), centre.y() - LOUPE_RADIUS),
+                QPointF(centre.x(), centre.y() + LOUPE_RADIUS),
+            )
+        else:
+            self._draw(p, self._single(), origin, zoom, circle)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setPen(QPen(QColor(255, 255, 255, 230), 2))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawEllipse(centre, LOUPE_RADIUS, LOUPE_RADIUS)
         p.restore()
 
     def _draw_divider(self, p: QPainter, x: float) -> None:
+        p.save()
         p.setPen(QPen(QColor(255, 255, 255, 220), 2))
         p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -113,19 +234,34 @@ class ImageCanvas(QWidget):
         p.drawLine(QPointF(x - 6, y), QPointF(x - 2, y + 4))
         p.drawLine(QPointF(x + 6, y), QPointF(x + 2, y - 4))
         p.drawLine(QPointF(x + 6, y), QPointF(x + 2, y + 4))
+        p.restore()
+
+    def label_rect(self, text: str, *, left: bool) -> QRectF:
+        """Where a label is drawn: elided to its half (or all) of the width."""
+        room = (self.width() / 2 if self._split() else self.width()) - 20
+        metrics = self.fontMetrics()
+        w = min(metrics.horizontalAdvance(text) + _PAD + 2, max(24.0, room))
+        x = 8 if left else self.width() - w - 8
+        return QRectF(x, 8, w, metrics.height() + 6)
+
+    def label_text(self, text: str, box: QRectF) -> str:
+        """``text`` as drawn in ``box``: elided in the middle when too long."""
+        return self.fontMetrics().elidedText(
+            text, Qt.TextElideMode.ElideMiddle, int(box.width()) - _PAD
+        )
 
     def _draw_label(self, p: QPainter, text: str, *, left: bool) -> None:
         if not text:
             return
-        metrics = p.fontMetrics()
-        w, h = metrics.horizontalAdvance(text) + 14, metrics.height() + 6
-        x = 8 if left else self.width() - w - 8
-        box = QRectF(x, 8, w, h)
+        box = self.label_rect(text, left=left)
+        shown = self.label_text(text, box)
+        p.save()
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QColor(0, 0, 0, 160))
         p.drawRoundedRect(box, 4, 4)
         p.setPen(QColor(240, 240, 240))
-        p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, shown)
+        p.restore()
 
     # -- interaction -------------------------------------------------------
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
@@ -139,6 +275,7 @@ class ImageCanvas(QWidget):
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         """Start dragging the divider (near it) or panning (elsewhere)."""
         if event.button() != Qt.MouseButton.LeftButton:
+            event.ignore()  # a right click opens the viewer's menu
             return
         pos = event.position()
         near = abs(pos.x() - self.width() * self.divider) <= _GRAB_PX
@@ -148,7 +285,7 @@ class ImageCanvas(QWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
-        """Drag the divider or the image; show a resize cursor near the divider."""
+        """Drag the divider or the image; the loupe follows the cursor."""
         pos = event.position()
         if self._dragging == "divider":
             self.set_divider(pos.x() / max(1, self.width()))
@@ -162,6 +299,13 @@ class ImageCanvas(QWidget):
             )
             self.setCursor(shape)
         self._last = pos
+        if self.state.loupe:
+            self.state.set_loupe_at(self.widget_to_image(pos))
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt API
+        """The loupe goes with the cursor."""
+        self.state.set_loupe_at(None)
+        super().leaveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
         """End a drag."""
@@ -186,3 +330,19 @@ class ImageCanvas(QWidget):
         self.divider = min(1.0, max(0.0, fraction))
         self.divider_moved.emit(self.divider)
         self.update()
+
+
+def _blit(p: QPainter, img: QImage, target: QRectF) -> None:
+    """Draw all of ``img`` into ``target``; nearest-neighbour from 100% up."""
+    scale = target.width() / max(1, img.width())
+    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, scale < 1.0)
+    p.drawImage(target, img, QRectF(img.rect()))
+
+
+def _halves(area: QPainterPath, x: float) -> tuple[QPainterPath, QPainterPath]:
+    """``area`` cut at ``x`` into its left and right parts."""
+    box = area.boundingRect()
+    left, right = QPainterPath(), QPainterPath()
+    left.addRect(QRectF(box.left(), box.top(), x - box.left(), box.height()))
+    right.addRect(QRectF(x, box.top(), box.right() - x, box.height()))
+    return area.intersected(left), area.intersected(right)

@@ -1,4 +1,8 @@
-"""Live loss curves: one per loss name, redrawn a few times a second."""
+"""Live loss curves: one per loss name, redrawn a few times a second.
+
+The legend sits under the plot, never over the curves, and each of its
+entries is a check box that shows or hides its curve.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,31 @@ from collections.abc import Mapping
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
-# Distinct, colour-blind-friendly pens (Okabe-Ito), cycled by curve.
-_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+#: Pens cycled by curve: distinct hues (mostly Okabe-Ito, colour-blind
+#: friendly) that each keep at least 3:1 contrast against both the light
+#: theme's white and the dark theme's near-black plot (no pale yellow).
+COLOURS = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#9467BD",
+    "#CC79A7",
+    "#B8860B",
+    "#7F7F7F",
+)
 _REDRAW_MS = 250
+_TOGGLE_COLUMNS = 3
+_MARKED_BELOW = 12  # curves with fewer points show them as dots
 
 
 class LossPlot(QWidget):
@@ -27,14 +50,15 @@ class LossPlot(QWidget):
         self._steps: dict[str, list[float]] = {}
         self._values: dict[str, list[float]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
+        self.toggles: dict[str, QCheckBox] = {}
         self._dirty = False
 
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(140)
+        self.plot.setAcceptDrops(False)  # a drop here goes to the window's queue
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "loss")
-        self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.log_box = QCheckBox("Log scale")
         self.log_box.toggled.connect(self.set_log)
         self.title = QLabel("<b>Losses</b>")
@@ -56,6 +80,12 @@ class LossPlot(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.hint, 1)
         layout.addWidget(self.plot, 1)
+        self._legend = QWidget()
+        self._legend_grid = QGridLayout(self._legend)
+        self._legend_grid.setContentsMargins(4, 0, 0, 0)
+        self._legend_grid.setHorizontalSpacing(8)
+        self._legend_grid.setVerticalSpacing(0)
+        layout.addWidget(self._legend)
         self.plot.hide()  # empty axes say nothing: the hint stands in
 
         self._apply_palette()
@@ -78,8 +108,6 @@ class LossPlot(QWidget):
             axis = self.plot.getAxis(side)
             axis.setPen(pg.mkPen(fg))
             axis.setTextPen(pg.mkPen(fg))
-        # pyqtgraph's default legend text is pale grey: unreadable on white.
-        self.plot.plotItem.legend.setLabelTextColor(fg)
 
     def add(self, step: int, values: Mapping[str, float]) -> None:
         """Buffer one point per loss; drawn at the next tick."""
@@ -97,7 +125,10 @@ class LossPlot(QWidget):
         for curve in self._curves.values():
             self.plot.removeItem(curve)
         self._curves.clear()
-        self.plot.plotItem.legend.clear()
+        for box in self.toggles.values():
+            self._legend_grid.removeWidget(box)
+            box.deleteLater()
+        self.toggles.clear()
         self.hint.show()
         self.plot.hide()
 
@@ -134,9 +165,61 @@ class LossPlot(QWidget):
                 values = np.where(values > 0, values, np.nan)
             curve = self._curves.get(name)
             if curve is None:
-                colour = _COLOURS[len(self._curves) % len(_COLOURS)]
-                curve = self.plot.plot(
-                    name=name, pen=pg.mkPen(colour, width=1.6), connect="finite"
-                )
-                self._curves[name] = curve
-            curve.setData(np.asarray(steps), values)
+                curve = self._new_curve(name)
+            # A few points make no line to see: mark them until there are more.
+            sparse = len(steps) < _MARKED_BELOW
+            colour = curve.opts["pen"].color()
+            curve.setData(
+                np.asarray(steps),
+                values,
+                symbol="o" if sparse else None,
+                symbolSize=5,
+                symbolPen=None,
+                symbolBrush=colour,
+            )
+
+    def _new_curve(self, name: str) -> pg.PlotDataItem:
+        """A curve and its legend entry, a check box in the curve's colour."""
+        colour = COLOURS[len(self._curves) % len(COLOURS)]
+        curve = self.plot.plot(pen=pg.mkPen(colour, width=1.8), connect="finite")
+        self._curves[name] = curve
+        box = QCheckBox(name)
+        box.setChecked(True)
+        box.setIcon(_swatch(colour))
+        box.setToolTip(f"Show or hide the {name} curve")
+        box.toggled.connect(lambda on, n=name: self.set_shown(n, on))
+        n = len(self.toggles)
+        self._legend_grid.addWidget(box, n // _TOGGLE_COLUMNS, n % _TOGGLE_COLUMNS)
+        self.toggles[name] = box
+        return curve
+
+    def colour_of(self, name: str) -> str:
+        """The curve's colour (#rrggbb)."""
+        pen = self._curves[name].opts["pen"]
+        return str(pen.color().name())
+
+    def set_shown(self, name: str, on: bool) -> None:
+        """Show or hide one loss's curve (the axes fit what is shown)."""
+        if name in self.toggles and self.toggles[name].isChecked() != on:
+            self.toggles[name].setChecked(on)  # comes back here
+            return
+        curve = self._curves.get(name)
+        if curve is not None:
+            curve.setVisible(on)
+            self.plot.plotItem.enableAutoRange()
+
+    def is_shown(self, name: str) -> bool:
+        """True when the curve ``name`` is drawn."""
+        curve = self._curves.get(name)
+        return curve is not None and curve.isVisible()
+
+
+def _swatch(colour: str) -> QIcon:
+    """A short thick line in ``colour``: the legend's key."""
+    pixmap = QPixmap(16, 16)
+    pixmap.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(pixmap)
+    painter.setPen(QPen(QColor(colour), 3))
+    painter.drawLine(1, 8, 15, 8)
+    painter.end()
+    return QIcon(pixmap)

@@ -97,12 +97,15 @@ class MethodPanel(QWidget):
     -------
     start_clicked(), stop_clicked()
         The user pressed Start or Stop.
+    keep_clicked()
+        The user pressed Stop & keep: end the fit now, keep what it learnt.
     changed()
         Any setting changed (the window saves settings on it).
     """
 
     start_clicked = Signal()
     stop_clicked = Signal()
+    keep_clicked = Signal()
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -154,12 +157,21 @@ class MethodPanel(QWidget):
         self.stop.setToolTip("Stop the current item and the rest of the batch (Esc)")
         self.stop.setEnabled(False)
         self.stop.setMinimumHeight(30)
+        self.keep = QPushButton("Stop && keep")
+        self.keep.setToolTip(
+            "End the fit now and upscale with what it has learnt so far (its "
+            "weight average); the rest of the batch is skipped (Shift+Esc)"
+        )
+        self.keep.setEnabled(False)
+        self.keep.setMinimumHeight(30)
         self.start.clicked.connect(self.start_clicked)
         self.stop.clicked.connect(self.stop_clicked)
+        self.keep.clicked.connect(self.keep_clicked)
         run_row = QHBoxLayout()
         run_row.setContentsMargins(0, 0, 0, 0)
         run_row.addWidget(self.start, 2)
         run_row.addWidget(self.stop, 1)
+        run_row.addWidget(self.keep, 1)
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -239,10 +251,14 @@ class MethodPanel(QWidget):
         if self._methods:
             self.set_methods(self._methods)
 
-    def set_running(self, running: bool) -> None:
-        """Start is for an idle studio, Stop for a running one."""
+    def set_running(self, running: bool, fitting: bool = False) -> None:
+        """Start is for an idle studio, Stop for a running one.
+
+        Stop & keep only while a method fits (it has a result so far).
+        """
         self.start.setEnabled(not running)
         self.stop.setEnabled(running)
+        self.keep.setEnabled(running and fitting)
         for w in (self.method, self.scale, self.profile, self.output, self.fmt):
             w.setEnabled(not running and (w is not self.method or bool(self._methods)))
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+
+#: How a batch ended.
+Outcome = Literal["done", "stopped", "failed"]
+_SAID: dict[Outcome, str] = {
+    "done": "done",
+    "stopped": "cancelled at %p%",
+    "failed": "failed",
+}
 
 
 def format_eta(seconds: float | None) -> str:
@@ -32,6 +42,7 @@ class ProgressPanel(QWidget):
         layout.addWidget(self.label, 2)
         layout.addWidget(self.bar, 3)
         self._file = ""
+        self.outcome: Outcome | None = None
 
     def start_file(self, name: str, index: int, count: int) -> None:
         """A new file of the batch began."""
@@ -39,14 +50,21 @@ class ProgressPanel(QWidget):
         self.label.setText(self._file)
         self.bar.setValue(0)
         self.bar.setFormat("%p%")
+        self.outcome = None
 
     def update_progress(self, fraction: float, stage: str, eta_s: float | None) -> None:
         """Show a job's progress within the current file."""
         self.bar.setValue(int(fraction * 1000))
         self.label.setText(f"{self._file} · {stage} · ETA {format_eta(eta_s)}")
 
-    def finish(self, text: str) -> None:
-        """The batch ended: say how."""
+    def finish(self, text: str, outcome: Outcome = "done") -> None:
+        """The batch ended: say how.
+
+        Only a batch that did all its work shows a full bar; a stopped one
+        keeps the bar where it stopped, and either says so on it.
+        """
         self.label.setText(text)
-        self.bar.setValue(self.bar.maximum())
-        self.bar.setFormat("done")
+        if outcome == "done":
+            self.bar.setValue(self.bar.maximum())
+        self.bar.setFormat(_SAID[outcome])
+        self.outcome = outcome

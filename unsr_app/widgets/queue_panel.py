@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
     QIcon,
     QImage,
+    QKeySequence,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +43,15 @@ _STATUS_COLOUR = {
 _ROLE = Qt.ItemDataRole.UserRole
 
 
+def _button(text: str, tip: str) -> QToolButton:
+    """A compact text button: four fit the queue's width at 960 px."""
+    b = QToolButton()
+    b.setText(text)
+    b.setToolTip(tip)
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return b
+
+
 class QueuePanel(QWidget):
     """A list of :class:`QueueItem` with thumbnails and statuses.
 
@@ -57,18 +67,21 @@ class QueuePanel(QWidget):
         New items were queued.
     current_changed(object)
         The selected item (or None).
+    image_pasted(QImage)
+        An image came from the clipboard or a drop (an intent: the window
+        saves it losslessly, then queues the file).
     message(str)
-        Something to log (skipped paths, pasted images).
+        Something to log (nothing to paste).
     """
 
     paths_given = Signal(list)
     items_added = Signal(list)
     current_changed = Signal(object)
+    image_pasted = Signal(QImage)
     message = Signal(str)
 
-    def __init__(self, paste_dir: Path | None = None, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._paste_dir = paste_dir
         self.setAcceptDrops(True)
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
@@ -88,20 +101,30 @@ class QueuePanel(QWidget):
         self.hint.setEnabled(False)
         self.count = QLabel()
 
-        add_files = QPushButton("Add files…")
+        add_files = _button("Add files…", "Choose images to queue (Ctrl+O)")
         add_files.clicked.connect(self.open_files_dialog)
-        add_folder = QPushButton("Add folder…")
+        add_folder = _button(
+            "Add folder…", "Queue every image of a folder and its sub-folders"
+        )
         add_folder.clicked.connect(self.open_folder_dialog)
-        remove = QPushButton("Remove")
-        remove.setToolTip("Remove the selected items (not while they run)")
-        remove.clicked.connect(self.remove_selected)
-        clear = QPushButton("Clear done")
-        clear.setToolTip("Remove finished and failed items")
+        clear = _button("Clear done", "Remove finished, failed and cancelled items")
         clear.clicked.connect(self.clear_finished)
+        # Remove is on the list's right-click menu and the Del key: four
+        # buttons would not fit the queue's width in the smallest window.
+        delete = QAction("Remove selected", self.list)
+        delete.setShortcut(QKeySequence.StandardKey.Delete)
+        delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.triggered.connect(self.remove_selected)
+        tidy = QAction("Clear done", self.list)
+        tidy.triggered.connect(self.clear_finished)
+        self.list.addActions([delete, tidy])
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
-        for b in (add_files, add_folder, remove, clear):
+        buttons.setSpacing(2)
+        for b in (add_files, add_folder, clear):
             buttons.addWidget(b)
+        buttons.addStretch(1)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -158,17 +181,8 @@ class QueuePanel(QWidget):
             return
         if mime.hasImage():
             image = QImage(mime.imageData())
-            if not image.isNull() and self._paste_dir is not None:
-                self._paste_dir.mkdir(parents=True, exist_ok=True)
-                stamp = time.strftime("%Y%m%d-%H%M%S")
-                path = self._paste_dir / f"pasted-{stamp}.png"
-                n = 1
-                while path.exists():
-                    path = self._paste_dir / f"pasted-{stamp}-{n}.png"
-                    n += 1
-                image.save(str(path))
-                self.message.emit(f"pasted image saved as {path}")
-                self.add_paths([path])
+            if not image.isNull():
+                self.image_pasted.emit(image)
                 return
         self.message.emit("nothing to add: the clipboard holds no image or file")
 

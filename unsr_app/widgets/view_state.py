@@ -1,8 +1,9 @@
-"""Zoom and centre shared by every canvas of the compare viewer.
+"""Zoom, centre and the loupe, shared by every canvas of the compare viewer.
 
 Side-by-side canvases hold the same :class:`ViewState`, so pan and zoom stay in
 step by construction: each canvas maps image points through the same zoom and
-centre, relative to its own middle.
+centre, relative to its own middle. The loupe is shared the same way: it sits
+on one image point, so both panes magnify the same pixels.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from PySide6.QtCore import QObject, QPointF, QSizeF, Signal
 
 MIN_ZOOM = 0.02
 MAX_ZOOM = 64.0
+#: How much more the loupe magnifies than the view around it.
+LOUPE_FACTOR = 4.0
 
 
 class ViewState(QObject):
-    """Zoom (screen pixels per image pixel) and the image point at the centre."""
+    """Zoom (screen pixels per image pixel), the image point at the centre, loupe."""
 
     changed = Signal()
 
@@ -24,6 +27,8 @@ class ViewState(QObject):
         self.center = QPointF(0, 0)
         self.image_size = QSizeF(0, 0)
         self.fitted = True
+        self.loupe = False
+        self.loupe_at: QPointF | None = None
 
     def set_image_size(self, size: QSizeF) -> None:
         """Set the image space (the larger, output image's size)."""
@@ -55,3 +60,20 @@ class ViewState(QObject):
         self.center -= QPointF(dx_screen, dy_screen) / self.zoom
         self.fitted = False
         self.changed.emit()
+
+    def set_loupe(self, on: bool) -> None:
+        """Show (or hide) the magnifier that follows the cursor."""
+        self.loupe = on
+        if not on:
+            self.loupe_at = None
+        self.changed.emit()
+
+    def set_loupe_at(self, point: QPointF | None) -> None:
+        """Put the loupe over the image point ``point`` (None: off the image)."""
+        if self.loupe and point != self.loupe_at:
+            self.loupe_at = point
+            self.changed.emit()
+
+    def loupe_zoom(self) -> float:
+        """The loupe's zoom: a few times the view's, at least 2 px per pixel."""
+        return min(MAX_ZOOM, max(2.0, self.zoom * LOUPE_FACTOR))

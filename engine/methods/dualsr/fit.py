@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from engine import device as devices
-from engine.events import Event, FloatArray, Kernel, Losses, Message, Preview
+from engine.events import Box, Event, FloatArray, Kernel, Losses, Message, Preview
 from engine.jobs import Clock, Job
 from engine.methods.base import RunContext
 from engine.methods.dualsr import artefacts, guard, losses, sampler
@@ -55,7 +55,8 @@ class FitResult:
     iters_done, lr_crop : int
         Iterations run and the LR crop edge trained on.
     stopped_early : bool
-        True when the plateau rule ended the fit.
+        True when the plateau rule or a finish-early request (stop and keep,
+        :attr:`RunContext.finish_early`) ended the fit.
     device : torch.device
         Where the upsampler lives.
     channels_last : bool
@@ -266,14 +267,19 @@ class _Nets:
                 group["lr"] = base * f_dn
 
 
-def _preview_input(rgb: FloatArray, dev: torch.device) -> torch.Tensor:
-    """The centre crop of the photo that Preview events show upscaled."""
+def _preview_input(rgb: FloatArray, dev: torch.device) -> tuple[torch.Tensor, Box]:
+    """The centre crop of the photo that Preview events show upscaled, and its box.
+
+    The box is in the photo's pixels (``prepare`` without a border cut only
+    trims the last row or column), so a viewer places the preview exactly.
+    """
     lr = sampler.prepare(rgb, 0, keep=0)
     h, w = lr.shape[:2]
     pc = min(PREVIEW_CROP, h, w)
     py, px = (h - pc) // 2, (w - pc) // 2
     crop = np.ascontiguousarray(lr[py : py + pc, px : px + pc])
-    return torch.from_numpy(crop).permute(2, 0, 1)[None].to(dev)
+    box = (float(px), float(py), float(pc), float(pc))
+    return torch.from_numpy(crop).permute(2, 0, 1)[None].to(dev), box
 
 
 def _start_folder(
@@ -359,6 +365,12 @@ def fit_x2(
             x = x.to(dev).contiguous(memory_format=nets.fmt)
             y = y.to(dev).contiguous(memory_format=nets.fmt)
             named, k, fake_lr = nets.g_step(x, y)
+            # A cancellation point between the two halves of a step: on a
+            # slow machine one half takes seconds, and Stop must not wait.
+            yield reports.clock.progress(it)
+            if ctx.finishing():
+                it -= 1  # this iteration's D step never ran
+                break
             d_loss = nets.d_step(x, fake_lr)
             done = it + 1
             nets.after_step(done, named["bicubic_prior"])
@@ -367,6 +379,14 @@ def fit_x2(
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
                 break
+            if ctx.finishing():
+                break
+        if ctx.finishing():
+            stopped_early = True
+            yield Message(
+                f"stopped at iteration {it + 1}: upscaling with what the fit "
+                "has learnt so far"
+            )
         result = _finish(nets, it + 1, c, stopped_early, run_dir, img, reports)
         yield Kernel(result.iters_done, result.kernel)
         return result
@@ -401,7 +421,7 @@ class _Reports:
     ) -> None:
         p = nets.p
         self.rgb, self.nets, self.snapshots = rgb, nets, snapshots
-        self.preview_in = _preview_input(rgb, nets.dev)
+        self.preview_in, self.preview_box = _preview_input(rgb, nets.dev)
         self.log = artefacts.LossLog(run_dir, LOSS_NAMES)
         #: The last logged losses (the guard reads how the game ended).
         self.recent: collections.deque[dict[str, float]] = collections.deque(maxlen=10)
@@ -440,11 +460,12 @@ class _Reports:
         if self.preview_clock.due():
             with torch.inference_mode(), nets.amp():
                 shown = nets.shown(self.preview_in)
-            yield Preview(done, _to_image(shown), "centre crop")
+            yield Preview(done, _to_image(shown), "centre crop", self.preview_box)
         if done in self.snapshots:
             with torch.inference_mode():
                 full = nets.shown(_to_tensor(self.rgb, nets.dev, nets.fmt))
-            yield Preview(done, _to_image(full), "snapshot")
+            whole = (0.0, 0.0, float(self.rgb.shape[1]), float(self.rgb.shape[0]))
+            yield Preview(done, _to_image(full), "snapshot", whole)
 
 
 def _finish(

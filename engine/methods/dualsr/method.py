@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine import device as devices
-from engine.events import FloatArray, Message
+from engine.events import FloatArray, Message, Preview
 from engine.jobs import Job
 from engine.methods.base import Method, MethodError, RunContext, Upscaler
-from engine.methods.dualsr import reuse
-from engine.methods.dualsr.fit import FitResult, fit_x2, needs
 from engine.methods.dualsr.params import PROFILES, DualSRParams
 from engine.tiling import upscale_declared
 
 if TYPE_CHECKING:
     import torch
+
+    from engine.methods.dualsr import reuse
+    from engine.methods.dualsr.fit import FitResult
+
+# The fit (and torch with it) is imported when a fit runs: the registry lists
+# DUALSR without it (``unsr methods``, the app's method panel).
 
 SCALES = (2, 4)
 
@@ -52,6 +56,8 @@ def fit(
     With ``params.reuse`` set the fit is skipped (None): :func:`upscaler`
     applies the saved one.
     """
+    from engine.methods.dualsr.fit import fit_x2
+
     passes = _check(scale)
     if params.reuse is not None:
         yield Message(f"applying the saved fit in {params.reuse}: no fitting")
@@ -59,15 +65,18 @@ def fit(
     img = np.ascontiguousarray(rgb, dtype=np.float32)
     done: list[FitResult] = []
     for i in range(passes):
+        if done and ctx.finishing():
+            break  # stop and keep: an x4 run keeps the passes it has
         stage = "fitting" if passes == 1 else f"fitting x2 pass {i + 1}/{passes}"
         run_dir = ctx.run_dir
         if run_dir is not None and passes > 1:
             run_dir = run_dir / f"pass{i + 1}"
         if passes > 1:
             yield Message(f"x4 as two x2 fits: pass {i + 1} of {passes}")
-        result = yield from fit_x2(img, params, ctx, run_dir, stage)
+        fitting = fit_x2(img, params, ctx, run_dir, stage)
+        result = yield from _placed_in_input(fitting, 2**i)
         done.append(result)
-        if i + 1 < passes:
+        if i + 1 < passes and not ctx.finishing():
             one = _upscaler_of((result,), params, result.device)
             img = yield from upscale_declared(
                 one.fn,
@@ -82,8 +91,27 @@ def fit(
         # The top-level folder gets the status of the whole run.
         from engine.methods.dualsr import artefacts
 
-        artefacts.write_status(ctx.run_dir, "done", passes=passes)
+        artefacts.write_status(ctx.run_dir, "done", passes=len(done))
     return DualSRFit(tuple(done))
+
+
+def _placed_in_input(job: Job[FitResult], factor: int) -> Job[FitResult]:
+    """Pass a fit's events on, with its previews' boxes in the photo's pixels.
+
+    The second fit of an x4 run learns from an image ``factor`` times the
+    photo's size; its boxes are divided back so viewers place them right.
+    """
+    try:
+        while True:
+            event = next(job)
+            if isinstance(event, Preview) and event.box is not None and factor != 1:
+                x, y, w, h = (v / factor for v in event.box)
+                event = Preview(event.step, event.image, event.label, (x, y, w, h))
+            yield event
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        job.close()
 
 
 def _upscaler_of(
@@ -92,6 +120,8 @@ def _upscaler_of(
     dev: torch.device,
 ) -> Upscaler:
     import torch
+
+    from engine.methods.dualsr.fit import needs
 
     fmt = torch.channels_last if params.channels_last else torch.contiguous_format
     nets = [p.upsampler.to(dev).to(memory_format=fmt) for p in passes]
@@ -108,6 +138,8 @@ def _reused(
     scale: int, params: DualSRParams, ctx: RunContext
 ) -> tuple[reuse.LoadedPass, ...]:
     """Load the fit ``params.reuse`` names and note it in the run folder."""
+    from engine.methods.dualsr import reuse
+
     assert params.reuse is not None
     saved = reuse.find(params.reuse)
     passes = _check(scale)

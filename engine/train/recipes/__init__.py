@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.train.recipes import bicubic, csrgan, cyclesr, da, maeda
+from engine.train.recipes import bicubic, csrgan, cyclesr, da, estimated, maeda
 from engine.train.recipes.recipe import Recipe, Session
 
 #: Every recipe by id; "bicubic" is the baseline, not an unpaired method.
@@ -14,6 +14,7 @@ RECIPES: dict[str, Recipe] = {
         cyclesr.RECIPE,
         cyclesr.GAN_RECIPE,
         csrgan.RECIPE,
+        estimated.RECIPE,
         bicubic.RECIPE,
     )
 }

@@ -50,6 +50,14 @@ class CycleSpec:
         Gaussian low bands (sigma in LR px). Not in the paper: a real photo's
         noise cannot be rebuilt from its clean version, and asking for it
         teaches G to make none.
+    w_low : float
+        Weight of a low-band L1 that holds G's and F's output colour and
+        brightness to their input's (:func:`~engine.train.losses.lowpass_l1`,
+        Maeda's ``w_low``). Not in the paper: with high-pass Ds nothing else
+        stops the translators from tinting, which the SR net then learns to
+        undo on photos that have no tint (docs/benchmarks.md).
+    low_sigma : float
+        Gaussian sigma (LR px) of that low band.
     """
 
     translator: TranslatorSpec = field(
@@ -66,6 +74,8 @@ class CycleSpec:
     lr: float = 2e-4
     noise: bool = False
     real_low_sigma: float = 0.0
+    w_low: float = 0.0
+    low_sigma: float = 2.0
 
 
 PAPER_CYCLE = CycleSpec(
@@ -144,11 +154,14 @@ class CycleGANPart:
         )
         idt = self._vs_real(self.g(real_y, batch), real_y) + pixel(n["F"](x_bic), x_bic)
         total = adv + sp.w_cyc * cyc + sp.w_idt * idt
-        return total, {
-            "adv_GF": scalar(adv),
-            "cycle": scalar(cyc),
-            "identity": scalar(idt),
-        }
+        logs = {"adv_GF": scalar(adv), "cycle": scalar(cyc), "identity": scalar(idt)}
+        if sp.w_low:
+            low = lowpass_l1(fake_y, x_bic, sp.low_sigma) + lowpass_l1(
+                fake_x, real_y, sp.low_sigma
+            )
+            total = total + sp.w_low * low
+            logs["low_band"] = scalar(low)
+        return total, logs
 
     def g(self, x: torch.Tensor, batch: Batch) -> torch.Tensor:
         """G(x), with the batch's noise map when G takes one."""

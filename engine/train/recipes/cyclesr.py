@@ -23,6 +23,7 @@ from engine.train.data import Batch
 from engine.train.degrade import CleanOp
 from engine.train.gradients import set_requires_grad
 from engine.train.losses import GANLoss, Perceptual, pixel, vgg_features
+from engine.train.noise_trigger import NoiseTrigger
 from engine.train.recipes.cycle import (
     PAPER_CYCLE,
     CycleGANPart,
@@ -61,6 +62,14 @@ class CycleSRConfig(TrainConfig):
         The HR discriminator of CycleSRGAN.
     w_sr_adv, w_sr_percep : float
         CycleSRGAN's adversarial and perceptual weights (relative to the MSE x w_sr).
+    joint_after_noise : float
+        When > 0, the joint phase waits until G adds noise: until the running
+        ratio of the high-band spread of G(x_bic) to that of x_bic exceeds this
+        value (:class:`~engine.train.noise_trigger.NoiseTrigger`). Until then
+        the CycleGAN keeps training alone and the SR net keeps training on
+        bicubic pairs, so a G that never learns the camera leaves a bicubic-
+        pairs SR net rather than one trained on G's drift. 0 starts the joint
+        phase at its fraction of the run (the paper).
     """
 
     clean_op: CleanOp = "bicubic"
@@ -79,6 +88,7 @@ class CycleSRConfig(TrainConfig):
     )
     w_sr_adv: float = 0.05
     w_sr_percep: float = 1.0
+    joint_after_noise: float = 0.0
 
 
 class CycleSRSession(Session):
@@ -104,12 +114,46 @@ class CycleSRSession(Session):
         # The SR net as phase B left it (bicubic pairs only), kept for the
         # mechanism check: the joint phase must beat its own warm start.
         self.phase_b_sr: dict[str, torch.Tensor] = {}
+        self.trigger = (
+            NoiseTrigger(c.joint_after_noise) if c.joint_after_noise > 0 else None
+        )
+
+    @property
+    def _g_adds_noise(self) -> bool:
+        return self.trigger is None or self.trigger.fired
+
+    def _snapshot(self) -> None:
+        state = self.nets["SR"].state_dict()
+        self.phase_b_sr = {k: v.detach().clone() for k, v in state.items()}
 
     def on_phase(self, phase: Phase) -> None:
-        """Snapshot the SR net when the joint phase begins (once per run)."""
-        if phase.name == "joint" and not self.phase_b_sr:
-            state = self.nets["SR"].state_dict()
-            self.phase_b_sr = {k: v.detach().clone() for k, v in state.items()}
+        """Snapshot the SR net when the joint training begins (once per run)."""
+        if phase.name != "joint" or self.phase_b_sr:
+            return
+        if self._g_adds_noise:
+            self._snapshot()
+        elif self.trigger is not None:
+            self.notes.append(
+                "the joint phase waits until G adds noise (high band of G(x_bic) "
+                f"{self.trigger.running:.2f}x that of x_bic, needs "
+                f"{self.trigger.ratio:.2f}x); meanwhile the SR net trains on "
+                "bicubic pairs"
+            )
+
+    def _observe(
+        self, fake_y: torch.Tensor, x_bic: torch.Tensor, phase: Phase
+    ) -> dict[str, float]:
+        """Feed the trigger; start the joint training when it fires in "joint"."""
+        if self.trigger is None:
+            return {}
+        ratio = self.trigger.observe(fake_y, x_bic)
+        if phase.name == "joint" and self.trigger.fired and not self.phase_b_sr:
+            self._snapshot()
+            self.notes.append(
+                f"G adds noise (high band of G(x_bic) {ratio:.2f}x that of x_bic): "
+                "the joint training begins"
+            )
+        return {"G_highband_ratio": ratio}
 
     def schedule(self) -> PhaseScheduler:
         """A: cycle only; B: SR on bicubic pairs; C: joint."""
@@ -155,6 +199,12 @@ class CycleSRSession(Session):
         logs, fake_y = self.cyc.d_step(batch, x_bic)
         g_total, g_logs = self.cyc.g_losses(batch, x_bic, fake_y)
         logs.update(g_logs)
+        logs.update(self._observe(fake_y, x_bic, phase))
+        if phase.name == "joint" and not self._g_adds_noise:
+            # Waiting for G: phases A and B go on side by side.
+            self.backward_step(g_total, "GF")
+            logs.update(self._sr_update(x_bic, y))
+            return logs
         if phase.name == "joint":
             # SR frozen but not detached: its loss shapes G's degradations.
             set_requires_grad([n["SR"]], False)
@@ -168,14 +218,19 @@ class CycleSRSession(Session):
         return logs
 
     def extra_state(self) -> dict[str, torch.Tensor]:
-        """The image pools and the phase-B snapshot of the SR net."""
+        """The image pools, the phase-B snapshot of the SR net, the trigger."""
         snap = {PHASE_B + k: v for k, v in self.phase_b_sr.items()}
-        return {**self.cyc.state(), **snap}
+        out = {**self.cyc.state(), **snap}
+        if self.trigger is not None:
+            out["trigger"] = self.trigger.state()
+        return out
 
     def load_extra_state(self, state: Mapping[str, torch.Tensor]) -> None:
-        """Restore the image pools and the phase-B snapshot."""
+        """Restore the image pools, the phase-B snapshot and the trigger."""
         self.cyc.load(state)
         self.phase_b_sr = phase_b_snapshot(state)
+        if self.trigger is not None and "trigger" in state:
+            self.trigger.load(state["trigger"])
 
     def previews(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Translated LR G(x_bic) and the SR of a real-LR patch."""

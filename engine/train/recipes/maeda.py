@@ -109,6 +109,8 @@ def _hr_spec(c: MaedaConfig, scale: int) -> PatchSpec:
 class MaedaSession(Session):
     """One run of Maeda's method."""
 
+    sr_net = "U"
+
     def build(self) -> None:
         """Three generators, three Ds, three Adams (G pair, Ds, U)."""
         c: MaedaConfig = self.config

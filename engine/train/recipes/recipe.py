@@ -37,11 +37,22 @@ class TrainConfig:
     clean_op : str
         How the clean LR is made from HR: "gauss_bicubic" (Maeda's y_down) or
         "bicubic" (antialiased, the x_bic of the synthetic-pair literature).
+    sr_init : str
+        A checkpoint of a bicubic-pairs baseline (``unsr train bicubic``, or
+        CSR-GAN's ``bicubic_only`` run) whose SR net starts this run's SR net
+        (:mod:`engine.train.warm_start`); "" starts from random weights (the
+        papers). Not applied on resume: the resumed weights already hold it.
+    ema : float
+        Decay of an exponential moving average of the nets inference uses
+        (:mod:`engine.train.ema`), which checkpoints then ship for inference;
+        0 ships the live weights (the papers).
     """
 
     batch: int = 8
     lr_patch: int = 32
     clean_op: CleanOp = "gauss_bicubic"
+    sr_init: str = ""
+    ema: float = 0.0
 
 
 def first(t: torch.Tensor) -> torch.Tensor:
@@ -77,6 +88,8 @@ class Session(ABC):
 
     #: Optimiser name -> the net names it updates.
     groups: dict[str, tuple[str, ...]]
+    #: The net a bicubic-pairs baseline's SR net can start (``sr_init``).
+    sr_net: str = "SR"
 
     def __init__(
         self,
@@ -96,6 +109,9 @@ class Session(ABC):
         self.base_lr: dict[str, float] = {}
         self.lr_policy = LRPolicy()
         self.clip_norm: float | None = None
+        # Plain sentences for the log (a phase that waits for a trigger, say);
+        # the trainer turns each into a Message after the step that wrote it.
+        self.notes: list[str] = []
         self.build()
 
     # -- building ---------------------------------------------------------
