@@ -484,7 +484,7 @@ def _finish(
     signals = {}
     if nets.p.guard != "off":
         signals = guard.signals(img, kernel, list(reports.recent))
-    blend = guard.blend_weight(signals.get("kernel_m2", math.nan), nets.p)
+    blend = guard.blend_weight(signals, nets.p)
     if run_dir is not None:
         artefacts.write_kernel(run_dir, kernel)
         states = {"g_up": final.state_dict(), "g_dn": nets.g_dn.state_dict()}

@@ -40,6 +40,7 @@ from torch import nn
 
 from engine.methods.dualsr import losses, sampler
 from engine.methods.dualsr.params import DualSRParams
+from engine.train import kernel_spectrum
 
 F32 = npt.NDArray[np.float32]
 
@@ -119,17 +120,39 @@ def cross_scale(rgb: npt.ArrayLike, kernel: npt.ArrayLike) -> float:
     return _mean_gradient(small, 2) / mine
 
 
-def blend_weight(width: float, params: DualSRParams) -> float:
+def spectral_width(rgb: npt.ArrayLike) -> float:
+    """The photo's blur width (HR px^2) from its spectrum across scales.
+
+    :mod:`engine.train.kernel_spectrum`'s estimate (the trace of the fitted
+    Gaussian's covariance) on the photo's most textured tiles: it looks at the
+    photo only, not at the fit, so it is a second opinion on G_DN's kernel,
+    which ends near the same width whatever the true blur (docs/benchmarks.md,
+    "The guard"). NaN when the photo is smaller than one tile.
+    """
+    grey = _grey(rgb)[0]
+    tiles = kernel_spectrum.textured_tiles(grey.expand(3, -1, -1), _SPECTRUM)
+    cov = kernel_spectrum.measure([tiles], _SPECTRUM)
+    return math.nan if cov is None else float(torch.trace(cov))
+
+
+#: The spectrum's settings for one photo: tiles of 64 LR px, every tile kept.
+_SPECTRUM = kernel_spectrum.SpectrumSpec(tile=64, per_photo=64)
+
+
+def blend_weight(signals: Mapping[str, float], params: DualSRParams) -> float:
     """The weight of the fit in the guarded output (1: the fit alone).
 
-    ``params.guard_floor`` up to a learned width of ``guard_widths[0]``, rising
-    linearly to 1 at ``guard_widths[1]``: a kernel near bicubic's leaves little
-    to gain and, when overestimated, makes the upsampler over-sharpen.
+    ``params.guard_floor`` where the signal ``params.guard_signal`` is at or
+    beyond ``guard_range[0]``, 1 at or beyond ``guard_range[1]``, linear in
+    between (the range may run either way). A missing or undefined signal
+    leaves the fit alone.
     """
-    if params.guard == "off" or not math.isfinite(width):
+    value = signals.get(params.guard_signal, math.nan)
+    if params.guard == "off" or not math.isfinite(value):
         return 1.0
-    lo, hi = params.guard_widths
-    t = min(1.0, max(0.0, (width - lo) / (hi - lo))) if hi > lo else 1.0
+    start, full = params.guard_range
+    t = 1.0 if full == start else (value - start) / (full - start)
+    t = min(1.0, max(0.0, t))
     return params.guard_floor + (1.0 - params.guard_floor) * t
 
 
@@ -183,11 +206,15 @@ def signals(
 
     ``recent`` are the last logged losses of the fit (see :func:`game_end`).
     """
+    width = second_moment(kernel)
+    spectral = spectral_width(rgb)
     return {
-        "kernel_m2": second_moment(kernel),
+        "kernel_m2": width,
         "kernel_dist": kernel_distance(kernel),
         "cross_scale": cross_scale(rgb, kernel),
         "cross_scale_bicubic": cross_scale(rgb, bicubic_kernel()),
+        "spectral_m2": spectral,
+        "learned_over_spectral": width / spectral if spectral > 0 else math.nan,
         **game_end(recent),
     }
 
@@ -201,4 +228,5 @@ __all__ = [
     "kernel_distance",
     "second_moment",
     "signals",
+    "spectral_width",
 ]
