@@ -129,7 +129,11 @@ def spectral_width(rgb: npt.ArrayLike) -> float:
     which ends near the same width whatever the true blur (docs/benchmarks.md,
     "The guard"). NaN when the photo is smaller than one tile.
     """
-    grey = _grey(rgb)[0]
+    grey = _grey(rgb)[0, 0]
+    # The centre of a large photo is plenty, and keeps the tiles' memory small.
+    h, w = grey.shape
+    top, left = max(0, (h - _SPECTRUM_EDGE) // 2), max(0, (w - _SPECTRUM_EDGE) // 2)
+    grey = grey[top : top + _SPECTRUM_EDGE, left : left + _SPECTRUM_EDGE]
     tiles = kernel_spectrum.textured_tiles(grey.expand(3, -1, -1), _SPECTRUM)
     cov = kernel_spectrum.measure([tiles], _SPECTRUM)
     return math.nan if cov is None else float(torch.trace(cov))
@@ -137,6 +141,8 @@ def spectral_width(rgb: npt.ArrayLike) -> float:
 
 #: The spectrum's settings for one photo: tiles of 64 LR px, every tile kept.
 _SPECTRUM = kernel_spectrum.SpectrumSpec(tile=64, per_photo=64)
+#: The edge of the centre crop whose spectrum is measured (LR px).
+_SPECTRUM_EDGE = 1024
 
 
 def blend_weight(signals: Mapping[str, float], params: DualSRParams) -> float:
