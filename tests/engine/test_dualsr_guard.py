@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from engine import jobs, pipeline
+from engine.events import Message
 from engine.methods import RunContext
 from engine.methods.dualsr import DUALSR, PAPER, DualSRParams, guard, reuse, sampler
 
@@ -118,6 +119,8 @@ def test_blend_weight_may_fall_as_the_signal_rises() -> None:
     assert guard.blend_weight({"learned_over_spectral": 3.0}, on) == 0.0
     assert guard.blend_weight({"learned_over_spectral": 1.5}, on) == 0.5
     assert guard.blend_weight({"learned_over_spectral": 0.5}, on) == 1.0
+    said = guard.verdict({"learned_over_spectral": 3.0}, 0.0, on)
+    assert "learned over spectral 3.00" in said and said.endswith("is bicubic")
 
 
 def test_the_spectral_width_grows_with_the_photo_s_blur(
@@ -145,6 +148,7 @@ def test_blended_net_is_bicubic_plus_a_share_of_the_net(
     bic = sampler.imresize(x[0].permute(1, 2, 0).numpy(), 20, 24)
     bic_t = torch.from_numpy(bic).permute(2, 0, 1)[None]
     zero = guard.Blended(net, 0.0)(x)  # type: ignore[arg-type]
+    assert zero.shape == (1, 3, 20, 24)
     torch.testing.assert_close(zero, bic_t, atol=1e-5, rtol=0)
     part = guard.Blended(net, 0.25)(x)  # type: ignore[arg-type]
     torch.testing.assert_close(part, bic_t + 0.25 * (1 - bic_t), atol=1e-5, rtol=0)
@@ -162,9 +166,12 @@ def test_a_guarded_fit_blends_saves_its_weight_and_reuse_keeps_it(
         guard_floor=0.3,
     )
     ctx = RunContext(run_dir=tmp_path / "fit")
-    result = jobs.run(pipeline.upscale(photo, DUALSR, 2, guarded, ctx))
+    events: list[object] = []
+    result = jobs.run(pipeline.upscale(photo, DUALSR, 2, guarded, ctx), events.append)
     (fit,) = result.fitted.passes
     assert fit.blend == pytest.approx(0.3)
+    said = [e.text for e in events if isinstance(e, Message)]
+    assert any("70% bicubic" in t and "kernel m2" in t for t in said), said
     assert isinstance(fit.upsampler, guard.Blended)
     assert set(fit.signals) >= {"kernel_m2", "cross_scale", "gan_end", "disc_end"}
     assert 0.0 <= fit.signals["gan_end"] <= 1.0  # an LSGAN loss on sigmoid outputs

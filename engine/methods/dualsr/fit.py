@@ -389,6 +389,8 @@ def fit_x2(
             )
         result = _finish(nets, it + 1, c, stopped_early, run_dir, img, reports)
         yield Kernel(result.iters_done, result.kernel)
+        if result.blend < 1.0:
+            yield Message(guard.verdict(result.signals, result.blend, params))
         return result
     except GeneratorExit:
         if run_dir is not None:

@@ -162,6 +162,21 @@ def blend_weight(signals: Mapping[str, float], params: DualSRParams) -> float:
     return params.guard_floor + (1.0 - params.guard_floor) * t
 
 
+def verdict(signals: Mapping[str, float], weight: float, params: DualSRParams) -> str:
+    """What the guard did, in words, for the log."""
+    value = signals.get(params.guard_signal, math.nan)
+    why = f"{params.guard_signal.replace('_', ' ')} {value:.2f}"
+    if weight <= 0.0:
+        return (
+            f"guard: the fit does not look safe on this photo ({why}); the output "
+            "is bicubic"
+        )
+    return (
+        f"guard: the fit may over-sharpen this photo ({why}); the output is "
+        f"{weight:.0%} the fit, {1 - weight:.0%} bicubic"
+    )
+
+
 class Blended(nn.Module):
     """``bicubic(x) + weight * (net(x) - bicubic(x))``: a fit toned down.
 
@@ -176,10 +191,12 @@ class Blended(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the blended x2 image, (B, C, 2H, 2W)."""
-        out: torch.Tensor = self.net(x)
         mh = _up2_matrix(x.shape[-2], x.device)
         mw = _up2_matrix(x.shape[-1], x.device)
         bic = torch.matmul(torch.matmul(mh, x.float()), mw.t())
+        if self.weight == 0.0:  # bicubic alone: the net's pass would be wasted
+            return bic
+        out: torch.Tensor = self.net(x)
         return bic + self.weight * (out.float() - bic)
 
 
@@ -235,4 +252,5 @@ __all__ = [
     "second_moment",
     "signals",
     "spectral_width",
+    "verdict",
 ]
