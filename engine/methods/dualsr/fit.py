@@ -387,7 +387,7 @@ def fit_x2(
                 f"stopped at iteration {it + 1}: upscaling with what the fit "
                 "has learnt so far"
             )
-        result = _finish(nets, it + 1, c, stopped_early, run_dir, img, reports)
+        result = _finish(nets, it + 1, c, stopped_early, run_dir, reports)
         yield Kernel(result.iters_done, result.kernel)
         if result.blend < 1.0:
             yield Message(guard.verdict(result.signals, result.blend, params))
@@ -476,7 +476,6 @@ def _finish(
     crop: int,
     stopped_early: bool,
     run_dir: Path | None,
-    img: FloatArray,
     reports: _Reports,
 ) -> FitResult:
     """The fit's result, guarded if asked; weights and kernel in the run folder."""
@@ -485,7 +484,8 @@ def _finish(
     final.eval()
     signals = {}
     if nets.p.guard != "off":
-        signals = guard.signals(img, kernel, list(reports.recent))
+        # The whole photo, as the guard's benchmark scores it.
+        signals = guard.signals(reports.rgb, kernel, list(reports.recent))
     blend = guard.blend_weight(signals, nets.p)
     if run_dir is not None:
         artefacts.write_kernel(run_dir, kernel)

@@ -12,6 +12,8 @@ from inside:
 * :func:`game_end`: how the adversarial game ended. When the discriminator
   still tells the downsampler's output from the photo's own crops at the end,
   the kernel did not find the photo's blur.
+* :func:`spectral_width`: the photo's blur width measured from its spectrum
+  across scales, without the fit (a second opinion on G_DN's kernel).
 * :func:`cross_scale`: KernelGAN's own assumption, checked with a statistic
   that is not learned. The right kernel shrinks the photo into a smaller photo
   with the same local statistics; a kernel that is too wide makes the smaller
@@ -22,8 +24,9 @@ from inside:
 
 :class:`engine.methods.dualsr.params.DualSRParams` ``guard`` names what the fit
 does with them: "blend" tones the output down toward bicubic by
-:func:`blend_weight` (:class:`Blended`). It is off until the benchmark's
-figures support a rule (docs/benchmarks.md, "DualSR").
+:func:`blend_weight` (:class:`Blended`). The fast profile blends by the
+cross-scale ratio; the figures behind the rule, and every signal's correlation
+with the fit's gain, are in docs/benchmarks.md ("The guard").
 """
 
 from __future__ import annotations
