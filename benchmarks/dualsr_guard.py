@@ -363,7 +363,39 @@ def table(store: Path, params: DualSRParams) -> str:
             f" | {final[0]['spectral_m2']:.2f}"
             f" | {_spread(reuse_vals)} from {recs[0].get('reuse_from', '-')} |"
         )
-    lines += ["", *_summary(all_fits, rule)]
+    lines += ["", *_summary(all_fits, rule), "", calibration()]
+    return "\n".join(lines)
+
+
+def _gaussian(trace: float, size: int = 13) -> np.ndarray:
+    """An isotropic Gaussian of covariance trace ``trace``, x2-centred."""
+    z = np.arange(size) - (size // 2 + 0.5)
+    g = np.exp(-(z**2) / trace)  # variance trace / 2 per axis
+    k = np.outer(g, g)
+    return (k / k.sum()).astype(np.float32)
+
+
+def calibration() -> str:
+    """The signals on every photo without any fit: true kernel, wider ones.
+
+    The cross-scale ratio with the true kernel and with isotropic Gaussians
+    1, 1.5 and 2 times its width, and the spectral width against the true
+    one: where a rule's thresholds sit relative to a right and a wrong kernel.
+    """
+    lines = [
+        "| photo | true width px² | spectral width | cross-scale, true kernel"
+        " | Gaussian of the true width | 1.5x | 2x |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in dataset():
+        true, lr = guard.second_moment(p["k"]), p["lr"]
+        ratios = [guard.cross_scale(lr, _gaussian(f * true)) for f in (1, 1.5, 2)]
+        lines.append(
+            f"| {p['name']} | {true:.2f} | {guard.spectral_width(lr):.2f}"
+            f" | {guard.cross_scale(lr, p['k']):.3f} | "
+            + " | ".join(f"{r:.3f}" for r in ratios)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -411,6 +443,7 @@ __all__ = [
     "WIDTHS",
     "blend_psnr",
     "blend_terms",
+    "calibration",
     "dataset",
     "hr_crop",
     "run",
