@@ -314,7 +314,7 @@ def _reusing(method: Any, request: RunRequest) -> Any:
     from engine.methods.dualsr import reuse
 
     base = method.params_for(request.profile)
-    return reuse.params_reusing(request.reuse, request.scale, base)
+    return reuse.params_reusing(str(request.reuse), request.scale, base)
 
 
 class FileJobs:
