@@ -601,7 +601,8 @@ def main() -> int:
         section = (
             f"\n## Studio responsiveness ({stamp})\n\n"
             "Command: `QT_QPA_PLATFORM=offscreen python benchmarks/app.py --record` "
-            "(2-core box shared with other jobs; targets: window < 2 s, stall "
+            f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the "
+            "end, the benchmark's own fits included; targets: window < 2 s, stall "
             "< 100 ms).\n\n" + "\n".join(lines) + "\n"
         )
         # Replace this benchmark's own section; keep everyone else's.

@@ -35,7 +35,7 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import jobs, metrics, pipeline
+from engine import device, jobs, metrics, pipeline
 from engine.events import Preview, Progress
 from engine.methods.base import RunContext
 from engine.methods.dualsr import PROFILES
@@ -134,19 +134,30 @@ def score(sr: np.ndarray, hr: np.ndarray) -> dict[str, float]:
 
 
 class _Timer:
-    """Stamps of the fit's Progress events, for seconds per iteration."""
+    """The fit's Progress steps and when they came, for seconds per iteration.
+
+    A fit reports Progress twice per iteration (once between the G and D steps,
+    where it can be cancelled), so iterations are counted by the step number the
+    events carry, not by the events.
+    """
 
     def __init__(self) -> None:
-        self.stamps: list[float] = []
+        self.stamps: list[tuple[int, float]] = []
 
     def on_event(self, e: object) -> None:
-        if isinstance(e, Progress) and e.stage == "fitting":
-            self.stamps.append(time.perf_counter())
+        if (
+            isinstance(e, Progress)
+            and e.stage == "fitting"
+            and (not self.stamps or e.step > self.stamps[-1][0])
+        ):
+            self.stamps.append((e.step, time.perf_counter()))
 
     def per_iter(self) -> float:
+        """Mean seconds per iteration, leaving out the first (set-up) one."""
         if len(self.stamps) < 4:
             return math.nan
-        return float(np.median(np.diff(self.stamps)[1:]))
+        (s0, t0), (s1, t1) = self.stamps[1], self.stamps[-1]
+        return (t1 - t0) / (s1 - s0)
 
 
 def run(
@@ -183,7 +194,7 @@ def run(
             if overrides:
                 params = params.with_(**overrides)
             for n in threads:
-                torch.set_num_threads(n)
+                device.configure_threads(n)  # the engine keeps a count set this way
                 key = prof if len(threads) == 1 else f"{prof}@{n}t"
                 entry[key] = _fit_entry(params, hr, lr, snap_every, entry, key, save)
                 entry.pop(key + "_partial", None)
@@ -422,7 +433,7 @@ def main() -> None:
     mode = modes[0] if modes else "profiles"
     if args.json is None:
         args.json = DEFAULT_JSON[mode]
-    torch.set_num_threads(args.threads[0])
+    device.configure_threads(args.threads[0])
     overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
     params = PROFILES[args.profile].with_(**overrides)
     if args.iters:

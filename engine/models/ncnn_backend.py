@@ -1,14 +1,15 @@
 """Running an imported ncnn model on the ncnn runtime instead of torch.
 
-On the CPU the ncnn runtime computes Real-ESRGAN's compact net and SPAN 1.3-1.5x
-faster than torch does (its Winograd 3x3 convolutions do fewer multiplications
-than oneDNN's direct ones; ``benchmarks/models.py``), while the rebuilt torch
-network is as fast or faster for RRDB and Real-CUGAN. So a model imported from
+On the CPU the ncnn runtime computes Real-ESRGAN's compact net, SPAN and
+Real-CUGAN faster than torch does (its Winograd 3x3 convolutions do fewer
+multiplications than oneDNN's direct ones: 1.2-1.6x on Real-CUGAN at one and two
+threads on a quiet 2-core machine, ``benchmarks/models.py``), while the rebuilt
+torch network is as fast for RRDB. So a model imported from
 ncnn files keeps them, as ``ncnn-models/<sha256>.param`` and ``.bin`` in the
 data folder (the models folder stays the user's), and the pretrained method
 runs those
-architectures on the ncnn runtime when the ``ncnn`` package is installed (it is
-an optional dependency: ``pip install ncnn``). The results are the same within
+architectures on the ncnn runtime when the ``ncnn`` package is installed (a
+dependency of unsr; without it the torch network runs). The results are the same within
 float rounding: the import already checked the torch network against the
 graph, and the tests check the runtime against both.
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     import torch
 
 #: Architectures measured faster on the ncnn runtime than in torch on the CPU.
-FASTER_ON_NCNN = frozenset({"Compact", "SPAN"})
+FASTER_ON_NCNN = frozenset({"Compact", "SPAN", "RealCUGAN"})
 #: The .safetensors metadata key with the program around the graph.
 META_KEY = "ncnn_program"
 #: The metadata key naming the kept files (a SHA-256 of the .param and .bin).
