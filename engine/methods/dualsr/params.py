@@ -137,8 +137,8 @@ class DualSRParams:
     reuse: str | None = None
     guard: Literal["off", "blend"] = "off"
     guard_signal: GuardSignal = "cross_scale"
-    guard_range: tuple[float, float] = (0.9, 1.0)
-    guard_floor: float = 0.5
+    guard_range: tuple[float, float] = (0.95, 1.05)
+    guard_floor: float = 0.0
 
     def with_(self, **changes: Any) -> DualSRParams:
         """Return a copy with ``changes`` applied."""
@@ -170,9 +170,6 @@ FAST = DualSRParams(
     up_width=32,
     bicubic_prior_sums_channels=False,
     guard="blend",
-    guard_signal="cross_scale",
-    guard_range=(0.95, 1.05),
-    guard_floor=0.0,
 )
 
 #: Named profiles; the first is the default.
