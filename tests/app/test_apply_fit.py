@@ -41,12 +41,10 @@ def test_only_finished_dualsr_runs_offer_their_fit(qtbot: QtBot) -> None:
     panel.fit_applied.connect(applied.append)
     for i, usable in enumerate([True, False, False]):
         panel.tree.setCurrentItem(panel.tree.topLevelItem(i))
-        assert panel.apply_button.isEnabled() is usable
         assert panel.apply_action.isEnabled() is usable
+        assert panel.apply_action in panel.tree.actions()  # the context menu
         panel.apply_action.trigger()  # a disabled action does nothing
-    panel.tree.setCurrentItem(panel.tree.topLevelItem(0))
-    panel.apply_button.click()
-    assert [r.id for r in applied] == [1, 1]
+    assert [r.id for r in applied] == [1]
 
 
 def test_a_fit_from_the_history_upscales_chosen_photos_without_fitting(
@@ -84,7 +82,7 @@ def test_a_fit_from_the_history_upscales_chosen_photos_without_fitting(
     (row,) = history.runs()
     assert row.id == fitted.id and has_fit(row)
     history.tree.setCurrentItem(history.tree.topLevelItem(0))
-    assert history.apply_button.isEnabled()
+    assert history.apply_action.isEnabled()
     asked: list[str] = []
 
     def choose(title: str) -> list[Path]:
@@ -96,7 +94,7 @@ def test_a_fit_from_the_history_upscales_chosen_photos_without_fitting(
     async def apply() -> tuple[int, int, bool]:
         loaded = next_emission(w.history_loaded, timeout=60)
         finished = next_emission(w.runner.batch_finished, timeout=60)
-        history.apply_button.click()
+        history.apply_action.trigger()
         result = await finished
         await loaded
         return result  # type: ignore[return-value]

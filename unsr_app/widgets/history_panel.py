@@ -98,13 +98,6 @@ class HistoryPanel(QWidget):
             "Run again", "Queue the photo with this run's method and settings"
         )
         again.clicked.connect(lambda: self._again(self.tree.currentItem()))
-        self.apply_button = _tool(
-            "Apply fit…",
-            "Upscale other photos with this run's DualSR fit, without fitting "
-            "again (photos from the same camera share its blur)",
-        )
-        self.apply_button.setEnabled(False)
-        self.apply_button.clicked.connect(lambda: self._apply(self.tree.currentItem()))
         reload_button = _tool("Refresh", "Read the history again")
         reload_button.clicked.connect(self.refresh_requested)
         for text, slot in (
@@ -117,7 +110,13 @@ class HistoryPanel(QWidget):
             act = QAction(text, self.tree)
             act.triggered.connect(slot)
             self.tree.addAction(act)
+        # In the context menu only: a fourth button would widen the panel past
+        # the window's minimum size.
         self.apply_action = QAction("Apply this fit to other photos…", self.tree)
+        self.apply_action.setToolTip(
+            "Upscale other photos with this run's DualSR fit, without fitting "
+            "again (photos from the same camera share its blur)"
+        )
         self.apply_action.setEnabled(False)
         self.apply_action.triggered.connect(
             lambda: self._apply(self.tree.currentItem())
@@ -134,7 +133,6 @@ class HistoryPanel(QWidget):
         top.addStretch(1)
         top.addWidget(open_button)
         top.addWidget(again)
-        top.addWidget(self.apply_button)
         top.addWidget(reload_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -186,7 +184,6 @@ class HistoryPanel(QWidget):
 
     def _on_tree_current_changed(self, row: QTreeWidgetItem | None) -> None:
         usable = row is not None and has_fit(row.data(0, _ROLE))
-        self.apply_button.setEnabled(usable)
         self.apply_action.setEnabled(usable)
 
 
