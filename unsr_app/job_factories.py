@@ -582,6 +582,7 @@ def train_job(request: TrainRequest) -> Generator[Any, None, Any]:
             ),
             "command": request.command,
         },
+        holdout=request.holdout,
     )
     request.output.parent.mkdir(parents=True, exist_ok=True)
     return (yield from train_folders(spec, request.real_lr, request.hr, request.output))

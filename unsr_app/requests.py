@@ -151,6 +151,8 @@ class TrainRequest:
     budget_s: float | None = None
     iterations: int | None = None
     command: str = ""
+    #: Keep the last real photo out of training, for the comparison at the end.
+    holdout: bool = True
 
 
 @dataclass(frozen=True)
