@@ -29,13 +29,14 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
-from unsr_app import job_factories, settings, theme
+from unsr_app import cluster, job_factories, settings, theme
 from unsr_app.hold_key import HoldKey
 from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.queue_runner import ItemJobFactory, QueueRunner
 from unsr_app.requests import QueueItem, RunRequest, RunRow, Status
 from unsr_app.view_controller import ViewController
 from unsr_app.widgets.progress_panel import Outcome
+from unsr_app.widgets.settings_dialog import SettingsDialog
 from unsr_app.worker import JobFactory, JobHandle
 
 
@@ -81,7 +82,14 @@ class MainWindow(QMainWindow):
         self._settings = settings.load(self._store)
         self._jobs: set[JobHandle] = set()
         self._methods_job = methods_job
-        self._run_again: tuple[Path, RunRequest] | None = None
+        #: Paths being queued that start once added, with their request, and
+        #: the items already queued that start with them.
+        self._start_when_added: (
+            tuple[frozenset[Path], RunRequest, list[QueueItem]] | None
+        ) = None
+        #: Ray's version, None when it is not installed (batches run here).
+        self.ray_version = cluster.ray_version()
+        self.settings_dialog: SettingsDialog | None = None
 
         self._paste_dir = paste_dir
         self.studio = StudioPage()
@@ -123,6 +131,7 @@ class MainWindow(QMainWindow):
         s.history.refresh_requested.connect(self._on_history_refresh_requested)
         s.history.run_opened.connect(self._on_history_run_opened)
         s.history.run_again.connect(self._on_history_run_again)
+        s.history.fit_applied.connect(self._on_history_fit_applied)
         r = self.runner
         r.item_changed.connect(s.queue.refresh)
         r.item_started.connect(self._on_runner_item_started)
@@ -135,10 +144,12 @@ class MainWindow(QMainWindow):
         r.item_finished.connect(self._on_runner_item_finished)
         r.batch_finished.connect(self._on_runner_batch_finished)
         r.late_result.connect(self._on_runner_late_result)
+        r.drained.connect(self._on_history_refresh_requested)
         self.models_page.models_changed.connect(self._on_models_page_models_changed)
         self.train_page.model_trained.connect(self._on_train_page_model_trained)
 
         s.method.set_request(self._settings.request)
+        self._show_cluster()
         if self._settings.geometry:
             self.restoreGeometry(self._settings.geometry)
         s.restore_layout(self._settings.window_state)
@@ -208,6 +219,7 @@ class MainWindow(QMainWindow):
         ]
         s.viewer.set_context_actions(result)
         file.addSeparator()
+        action(file, "Settings…", self.open_settings, "Ctrl+,")
         action(file, "Quit", self.close, "Ctrl+Q")
         view = menus.addMenu("&View")
         action(view, "Split", lambda: s.viewer.set_mode("split"), "S")
@@ -252,13 +264,50 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         """Write the run settings, theme, geometry and layout."""
-        self._settings = settings.StudioSettings(
+        self._settings = dataclasses.replace(
+            self._settings,
             request=self.studio.method.request(),
-            theme=self._settings.theme,
             geometry=bytes(self.saveGeometry().data()),
             window_state=self.studio.save_layout(),
         )
         settings.save(self._store, self._settings)
+
+    def open_settings(self) -> SettingsDialog:
+        """Show the Settings dialog (not blocking); applied when accepted."""
+        if self.settings_dialog is not None:
+            self.settings_dialog.raise_()
+            return self.settings_dialog
+        dialog = SettingsDialog(self._settings.cluster, self.ray_version, self)
+        dialog.accepted.connect(lambda: self.set_cluster(dialog.cluster()))
+
+        def closed() -> None:
+            self.settings_dialog = None
+            dialog.deleteLater()
+
+        dialog.finished.connect(closed)
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def set_cluster(self, address: str) -> None:
+        """Remember where batches run ("" here) and say it on Start."""
+        self._settings = dataclasses.replace(self._settings, cluster=address)
+        settings.save(self._store, self._settings)
+        self._show_cluster()
+
+    def _show_cluster(self) -> None:
+        address = self._settings.cluster
+        self.studio.method.set_cluster(self.cluster_address())
+        if address and self.ray_version is None:
+            self.studio.log.append(
+                f"cluster {address}: Ray is not installed here: batches run on "
+                "this machine (install unsr[cluster])",
+                "warning",
+            )
+
+    def cluster_address(self) -> str:
+        """The cluster a batch goes to; "" (this machine) when Ray is missing."""
+        return self._settings.cluster if self.ray_version is not None else ""
 
     def _about(self) -> None:
         QMessageBox.about(
@@ -293,6 +342,7 @@ class MainWindow(QMainWindow):
         self.studio.method.set_methods(methods)
         if self.runner.is_running():
             fitting = self._needs_fit(self.studio.method.request().method)
+            fitting = fitting and not self.runner.on_cluster()
             self.studio.method.set_running(True, fitting)  # a refresh mid-batch
         self.studio.log.append(f"{len(methods)} methods available")
         self.methods_loaded.emit()
@@ -310,11 +360,12 @@ class MainWindow(QMainWindow):
 
     def _on_queue_items_added(self, items: list[QueueItem]) -> None:
         self.studio.log.append(f"queued {len(items)} image(s)")
-        again, self._run_again = self._run_again, None
-        if again is not None:
-            mine = [i for i in items if i.path == again[0]]
-            if mine:
-                self._start_items(mine)
+        pending, self._start_when_added = self._start_when_added, None
+        if pending is not None:
+            paths, request, known = pending
+            mine = [i for i in items if i.path in paths]
+            if mine or known:
+                self._start_items([*known, *mine], request)
 
     def _on_queue_paths_given(self, paths: list[Path]) -> None:
         request = self.studio.method.request()
@@ -372,16 +423,34 @@ class MainWindow(QMainWindow):
             return
         self._start_items(items)
 
-    def _start_items(self, items: list[QueueItem]) -> None:
+    def _start_items(
+        self, items: list[QueueItem], request: RunRequest | None = None
+    ) -> None:
+        """Start ``items`` with ``request`` (the method panel's when None)."""
         s = self.studio
-        request = s.method.request()
+        request = request if request is not None else s.method.request()
         if self.runner.is_draining():
             s.log.append("waiting for the stopped job to end (at its next step)")
-        if self.runner.start(items, request):
-            s.method.set_running(True, self._needs_fit(request.method))
+        # A reused fit lives in this machine's history: such a batch runs here.
+        address = self.cluster_address() if request.reuse is None else ""
+        if self.runner.start(items, request, address):
+            # Stop & keep is a local fit's: a cluster batch stops as a whole;
+            # a reused fit leaves nothing to stop early.
+            fitting = (
+                self._needs_fit(request.method)
+                and not address
+                and request.reuse is None
+            )
+            s.method.set_running(True, fitting)
             s.losses.clear()
             s.kernel.clear()
-            s.log.append(f"started {request.method} ×{request.scale} on {len(items)}")
+            started = f"started {request.method} ×{request.scale} on {len(items)}"
+            if request.reuse is not None:
+                started += f" with run {request.reuse}'s fit"
+            if address:
+                s.progress.start_batch(f"Ray cluster {address}")
+                started += f", on {cluster.describe(address)}"
+            s.log.append(started)
         else:
             s.log.append("a batch is already running", "warning")
 
@@ -392,6 +461,8 @@ class MainWindow(QMainWindow):
 
     def _on_method_keep_clicked(self) -> None:
         request = self.studio.method.request()
+        if self.runner.on_cluster():
+            return  # a cluster batch stops as a whole (Stop)
         if self.runner.is_running() and self._needs_fit(request.method):
             self.studio.log.append(
                 "stopping the fit: the result so far is upscaled and saved"
@@ -414,8 +485,11 @@ class MainWindow(QMainWindow):
         if s.queue.current() is not item:
             s.queue.select(item)
 
-    def _on_runner_progressed(self, item: QueueItem, event: Any) -> None:
-        self.studio.progress.update_progress(event.fraction, event.stage, event.eta_s)
+    def _on_runner_progressed(self, item: QueueItem | None, event: Any) -> None:
+        stage = event.stage
+        if item is None and stage == "cluster batch":  # files, not steps
+            stage = f"{event.step}/{event.total} files"
+        self.studio.progress.update_progress(event.fraction, stage, event.eta_s)
 
     def _on_runner_item_changed(self, item: QueueItem) -> None:
         if item.status == "failed":
@@ -519,8 +593,47 @@ class MainWindow(QMainWindow):
             s.queue.select(known)
             self._start_items([known])
             return
-        self._run_again = (run.input, request)
+        self._start_when_added = (frozenset({run.input}), request, [])
         s.queue.add_paths([run.input])
+
+    def _on_history_fit_applied(self, run: RunRow) -> None:
+        """Queue photos the user picks and upscale them with the run's saved fit.
+
+        One fit for a whole shoot: photos from the same camera share its blur,
+        so each costs a tiled pass instead of a fit. The method panel keeps its
+        own settings; the batch runs with the fitted run's method and scale.
+        """
+        s = self.studio
+        if self.runner.is_running():
+            s.log.append("a batch is running: apply the fit once it ends", "warning")
+            return
+        name = run.input.name if run.input else f"run {run.id}"
+        paths = self.choose_photos(f"Photos to upscale with the fit of {name}")
+        if not paths:
+            return
+        request = dataclasses.replace(
+            s.method.request(),
+            method=run.method,
+            scale=run.scale,
+            profile=run.profile,
+            reuse=run.id,
+        )
+        chosen = set(paths)
+        known = [i for i in s.queue.items() if i.path in chosen]
+        for item in known:
+            item.status, item.detail = "queued", ""
+            s.queue.refresh(item)
+        fresh = chosen - {i.path for i in known}
+        if not fresh:
+            self._start_items(known, request)
+            return
+        self._start_when_added = (frozenset(fresh), request, known)
+        s.queue.add_paths(sorted(fresh))
+
+    def choose_photos(self, title: str) -> list[Path]:
+        """Ask for image files (tests replace the dialog)."""
+        files, _ = QFileDialog.getOpenFileNames(self, title, "", _IMAGE_FILTER)
+        return [Path(f) for f in files]
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         """Ask first when work would be lost; then close everything.

@@ -10,6 +10,11 @@ background (a torch step cannot be interrupted halfway). The next batch waits
 for that thread before it starts, so two jobs never run at once. Stop and keep
 asks the running job to finish early with what it has (see
 :attr:`engine.methods.base.RunContext.finish_early`) and skips the rest.
+
+With a cluster address the whole batch is one job instead
+(:func:`unsr_app.cluster.cluster_batch_job`): the engine's controller runs in
+the worker's thread, hands the files to Ray and says how each one ended; the
+runner maps those answers back onto the queue items.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
+from unsr_app import cluster
 from unsr_app.job_factories import FileJobs
 from unsr_app.requests import QueueItem, RunRequest
 from unsr_app.worker import JobHandle, keep_until_ended
@@ -58,6 +64,9 @@ class QueueRunner(QObject):
     late_result(item, outcome)
         A stopped item's job finished all the same (Stop came while it wrote
         its result): the file exists.
+    drained()
+        A stopped cluster batch's job has ended: the files it finished are
+        all in the run history now.
     """
 
     item_changed = Signal(object)
@@ -70,6 +79,7 @@ class QueueRunner(QObject):
     item_finished = Signal(object, object)
     batch_finished = Signal(int, int, bool)
     late_result = Signal(object, object)
+    drained = Signal()
 
     def __init__(
         self,
@@ -84,6 +94,7 @@ class QueueRunner(QObject):
         self._handle: JobHandle | None = None
         self._stopping = False
         self._finish = threading.Event()
+        self._address = ""  # the cluster of the batch under way ("" here)
         self._release: asyncio.Future[None] | None = None
         # Stopped jobs whose threads have not ended yet.
         self._draining: dict[JobHandle, asyncio.Future[Any]] = {}
@@ -92,11 +103,23 @@ class QueueRunner(QObject):
         """True while a batch is under way."""
         return self._task is not None and not self._task.done()
 
-    def start(self, items: Sequence[QueueItem], request: RunRequest) -> bool:
-        """Schedule a batch on the running qasync loop; False if one runs."""
+    def start(
+        self, items: Sequence[QueueItem], request: RunRequest, address: str = ""
+    ) -> bool:
+        """Schedule a batch on the running qasync loop; False if one runs.
+
+        ``address`` names a Ray cluster (see :mod:`unsr_app.cluster`) to run
+        the batch on; empty runs it here, one item after another.
+        """
         if self.is_running():
             return False
-        self._task = asyncio.ensure_future(self.run(list(items), request))
+        self._address = address
+        batch = (
+            self.run_on_cluster(list(items), request, address)
+            if address
+            else self.run(list(items), request)
+        )
+        self._task = asyncio.ensure_future(batch)
         return True
 
     def stop(self) -> None:
@@ -119,6 +142,10 @@ class QueueRunner(QObject):
         """
         self._stopping = True
         self._finish.set()
+
+    def on_cluster(self) -> bool:
+        """True while the batch under way runs on a cluster."""
+        return self.is_running() and bool(self._address)
 
     def is_finishing(self) -> bool:
         """True once :meth:`finish_now` was asked during this batch."""
@@ -143,7 +170,8 @@ class QueueRunner(QObject):
         if self._draining:  # a stopped job's thread is still ending
             await asyncio.wait(list(self._draining.values()))
         done = failed = 0
-        fitting = self._needs_fit(request.method)
+        # A reused fit (one fit for a whole shoot) leaves only the tiled pass.
+        fitting = self._needs_fit(request.method) and request.reuse is None
         # The real jobs resolve the method once for the whole batch.
         factory = self._factory if self._factory is not None else FileJobs()
         for index, item in enumerate(items):
@@ -166,6 +194,58 @@ class QueueRunner(QObject):
                 self._set(item, "cancelled", "stopped")
         self.batch_finished.emit(done, failed, self._stopping)
 
+    async def run_on_cluster(
+        self, items: list[QueueItem], request: RunRequest, address: str
+    ) -> None:
+        """Run ``items`` as one batch on the Ray cluster at ``address``.
+
+        Each item is settled by the file's answer from the cluster (done, or
+        failed with the reason); Stop cancels the whole batch at once, and a
+        file the cluster finished as Stop came is reported late, as here.
+        """
+        self._stopping = False
+        self._finish.clear()
+        if self._draining:  # a stopped job's thread is still ending
+            await asyncio.wait(list(self._draining.values()))
+        for item in items:
+            self._set(item, "queued", "on the cluster")
+        pairs = [(item.path, item.root) for item in items]
+        ended = {"batch": False}
+
+        def job() -> Generator[Any, None, Any]:
+            return cluster.cluster_batch_job(pairs, request, address)
+
+        def said(event: Any) -> None:
+            outcome = cluster.file_result(event)
+            if outcome is None or not 0 <= outcome.index < len(items):
+                if not ended["batch"]:
+                    self.message.emit(None, event)
+                return
+            item = items[outcome.index]
+            status, detail = cluster.status_of(outcome)
+            item.output = Path(outcome.output) if status == "done" else None
+            item.run_id = None  # the controller records runs in batches
+            self._set(item, status, detail)
+            if status == "done":
+                signal = self.late_result if ended["batch"] else self.item_finished
+                signal.emit(item, outcome)
+
+        handle = JobHandle(job, self)
+        handle.progressed.connect(lambda e: self.progressed.emit(None, e))
+        handle.message.connect(said)
+        kind, value = await self._follow(handle, None, keep=("message",))
+        ended["batch"] = True
+        for item in items:
+            if item.status != "queued":
+                continue
+            if kind == "cancelled":
+                self._set(item, "cancelled", "stopped")
+            else:
+                self._set(item, "failed", _unanswered(item.path, kind, value))
+        done = sum(item.status == "done" for item in items)
+        failed = sum(item.status == "failed" for item in items)
+        self.batch_finished.emit(done, failed, self._stopping)
+
     async def _run_item(
         self, item: QueueItem, request: RunRequest, factory: ItemJobFactory
     ) -> Any:
@@ -180,12 +260,23 @@ class QueueRunner(QObject):
         handle.preview.connect(lambda e: self.preview.emit(item, e))
         handle.kernel.connect(lambda e: self.kernel.emit(item, e))
         handle.message.connect(lambda e: self.message.emit(item, e))
+        return await self._follow(handle, item)
+
+    async def _follow(
+        self, handle: JobHandle, item: QueueItem | None, keep: Sequence[str] = ()
+    ) -> Any:
+        """Start ``handle``'s job and await its end, or Stop, whichever first.
+
+        On Stop the job is let go ("cancelled" at once) and its thread is
+        drained in the background; ``keep`` names the handle's signals that
+        stay connected meanwhile.
+        """
         self._handle = handle
         loop = asyncio.get_event_loop()
         self._release = release = loop.create_future()
         ended = _ended(handle, loop)
         handle.start()
-        if self._stopping and not finish.is_set():  # Stop came between two items
+        if self._stopping and not self._finish.is_set():  # Stop between two items
             handle.cancel()
             release.set_result(None)
         try:
@@ -195,23 +286,26 @@ class QueueRunner(QObject):
         if ended.done():
             handle.deleteLater()
             return ended.result()
-        self._drain(item, handle, ended)
+        self._drain(item, handle, ended, keep)
         return ("cancelled", None)
 
     def _drain(
-        self, item: QueueItem, handle: JobHandle, ended: asyncio.Future[Any]
+        self,
+        item: QueueItem | None,
+        handle: JobHandle,
+        ended: asyncio.Future[Any],
+        keep: Sequence[str] = (),
     ) -> None:
-        """Keep a stopped job's handle until its thread has ended."""
+        """Keep a stopped job's handle until its thread has ended.
+
+        ``item`` None is a cluster batch: its late answers come through the
+        signals named in ``keep``, not its result.
+        """
         self._draining[handle] = ended
         # What it still says belongs to a stopped item: the window moved on.
-        for signal in (
-            handle.progressed,
-            handle.losses,
-            handle.preview,
-            handle.kernel,
-            handle.message,
-        ):
-            signal.disconnect()
+        for name in ("progressed", "losses", "preview", "kernel", "message"):
+            if name not in keep:
+                getattr(handle, name).disconnect()
 
         keep_until_ended(handle)
 
@@ -220,7 +314,9 @@ class QueueRunner(QObject):
                 return  # the runner went first (its window closed)
             self._draining.pop(handle, None)
             kind, value = handle.outcome or ("cancelled", None)
-            if kind == "finished":
+            if item is None:  # a cluster batch: its history is written now
+                self.drained.emit()
+            elif kind == "finished":
                 item.output = getattr(value, "output", None)
                 item.run_id = getattr(value, "run_id", None)
                 self._set(item, "done", item.output.name if item.output else "")
@@ -243,6 +339,19 @@ class QueueRunner(QObject):
         item.status = status
         item.detail = detail
         self.item_changed.emit(item)
+
+
+def _unanswered(path: Path, kind: str, value: Any) -> str:
+    """Why an item of a cluster batch has no answer of its own."""
+    if kind == "failed":
+        return str(value)  # the batch could not run: no cluster, a bad node
+    for source, reason in getattr(value, "failed", ()):
+        if Path(source) == path:
+            return str(reason)
+    for source, reason in getattr(value, "skipped", ()):
+        if Path(source) == path:
+            return f"skipped, {reason}"
+    return "the cluster sent no result for it"
 
 
 def _ended(handle: JobHandle, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:

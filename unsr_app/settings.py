@@ -8,6 +8,7 @@ from typing import Literal
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from unsr_app.cluster import address_problem
 from unsr_app.requests import FORMATS, RunRequest
 
 Theme = Literal["system", "light", "dark"]
@@ -28,12 +29,17 @@ class StudioSettings:
         "system" follows the desktop; "light" and "dark" force one.
     geometry, window_state : bytes
         Qt's own encodings of the window's size/position and splitters.
+    cluster : str
+        Where Start sends a batch: "" runs it on this machine; "local" on a
+        private Ray cluster here; "auto", "HOST:PORT" or "ray://HOST:PORT"
+        on that Ray cluster (see :mod:`unsr_app.cluster`).
     """
 
     request: RunRequest = field(default_factory=RunRequest)
     theme: Theme = "system"
     geometry: bytes = b""
     window_state: bytes = b""
+    cluster: str = ""
 
 
 def default_store() -> QSettings:
@@ -76,6 +82,7 @@ def load(store: QSettings) -> StudioSettings:
         theme=next((t for t in THEMES if t == theme), d.theme),
         geometry=blob("window/geometry"),
         window_state=blob("window/splitters"),
+        cluster=_address(text("cluster/address", d.cluster)),
     )
 
 
@@ -91,4 +98,11 @@ def save(store: QSettings, settings: StudioSettings) -> None:
     store.setValue("view/theme", settings.theme)
     store.setValue("window/geometry", QByteArray(settings.geometry))
     store.setValue("window/splitters", QByteArray(settings.window_state))
+    store.setValue("cluster/address", settings.cluster)
     store.sync()
+
+
+def _address(text: str) -> str:
+    """A saved cluster address, or "" (this machine) when it is not one."""
+    text = text.strip()
+    return text if address_problem(text) is None else ""

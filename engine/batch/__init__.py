@@ -21,6 +21,7 @@ from engine.batch.plan import (
     output_path,
     plan_outputs,
 )
+from engine.batch.reasons import FILE_ERRORS, failure_reason
 from engine.batch.safety import (
     output_folders,
     remove_stale_parts,
@@ -28,11 +29,13 @@ from engine.batch.safety import (
 )
 
 __all__ = [
+    "FILE_ERRORS",
     "FileResult",
     "OutputTakenError",
     "Owner",
     "Plan",
     "default_output_name",
+    "failure_reason",
     "output_folders",
     "output_path",
     "plan_outputs",

@@ -18,17 +18,13 @@ from engine.cli.fit import add_reuse_flag, reusing
 from engine.cli.params import ParamError
 from engine.cli.progress import BatchProgress, FileProgress
 from engine.cli.stop import EXIT_TERMINATED, TerminatedError, sigterm_cancels
-from engine.io.images import FORMATS, ImageError
+from engine.io.images import FORMATS
 from engine.methods.base import Method, MethodError, RunContext
 from engine.methods.registry import get as get_method
 from engine.store import Store, StoreError, readable
 
 #: Exit codes shared by the commands (143: stopped by SIGTERM, 128 + 15).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-#: Errors a file is expected to fail with; their message is the reason.
-#: MemoryError and RuntimeError cover out-of-memory and backend failures.
-FILE_ERRORS = (ImageError, MethodError, ValueError, RuntimeError, MemoryError, OSError)
 
 
 def _tile(text: str) -> int | None:
@@ -251,7 +247,7 @@ def _one_file(
         bar.line(f"skipped: {exc.reason}")
         tally.skipped.append(source)
     except Exception as exc:
-        reason = _reason(exc, source)
+        reason = batch.failure_reason(exc, source)
         bar.line(f"error: {readable(source)}: {reason}")
         tally.failures.append((source, reason))
     else:
@@ -325,18 +321,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     _summary(out, tally, time.monotonic() - start)
     return EXIT_FAILED if tally.failures else EXIT_OK
-
-
-def _reason(exc: BaseException, source: Path) -> str:
-    """The reason to print after the input's name (says so when the output failed)."""
-    if isinstance(exc, ImageError):
-        if exc.path != source:
-            return f"cannot write {readable(exc.path)}: {exc.reason}"
-        return exc.reason
-    if isinstance(exc, FILE_ERRORS):
-        return str(exc) or type(exc).__name__
-    # A bug rather than a bad file: say what kind, so it can be reported.
-    return f"unexpected {type(exc).__name__}: {exc}"
 
 
 def _summary(out: TextIO, tally: _Tally, seconds: float) -> None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.cluster.spec import Batch
+from engine.store.processes import process_started, writer_gone
 
 SUFFIX = ".unsr-claim"
 
@@ -148,31 +149,6 @@ def release(target: Path, batch: Batch, attempt: str | None = None) -> None:
             claim.unlink()
 
 
-def _process_started(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def process_gone(pid: int, started: str | None) -> bool:
-    """True when process ``pid`` of this machine has ended (or was recycled)."""
-    if pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    except OSError:
-        return True
-    now = _process_started(pid)
-    return started is not None and now is not None and now != started
-
-
 def stale(holder: Holder | None, host: str) -> bool:
     """True when a claim can go: unreadable, or its controller on ``host`` ended.
 
@@ -181,12 +157,12 @@ def stale(holder: Holder | None, host: str) -> bool:
     """
     if holder is None:
         return True
-    return holder.host == host and process_gone(holder.pid, holder.pid_started)
+    return holder.host == host and writer_gone(holder.pid, holder.pid_started)
 
 
 def this_process_started() -> str | None:
     """The start time of this process (for :class:`Batch`)."""
-    return _process_started(os.getpid())
+    return process_started(os.getpid())
 
 
 __all__ = [
@@ -196,7 +172,6 @@ __all__ = [
     "is_claim",
     "new_attempt",
     "path_for",
-    "process_gone",
     "read",
     "release",
     "stale",

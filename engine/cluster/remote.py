@@ -13,7 +13,7 @@ from typing import Any
 
 import ray
 
-from engine import models
+from engine import batch, models
 from engine.cluster import weights, work
 from engine.cluster.spec import FileOutcome, Item, MethodRef, WorkSpec
 from engine.methods.base import Method
@@ -48,7 +48,7 @@ def _method_failed(item: Item, exc: Exception) -> FileOutcome:
             item.target,
             "failed",
             error=f"the method could not be set up on this node: "
-            f"{work.reason(exc, item.source)}",
+            f"{batch.failure_reason(exc, item.source)}",
         )
     )
 

@@ -17,14 +17,10 @@ from engine.cluster import claims, cleanup
 from engine.cluster.spec import FileOutcome, Item, Outcome, WorkSpec
 from engine.events import Event, Message
 from engine.io import images
-from engine.io.images import ImageError, WriteError
+from engine.io.images import WriteError
 from engine.io.types import EXISTS_REASON
-from engine.methods.base import Method, MethodError, RunContext
+from engine.methods.base import Method, RunContext
 from engine.store import file_sha256
-
-#: Errors a file is expected to fail with (the CLI's list): the message is the
-#: reason. Anything else is a bug and says its type.
-FILE_ERRORS = (ImageError, MethodError, ValueError, RuntimeError, MemoryError, OSError)
 
 
 def set_threads(threads: int) -> None:
@@ -39,17 +35,6 @@ def set_threads(threads: int) -> None:
 
     device.configure_threads(threads)
     cv2.setNumThreads(threads)
-
-
-def reason(exc: BaseException, source: Path) -> str:
-    """The reason to print after the input's name, as the local loop words it."""
-    if isinstance(exc, ImageError):
-        if exc.path != source:
-            return f"cannot write {exc.path}: {exc.reason}"
-        return exc.reason
-    if isinstance(exc, FILE_ERRORS):
-        return str(exc) or type(exc).__name__
-    return f"unexpected {type(exc).__name__}: {exc}"
 
 
 def fingerprint(path: Path) -> tuple[int, int, str] | None:
@@ -145,7 +130,7 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
     try:
         holder, resumed = claims.take(item.target, spec.batch, attempt)
     except OSError as exc:
-        return outcome("failed", reason(exc, item.source))
+        return outcome("failed", batch.failure_reason(exc, item.source))
     if holder is not None:
         return outcome("skipped", f"{holder.describe()} is working on it")
     if resumed:  # the earlier attempt may have died mid-write
@@ -174,10 +159,14 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
             # A given-up attempt of this batch wrote it just before: done once.
             return outcome("done", repeat=True, written=fingerprint(item.target))
         claims.release(item.target, spec.batch, attempt)
-        return outcome("failed", reason(exc, item.source), tuple(notes), sha)
+        return outcome(
+            "failed", batch.failure_reason(exc, item.source), tuple(notes), sha
+        )
     except Exception as exc:
         claims.release(item.target, spec.batch, attempt)
-        return outcome("failed", reason(exc, item.source), tuple(notes), sha)
+        return outcome(
+            "failed", batch.failure_reason(exc, item.source), tuple(notes), sha
+        )
     except BaseException:  # cancelled: leave no claim behind
         claims.release(item.target, spec.batch, attempt)
         raise
@@ -186,4 +175,4 @@ def run_file(item: Item, spec: WorkSpec, method: Method) -> FileOutcome:
     )
 
 
-__all__ = ["FILE_ERRORS", "fingerprint", "reason", "run_file", "set_threads"]
+__all__ = ["fingerprint", "run_file", "set_threads"]

@@ -29,6 +29,7 @@ from engine.models.loading import (
     ModelInfo,
     clear_cache,
     describe,
+    know,
     load_uncached,
 )
 
@@ -332,6 +333,7 @@ def add(file: Path | str) -> Entry:
         target = src
     else:
         target = _copy_of(src, folder) or install(src, free_name(folder, src.name))
+        know(target, info)  # the same bytes: listing it needs no second load
     for entry in entries():
         if entry.path.resolve() == target.resolve():
             return entry

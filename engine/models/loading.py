@@ -386,6 +386,15 @@ class _Cache:
             raise error
         return self.load(path).info
 
+    def know(self, path: Path, info: ModelInfo) -> None:
+        """Take ``info`` as ``path``'s (a copy of a file just read)."""
+        key = self.key(path)
+        info = dataclasses.replace(info, path=path)
+        index.remember(key, info)
+        with self._lock:
+            self._infos[key] = info
+            self._errors.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._models.clear()
@@ -406,6 +415,15 @@ def describe(path: Path | str) -> ModelInfo:
     return _CACHE.info(Path(path))
 
 
+def know(path: Path | str, info: ModelInfo) -> None:
+    """Remember ``info`` for ``path``, a byte-for-byte copy of the file read.
+
+    Installing a model copies a file that was just read in full; without this
+    the copy, a new path, would be read and built again to be listed.
+    """
+    _CACHE.know(Path(path), info)
+
+
 def clear_cache() -> None:
     """Forget every loaded network and info (tests; freeing memory).
 
@@ -423,6 +441,7 @@ __all__ = [
     "clear_cache",
     "describe",
     "file_key",
+    "know",
     "load",
     "load_uncached",
     "read_state_dict",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Coroutine, Generator
 from pathlib import Path
@@ -111,3 +112,39 @@ def drop_files(target: QWidget, paths: list[Path]) -> bool:
     drop = QDropEvent(pos.toPointF(), action, mime, buttons, mods)
     QApplication.sendEvent(target, drop)
     return drop.isAccepted()
+
+
+class GapMeter:
+    """The longest the GUI thread went without handling its events.
+
+    A timer ticking every 10 ms on the GUI thread records when each tick
+    came; a stalled thread shows as one long gap. On a shared machine other
+    processes delay any thread now and then, so :meth:`calibrate` measures
+    the idle window's own longest extra gap first, and :meth:`stop`
+    subtracts it (the approach of ``test_models_page_responsive``).
+    """
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.ticks: list[float] = []
+        self.noise = 0.0
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+
+    def calibrate(self, qtbot: Any, ms: int = 1000) -> None:
+        """Start ticking and take ``ms`` of the idle window as the noise."""
+        self._timer.start()
+        qtbot.wait(ms)
+        self.noise = max(0.0, self._longest() - 0.010)
+        self.ticks[:] = self.ticks[-1:]  # a stall right after is seen from here
+
+    def stop(self) -> float:
+        """Stop ticking; the longest gap since :meth:`calibrate`, noise taken off."""
+        self._timer.stop()
+        return self._longest() - self.noise
+
+    def _longest(self) -> float:
+        gaps = (b - a for a, b in itertools.pairwise(self.ticks))
+        return max(gaps, default=0.0)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine.cluster import connect
-from tests.cluster.helpers import ray_environment
+from tests.cluster.helpers import local_cluster
 
 # Before Ray is imported anywhere: a local Ray listens on loopback only.
 connect.prepare_local_env()
@@ -24,9 +24,5 @@ connect.prepare_local_env()
 def local_ray() -> Iterator[connect.Session]:
     """A local 2-CPU Ray, started the way ``--address local`` starts it."""
     pytest.importorskip("ray")
-    with ray_environment():
-        session = connect.start_local(num_cpus=2, object_store_memory=100 << 20)
-        try:
-            yield session
-        finally:
-            connect.shutdown()
+    with local_cluster(num_cpus=2) as session:
+        yield session

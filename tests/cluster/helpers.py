@@ -1,13 +1,16 @@
-"""Helpers of the cluster tests: the files they build, and a temp home for Ray."""
+"""Helpers of the cluster tests: the files they build, a temp home for Ray, a
+local cluster, and the addresses Ray's processes listen on."""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -58,3 +61,63 @@ def ray_environment() -> Iterator[Path]:
             else:
                 os.environ[key] = value
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_cluster(num_cpus: int = 2) -> Iterator[Any]:
+    """A local Ray, started the way ``--address local`` starts it, then stopped.
+
+    Everything it writes goes under a temp folder (:func:`ray_environment`).
+    """
+    from engine.cluster import connect
+
+    with ray_environment():
+        session = connect.start_local(num_cpus=num_cpus, object_store_memory=100 << 20)
+        try:
+            yield session
+        finally:
+            connect.shutdown()
+
+
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8 and ::1, IPv4-mapped ones included."""
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool((mapped or ip).is_loopback)
+
+
+def listening(pids: set[int]) -> set[str]:
+    """Addresses that sockets of ``pids`` listen on (Linux /proc)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        with_fds = Path(f"/proc/{pid}/fd")
+        try:
+            links = [os.readlink(fd) for fd in with_fds.iterdir()]
+        except OSError:
+            continue
+        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
+    found: set[str] = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(fields[1].split(":")[0])
+            # /proc prints each 32-bit word in host (little-endian) order.
+            words = [raw[i : i + 4][::-1] for i in range(0, size, 4)]
+            found.add(str(ipaddress.ip_address(b"".join(words))))
+    return found
+
+
+def ray_pids(session_root: str) -> set[int]:
+    """This process and every process whose command line names ``session_root``."""
+    pids = {os.getpid()}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if session_root in cmdline:
+                pids.add(int(entry.name))
+    return pids

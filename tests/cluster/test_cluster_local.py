@@ -13,47 +13,11 @@ import pytest
 from engine.cli import main
 from engine.cluster import connect
 from engine.store import Store
-from tests.cluster.helpers import hidden_files, photos
+from tests.cluster.helpers import hidden_files, listening, photos, ray_pids
 
 # The module's first test also waits for its shared Ray to start (several
 # seconds, far more on a loaded machine): more than the suite's 120 s budget.
 pytestmark = pytest.mark.timeout(300)
-
-
-def _listening(pids: set[int]) -> set[str]:
-    """Addresses that sockets of ``pids`` listen on (Linux /proc)."""
-    inodes: set[str] = set()
-    for pid in pids:
-        with_fds = Path(f"/proc/{pid}/fd")
-        try:
-            links = [os.readlink(fd) for fd in with_fds.iterdir()]
-        except OSError:
-            continue
-        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
-    found: set[str] = set()
-    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
-                continue
-            raw = bytes.fromhex(fields[1].split(":")[0])
-            # /proc prints each 32-bit word in host (little-endian) order.
-            words = [raw[i : i + 4][::-1] for i in range(0, size, 4)]
-            found.add(str(ipaddress.ip_address(b"".join(words))))
-    return found
-
-
-def _ray_pids(session_root: str) -> set[int]:
-    pids = {os.getpid()}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if session_root in cmdline:
-                pids.add(int(entry.name))
-    return pids
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
@@ -64,9 +28,9 @@ def test_local_ray_listens_on_loopback_only(local_ray: connect.Session) -> None:
     assert connect.node_addresses() == ["127.0.0.1"]
     assert ray.util.get_node_ip_address() == "127.0.0.1"
     root = os.environ["RAY_TMPDIR"]
-    pids = _ray_pids(root)
+    pids = ray_pids(root)
     assert len(pids) > 2  # this process, the GCS, the raylet, ...
-    addresses = _listening(pids)
+    addresses = listening(pids)
     assert addresses, "Ray's processes should be listening somewhere"
     for address in addresses:
         ip = ipaddress.ip_address(address)

@@ -45,6 +45,32 @@ def test_add_copies_a_valid_model_and_gives_a_stable_id(tmp_path: Path) -> None:
     }
 
 
+def test_add_reads_the_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy has the bytes just read: listing it must not load it again
+    (a second full load of a large model doubled the time an add took)."""
+    from engine.models import loading
+
+    src = mf.save(mf.rrdb(scale=2), tmp_path / "in" / "x2.pth")
+    real = loading.read_state_dict
+    reads: list[Path] = []
+
+    def counted(path: Path | str) -> dict[str, torch.Tensor]:
+        reads.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(loading, "read_state_dict", counted)
+    entry = models.add(src)
+    assert entry.usable and entry.info is not None
+    assert entry.info.path == entry.path and entry.info.scale == 2
+    assert reads == [src]
+    # The on-disk index knows the copy too: a later start lists it unread.
+    models.clear_cache()
+    assert models.entries()[0].info == entry.info
+    assert reads == [src]
+
+
 def test_add_refuses_bad_and_non_sr_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from unsr_app.cluster import describe
 from unsr_app.requests import FORMATS, MethodInfo, RunRequest
 
 
@@ -250,6 +251,12 @@ class MethodPanel(QWidget):
         self.quality.setValue(request.quality)
         if self._methods:
             self.set_methods(self._methods)
+
+    def set_cluster(self, address: str) -> None:
+        """Say on Start where the batch runs: "" here, else that Ray cluster."""
+        self.start.setText("Start on cluster" if address else "Start")
+        where = describe(address)
+        self.start.setToolTip(f"Upscale every queued item on {where} (Ctrl+Return)")
 
     def set_running(self, running: bool, fitting: bool = False) -> None:
         """Start is for an idle studio, Stop for a running one.

@@ -52,6 +52,12 @@ class ProgressPanel(QWidget):
         self.bar.setFormat("%p%")
         self.outcome = None
 
+    def start_batch(self, text: str) -> None:
+        """A batch that runs as one job began (a cluster's); ``text`` says where."""
+        self.start_file("", 0, 0)
+        self._file = text
+        self.label.setText(text)
+
     def update_progress(self, fraction: float, stage: str, eta_s: float | None) -> None:
         """Show a job's progress within the current file."""
         self.bar.setValue(int(fraction * 1000))
