@@ -287,12 +287,14 @@ def process_file_job(
 
     out = output_path(path, request, root)
     out.parent.mkdir(parents=True, exist_ok=True)
+    spec = method if method is not None else batch.resolve(request.method)
     result = yield from batch.process_file(
         path,
         out,
-        method if method is not None else request.method,
+        spec,
         request.scale,
         profile=request.profile,
+        params=_reusing(spec, request),
         fmt=request.fmt,
         quality=request.quality,
         context=RunContext(finish_early=finish),
@@ -304,6 +306,22 @@ def process_file_job(
         run_id=result.run_id,
         metrics=dict(result.metrics),
     )
+
+
+def _reusing(method: Any, request: RunRequest) -> Any:
+    """The params that apply run ``request.reuse``'s saved fit; None to fit.
+
+    Raises
+    ------
+    MethodError
+        The run holds no usable fit at this scale (the item fails with it).
+    """
+    if request.reuse is None:
+        return None
+    from engine.methods.dualsr import reuse
+
+    base = method.params_for(request.profile)
+    return reuse.params_reusing(str(request.reuse), request.scale, base)
 
 
 class FileJobs:
@@ -571,6 +589,7 @@ def train_job(request: TrainRequest) -> Generator[Any, None, Any]:
             ),
             "command": request.command,
         },
+        holdout=request.holdout,
     )
     request.output.parent.mkdir(parents=True, exist_ok=True)
     return (yield from train_folders(spec, request.real_lr, request.hr, request.output))

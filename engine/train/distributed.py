@@ -53,10 +53,30 @@ def wrap(net: nn.Module) -> nn.Module:
     return DistributedDataParallel(net, find_unused_parameters=True)
 
 
+def agreed_seconds(seconds: float) -> float:
+    """The longest of every rank's ``seconds``; ``seconds`` itself alone.
+
+    A wall-clock budget ends on each rank's own clock, and the clocks differ by
+    the time the ranks took to start. A rank that stopped one step before the
+    others would leave them waiting in a gradient exchange it never joins, and
+    ranks whose phases changed on different steps would train different nets.
+    Deciding on the same figure everywhere keeps them in step; the longest
+    keeps no rank over its budget.
+    """
+    if not dist.is_initialized() or dist.get_world_size() < 2:
+        return seconds
+    where = torch.device("cpu")
+    if dist.get_backend() == "nccl":  # NCCL reduces only tensors on the GPU
+        where = torch.device("cuda", torch.cuda.current_device())
+    t = torch.tensor([seconds], dtype=torch.float64, device=where)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
 def shutdown() -> None:
     """Leave the process group."""
     if dist.is_initialized():
         dist.destroy_process_group()
 
 
-__all__ = ["DistInfo", "from_env", "init", "shutdown", "wrap"]
+__all__ = ["DistInfo", "agreed_seconds", "from_env", "init", "shutdown", "wrap"]

@@ -29,7 +29,7 @@ from torch import nn
 from engine import device as devices
 from engine.events import Losses, Message, Preview, Progress
 from engine.jobs import Job
-from engine.train import checkpoint
+from engine.train import checkpoint, distributed
 from engine.train.config import from_plain, to_plain
 from engine.train.data import Batch, Photo, UnpairedData, load_unpaired
 from engine.train.ema import EMA
@@ -289,6 +289,10 @@ def _steps(
     last_progress = last_preview = last_ckpt = -float("inf")
     while True:
         pos.elapsed = time.perf_counter() - start
+        if pos.budget is not None:
+            # Every rank of a multi-process run decides on the same figure, so
+            # all take the same phases and stop after the same step.
+            pos.elapsed = distributed.agreed_seconds(pos.elapsed)
         frac = pos.fraction()
         if frac >= 1.0:
             return losses

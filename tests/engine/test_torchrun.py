@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 import torch
 
 from engine.train import checkpoint
+from tests.engine import loopback
 from tests.train_data import unpaired_folders
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,16 +24,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _torchrun() -> list[str]:
-    exe = Path(sys.executable).with_name("torchrun")
-    if exe.is_file():
-        return [str(exe)]
-    found = shutil.which("torchrun")
-    if found is None:
-        pytest.skip("torchrun is not installed")
-    return [found]
-
-
 # Three Python processes start torch (the launcher and two ranks): seconds on a
 # quiet machine, a minute or more on a loaded one.
 @pytest.mark.timeout(300)
@@ -41,7 +31,10 @@ def test_torchrun_trains_estimated_on_two_ranks_in_step(tmp_path: Path) -> None:
     lr, hr = unpaired_folders(tmp_path)
     out = tmp_path / "ddp.unsr.pt"
     cmd = [
-        *_torchrun(),
+        # torchrun's own main and arguments; its store on a loopback socket.
+        sys.executable,
+        "-m",
+        "tests.engine.torchrun_loopback",
         "--nnodes",
         "1",
         "--nproc-per-node",
@@ -66,10 +59,7 @@ def test_torchrun_trains_estimated_on_two_ranks_in_step(tmp_path: Path) -> None:
         str(out),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "UNSR_THREADS": "1"}
-    # Gloo's connections use the loopback only. (torch's rendezvous store, a
-    # TCPStore in torchrun's agent, listens on every interface: stock torchrun
-    # has no option for that; the port is free and lives for seconds.)
-    env["GLOO_SOCKET_IFNAME"] = "lo"
+    env.update(loopback.GLOO_ENV)  # gloo's connections on the loopback only
     done = subprocess.run(
         cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
@@ -78,6 +68,9 @@ def test_torchrun_trains_estimated_on_two_ranks_in_step(tmp_path: Path) -> None:
     for r in ranks:
         assert r["code"] == 0 and r["world"] == 2
         assert r["ddp"] and all(r["ddp"])  # the SR net went through DDP
+        if loopback.HAS_PROC:  # the rank's gloo sockets and the agent's store
+            assert r["listening"], "each rank and its launcher listen somewhere"
+            assert loopback.beyond_loopback(r["listening"]) == []
     # The same weights on both ranks after three steps on different batches.
     assert len(ranks[0]["params"]) == len(ranks[1]["params"]) > 0
     for a, b in zip(ranks[0]["params"], ranks[1]["params"], strict=True):

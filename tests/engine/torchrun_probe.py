@@ -17,6 +17,7 @@ from torch import nn
 
 from engine.cli import train as cli_train
 from engine.train import distributed
+from tests.engine import loopback
 
 
 def main() -> int:
@@ -29,7 +30,15 @@ def main() -> int:
         wrapped.append(out)
         return out
 
+    listening: list[str] = []
+    shutdown = distributed.shutdown
+
+    def spy_shutdown() -> None:
+        listening.extend(sorted(loopback.listening([os.getpid(), os.getppid()])))
+        shutdown()
+
     distributed.wrap = spy  # type: ignore[assignment]
+    distributed.shutdown = spy_shutdown  # type: ignore[assignment]
     code = cli_train.main(argv)
     torch.save(
         {
@@ -39,6 +48,7 @@ def main() -> int:
                 isinstance(n, nn.parallel.DistributedDataParallel) for n in wrapped
             ],
             "params": [p.detach().clone() for n in wrapped for p in n.parameters()],
+            "listening": listening,
         },
         probe / f"rank{os.environ.get('RANK', '0')}.pt",
     )

@@ -6,6 +6,12 @@ translated LR, the domain-adaptation method's target-style LR). A finished (or
 stopped) model is saved to the user models folder and announced with
 ``model_trained`` so the window can refresh its method list.
 
+Before a run the page says which method suits which photos and what the run
+will do (:mod:`unsr_app.train_advice`); the last real photo is held back from
+training, and at the end the new model is compared with bicubic upscaling on it
+by a no-reference measure (:class:`~unsr_app.widgets.train_check.TrainCheck`),
+since a user has no ground truth for their own photos.
+
 Jobs run through the app's one thread bridge (:class:`~unsr_app.worker.JobHandle`).
 The recipes import torch, so they are looked up in a worker the first time the
 page is shown: building the window stays instant.
@@ -18,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -34,12 +39,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from unsr_app import job_factories
+from unsr_app import job_factories, train_advice
 from unsr_app.requests import TrainChoices, TrainRequest
 from unsr_app.widgets.loss_plot import LossPlot
+from unsr_app.widgets.preview_strip import PreviewStrip
+from unsr_app.widgets.train_check import TrainCheck
 from unsr_app.worker import JobHandle, PreviewFrame
 
-_PREVIEW_PX = 160
 ChoicesJob = Callable[[], Generator[Any, None, TrainChoices]]
 TrainJob = Callable[[TrainRequest], Generator[Any, None, Any]]
 
@@ -76,7 +82,7 @@ class TrainPage(QWidget):
         self._lookup: JobHandle | None = None
         self._handle: JobHandle | None = None
         self._out: Path | None = None
-        self._previews: dict[str, QLabel] = {}
+        self._no_check = ""  # why the run's comparison with bicubic failed
 
         self.real_lr = QLineEdit(placeholderText="the photos to improve")
         self.real_lr.setToolTip("A folder of real low-resolution photos")
@@ -111,22 +117,18 @@ class TrainPage(QWidget):
         self.progress.setFormat("idle")
         self.progress.setValue(0)
         self.about = QLabel(
-            "Unpaired training learns how your photos are degraded from two "
-            "folders that need not match: real low-resolution photos and any "
-            "clean high-resolution ones. The model is saved to your models "
-            "folder and appears in the Studio's method list; Stop saves what "
-            "it has learnt so far."
+            "Learns how your photos are degraded from two folders that need not "
+            "match: real low-resolution photos and any clean high-resolution "
+            "ones. The model goes to your models folder and the Studio's "
+            "method list."
         )
         self.about.setWordWrap(True)
         self.about.setEnabled(False)  # the muted colour of help text
-        # In full colour, not muted: a user is about to spend half an hour on it.
-        self.caveat = QLabel(
-            "<b>Experimental.</b> In unsr's own benchmark (20 minutes per method "
-            "on a 2-core CPU) none of the four unpaired methods beats bicubic "
-            "upscaling yet. They were published with hours of GPU training: "
-            "the Paper profile."
-        )
-        self.caveat.setWordWrap(True)
+        # In full colour, not muted: a user is about to spend half an hour on
+        # it, so which method suits which photos and what to expect come first.
+        self.advice = QLabel()
+        self.advice.setWordWrap(True)
+        self.advice.setTextFormat(Qt.TextFormat.RichText)
         self.status = QLabel("Pick the two folders, then Start.")
         self.status.setWordWrap(True)
         self.status.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -140,8 +142,8 @@ class TrainPage(QWidget):
         )
         self.preview_hint.setWordWrap(True)
         self.preview_hint.setEnabled(False)
-        self._preview_grid = QGridLayout()
-        self._preview_grid.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.previews = PreviewStrip()
+        self.check = TrainCheck()
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -161,7 +163,7 @@ class TrainPage(QWidget):
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(QLabel("<b>Train an unpaired method</b>"))
         left.addWidget(self.about)
-        left.addWidget(self.caveat)
+        left.addWidget(self.advice)
         left.addSpacing(4)
         left.addLayout(form)
         left.addLayout(buttons)
@@ -171,7 +173,9 @@ class TrainPage(QWidget):
         right.addWidget(self.losses, 1)
         right.addWidget(QLabel("<b>Intermediate images</b>"))
         right.addWidget(self.preview_hint)
-        right.addLayout(self._preview_grid)
+        right.addWidget(self.previews)
+        right.addSpacing(6)
+        right.addWidget(self.check)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(12)
@@ -180,6 +184,10 @@ class TrainPage(QWidget):
 
         self.start_button.clicked.connect(self._on_start_clicked)
         self.stop_button.clicked.connect(self.stop)
+        self.method.currentIndexChanged.connect(self._on_choice_changed)
+        self.profile.currentIndexChanged.connect(self._on_choice_changed)
+        self.budget.valueChanged.connect(self._on_choice_changed)
+        self._on_choice_changed()
 
     def _picker(self, edit: QLineEdit) -> QWidget:
         box = QWidget()
@@ -224,6 +232,21 @@ class TrainPage(QWidget):
             self.method.addItem(label, name)
         self.method.setEnabled(bool(choices.recipes))
         self.start_button.setEnabled(bool(choices.recipes))
+        # The method made for a camera first: the one most users want.
+        recommended = self.method.findData("estimated")
+        if recommended >= 0:
+            self.method.setCurrentIndex(recommended)
+        self._on_choice_changed()
+
+    def _on_choice_changed(self, *_: object) -> None:
+        """Say what the chosen method suits and what the run will do."""
+        self.advice.setText(
+            train_advice.html(
+                str(self.method.currentData() or ""),
+                str(self.profile.currentData()),
+                self.budget.value(),
+            )
+        )
 
     def is_busy(self) -> bool:
         """True while training or looking the recipes up."""
@@ -311,13 +334,12 @@ class TrainPage(QWidget):
     # -- events -----------------------------------------------------------
     def _reset_views(self) -> None:
         self.losses.clear()
-        while self._preview_grid.count():
-            item = self._preview_grid.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.deleteLater()
-        self._previews.clear()
+        self.previews.clear()
         self.preview_hint.show()
+        self._no_check = ""
+        self.check.show_note(
+            "Training… the comparison with bicubic appears here when the run ends."
+        )
         self.progress.setValue(0)
         self.progress.setFormat("starting %p%")
 
@@ -336,30 +358,22 @@ class TrainPage(QWidget):
         self.progress.setFormat(f"{event.stage} %p%{eta}")
 
     def _on_job_preview(self, frame: PreviewFrame) -> None:
-        cell = self._previews.get(frame.label)
-        if cell is None:
-            n = len(self._previews)
-            cell = QLabel()
-            cell.setFixedSize(_PREVIEW_PX, _PREVIEW_PX)
-            cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            cell.setToolTip(frame.label)
-            caption = QLabel(frame.label)
-            caption.setMaximumWidth(_PREVIEW_PX)
-            self._preview_grid.addWidget(caption, 0, n)
-            self._preview_grid.addWidget(cell, 1, n)
-            self._previews[frame.label] = cell
-            self.preview_hint.hide()
-        cell.setPixmap(
-            QPixmap.fromImage(frame.image).scaled(
-                _PREVIEW_PX,
-                _PREVIEW_PX,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        )
+        self.preview_hint.hide()
+        self.previews.show_image(frame.label, frame.image)
 
     def _on_job_message(self, event: Any) -> None:
         self.status.setText(event.text)
+        prefix = "no comparison with bicubic: "
+        if event.text.startswith(prefix):
+            self._no_check = event.text[len(prefix) :]
+
+    def _show_check(self, result: Any) -> None:
+        check = getattr(result, "check", None)
+        if check is not None:
+            self.check.show_check(check)
+        else:
+            reason = self._no_check or "the trainer gave none"
+            self.check.show_note(f"No comparison with bicubic: {reason}.")
 
     def _on_job_finished(self, result: Any) -> None:
         self._job_ended()
@@ -371,6 +385,7 @@ class TrainPage(QWidget):
         self.status.setToolTip(str(self._out))
         self.progress.setValue(100)
         self.progress.setFormat("done")
+        self._show_check(result)
         if self._out is not None and self._out.is_file():
             self.model_trained.emit(str(self._out))
 
@@ -378,6 +393,7 @@ class TrainPage(QWidget):
         self._job_ended()
         self.progress.setFormat("failed")
         self.status.setText(f"Training failed: {reason}")
+        self.check.show_note("The run failed: no comparison with bicubic.")
 
     def _on_job_cancelled(self) -> None:
         self._job_ended()
@@ -390,6 +406,10 @@ class TrainPage(QWidget):
             else "Stopped before the first step; nothing was saved."
         )
         self.status.setToolTip(str(self._out) if saved else "")
+        self.check.show_note(
+            "Stopped before the end: no comparison with bicubic. Resume the run "
+            "(unsr train --resume) to finish it; the comparison comes at the end."
+        )
         if saved:
             self.model_trained.emit(str(self._out))
 

@@ -8,6 +8,7 @@ from unsr_app.widgets.loss_plot import LossPlot
 from unsr_app.widgets.method_panel import MethodPanel
 from unsr_app.widgets.progress_panel import ProgressPanel
 from unsr_app.widgets.queue_panel import QueuePanel
+from unsr_app.widgets.train_check import TrainCheck
 
 __all__ = [
     "CompareViewer",
@@ -18,4 +19,5 @@ __all__ = [
     "MethodPanel",
     "ProgressPanel",
     "QueuePanel",
+    "TrainCheck",
 ]
