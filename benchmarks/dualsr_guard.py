@@ -22,6 +22,7 @@ Run through ``benchmarks/dualsr.py --guard`` (see its --help).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import sys
@@ -125,10 +126,10 @@ def blend_psnr(terms: list[float], a: float) -> float:
 
 
 class _Trace:
-    """Snapshots of one fit: PSNR, blend terms and the kernel at each."""
+    """Snapshots of one fit: PSNR, blend terms, the kernel and the signals at each."""
 
-    def __init__(self, hr: np.ndarray, bic: np.ndarray) -> None:
-        self.hr, self.bic = hr, bic
+    def __init__(self, lr: np.ndarray, hr: np.ndarray, bic: np.ndarray) -> None:
+        self.lr, self.hr, self.bic = lr, hr, bic
         self.kernel: np.ndarray | None = None
         self.losses: list[dict[str, float]] = []
         self.snaps: dict[int, dict[str, Any]] = {}
@@ -150,7 +151,17 @@ class _Trace:
                 "psnr": metrics.psnr(sr, self.hr, shave=2),
                 "terms": blend_terms(sr, self.bic, self.hr),
                 "kernel": np.round(self.kernel, 6).tolist(),
+                "signals": snapshot_signals(self.lr, self.kernel, self.losses),
             }
+
+
+def snapshot_signals(
+    lr: np.ndarray, kernel: np.ndarray, recent: list[dict[str, float]]
+) -> dict[str, float]:
+    """The guard's signals at one snapshot (the photo's own bicubic one left out)."""
+    sig = guard.signals(lr, kernel, recent)
+    sig.pop("cross_scale_bicubic", None)
+    return sig
 
 
 def fit_one(
@@ -163,9 +174,11 @@ def fit_one(
     """One fit with its trace, saved in ``folder`` (for the reuse row)."""
     lr, hr = photo["lr"], photo["hr"]
     bic = resize(lr, 2, "bicubic")
-    p = params.with_(kernel_every_s=0.0)  # a Kernel event every iteration
+    # A Kernel event every iteration; the fit unguarded, as the guard is scored
+    # offline from the snapshots (dualsr_guard_rules).
+    p = params.with_(kernel_every_s=0.0, guard="off")
     snaps = (*range(snap_every, p.iters, snap_every), p.iters)
-    trace = _Trace(hr, bic)
+    trace = _Trace(lr, hr, bic)
     ctx = RunContext(device="cpu", seed=seed)
     t0 = time.perf_counter()
     job = fit_x2(lr, p, ctx, run_dir=folder, snapshots=snaps)
@@ -195,24 +208,45 @@ def _apply(fit: DualSRFit, lr: np.ndarray, params: DualSRParams) -> np.ndarray:
     return np.clip(jobs.run(pipeline.infer(up, lr, 2, ctx)), 0, 1)
 
 
+def update_store(store: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``change`` to the results file under a lock, written atomically.
+
+    Several processes (one per group of photos) share one file: each re-reads
+    it under the lock, so none writes over another's fits.
+    """
+    with open(store.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results = json.loads(store.read_text()) if store.exists() else {}
+        change(results)
+        tmp = store.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        tmp.replace(store)
+
+
 def _reuse(
-    results: dict[str, Any],
+    store: Path,
     photos: dict[str, Any],
-    fits: Path,
     key: str,
     name: str,
     base: DualSRParams,
 ) -> None:
     """Each photo of ``name``'s pair upscaled by the other's saved fit."""
+    results = json.loads(store.read_text())
+    fits = store.with_suffix(".fits")
     partner = photos[name]["partner"]
     for a, b in ((name, partner), (partner, name)):
         folder = fits / f"{a}_{key}"
-        if key not in results.get(b, {}) or not (folder / "weights.pt").is_file():
+        rec = results.get(b, {}).get(key)
+        if rec is None or "reuse" in rec or not (folder / "weights.pt").is_file():
             continue
         params = reuse.params_reusing(folder, 2, base)
         sr = jobs.run(pipeline.upscale(photos[b]["lr"], DUALSR, 2, params)).rgb
-        results[b][key]["reuse_from"] = a
-        results[b][key]["reuse"] = metrics.psnr(sr, photos[b]["hr"], shave=2)
+        psnr = metrics.psnr(sr, photos[b]["hr"], shave=2)
+
+        def put(res: dict[str, Any], a: str = a, b: str = b, v: float = psnr) -> None:
+            res[b][key].update(reuse_from=a, reuse=v)
+
+        update_store(store, put)
 
 
 def run(
@@ -226,9 +260,9 @@ def run(
     """Fit every photo of ``names`` (all when empty) for every seed; resumable.
 
     Fits are saved beside ``store`` (``<store>.fits/<photo>_seed<n>``), so the
-    reuse row is made whenever both photos of a pair are done.
+    reuse row is made whenever both photos of a pair are done. Processes
+    fitting different photos may share ``store`` (:func:`update_store`).
     """
-    results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
     fits = store.with_suffix(".fits")
     photos = {p["name"]: p for p in dataset()}
     # One photo of every width first, then their partners (the reuse row), so
@@ -237,17 +271,19 @@ def run(
     for seed in seeds:
         key = f"seed{seed}"
         for name in order:
-            photo = photos[name]
-            entry = results.setdefault(name, {})
-            if key in entry:
+            done = json.loads(store.read_text()) if store.exists() else {}
+            if key in done.get(name, {}):
                 continue
             print(f"{name} seed {seed}", file=sys.stderr, flush=True)
             folder = fits / f"{name}_{key}"
-            record = fit_one(photo, params, seed, snap_every, folder)
-            record["command"] = command
-            entry[key] = record
-            _reuse(results, photos, fits, key, name, params)
-            store.write_text(json.dumps(results, indent=1))
+            record = fit_one(photos[name], params, seed, snap_every, folder)
+            record.update(command=command, key=key)
+
+            def put(res: dict[str, Any], n: str = name, r: Any = record) -> None:
+                res.setdefault(n, {})[r["key"]] = r
+
+            update_store(store, put)
+            _reuse(store, photos, key, name, params)
             print(name, key, f"bicubic {record['bicubic']:.2f}",
                   f"fast {record['fast']:.2f}", flush=True)  # fmt: skip
 
@@ -272,88 +308,134 @@ def _oracle(rec: dict[str, Any]) -> float:
 
 
 def _pearson(x: list[float], y: list[float]) -> float:
-    if len(x) < 3:
+    if len(x) < 3 or np.std(x) == 0:
         return math.nan
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def guarded(rec: dict[str, Any], params: DualSRParams) -> float:
-    """The PSNR the engine's guard (``params.guard``) gives on this fit.
-
-    The guard changes nothing during the fit, only the output: its blend of
-    the final snapshot is scored from that snapshot's blend terms.
-    """
-    weight = guard.blend_weight(rec["signals"]["kernel_m2"], params)
-    return blend_psnr(_final(rec)["terms"], weight)
+#: Photos the rules are tuned on (the first of each pair: one per width); the
+#: others (their partners, same kernels, other content) check them.
+TUNE = tuple(p[0] for p in PHOTOS[0::2])
 
 
-def _backfill(rec: dict[str, Any], folder: Path) -> None:
-    """Signals a record made before they existed, from its fit's saved losses."""
-    if "gan_end" in rec["signals"] or not (folder / "losses.csv").is_file():
-        return
-    rows = (folder / "losses.csv").read_text().splitlines()
-    names = rows[0].split(",")
-    recent = [
-        dict(zip(names, map(float, r.split(",")), strict=True)) for r in rows[-10:]
-    ]
-    rec["signals"].update(guard.game_end(recent))
+def backfill_store(store: Path) -> None:
+    """Snapshot signals of fits recorded before they were kept, written back."""
+    import dualsr_guard_rules as rules
+
+    photos = {p["name"]: p for p in dataset()}
+    fits = store.with_suffix(".fits")
+    update_store(store, lambda res: rules.backfill(res, fits, photos))
 
 
 def table(store: Path, params: DualSRParams) -> str:
-    """The guard's table, the signals' correlations with the gain, the reuse row.
+    """The guard's table, the rules tuned and checked, the signals' correlations.
 
-    ``params`` carries the guard rule to score (``guard="blend"`` is assumed).
+    ``params`` carries the guard rule of the "guarded fast" column (the fast
+    profile's own, or another given with --set).
     """
+    import dualsr_guard_rules as rules
+
+    backfill_store(store)
     results = json.loads(store.read_text())
-    rule = params.with_(guard="blend")
+    rule = params if params.guard != "off" else params.with_(guard="blend")
+    sig = rule.guard_signal
     lines = [
-        "| photo | true width px² | bicubic | fast | guarded fast | oracle blend"
-        " | learned width | learned / true | cross-scale | G_DN's GAN loss at the end"
-        " | reuse (partner's fit) |",
+        f"| photo | true width px² | bicubic | fast | guarded fast | oracle blend"
+        f" | guard's weight | {sig} | learned width | spectral width"
+        f" | reuse (partner's fit) |",
         "|---" * 11 + "|",
     ]
-    gains: list[float] = []
-    guarded_gains: list[float] = []
-    sig: dict[str, list[float]] = {}
-    for name, entry in results.items():
-        recs = [entry[k] for k in sorted(entry) if k.startswith("seed")]
+    all_fits = rules.fits(results)
+    for name in results:
+        recs = [f.rec for f in all_fits if f.photo == name]
         if not recs:
             continue
-        for key in sorted(k for k in entry if k.startswith("seed")):
-            _backfill(entry[key], store.with_suffix(".fits") / f"{name}_{key}")
-        bic = recs[0]["bicubic"]
-        m2 = [r["signals"]["kernel_m2"] for r in recs]
-        true = recs[0]["true_m2"]
+        final = [_final(r)["signals"] for r in recs]
+        weights = [guard.blend_weight(f, rule) for f in final]
         reuse_vals = [r["reuse"] for r in recs if "reuse" in r]
         lines.append(
-            f"| {name} | {true:.2f} | {bic:.2f} | {_spread([r['fast'] for r in recs])}"
-            f" | {_spread([guarded(r, rule) for r in recs])}"
-            f" | {_spread([_oracle(r) for r in recs])} | {np.mean(m2):.2f}"
-            f" | {np.mean(m2) / true:.2f}"
-            f" | {np.mean([r['signals']['cross_scale'] for r in recs]):.3f}"
-            f" | {np.mean([r['signals'].get('gan_end', math.nan) for r in recs]):.3f}"
+            f"| {name} | {recs[0]['true_m2']:.2f} | {recs[0]['bicubic']:.2f}"
+            f" | {_spread([r['fast'] for r in recs])}"
+            f" | {_spread([rules.guarded_psnr(r, rule) for r in recs])}"
+            f" | {_spread([_oracle(r) for r in recs])} | {_spread(weights)}"
+            f" | {_spread([f[sig] for f in final])}"
+            f" | {_spread([f['kernel_m2'] for f in final])}"
+            f" | {final[0]['spectral_m2']:.2f}"
             f" | {_spread(reuse_vals)} from {recs[0].get('reuse_from', '-')} |"
         )
-        for r in recs:
-            gains.append(r["fast"] - bic)
-            guarded_gains.append(guarded(r, rule) - bic)
-            named = {
-                **r["signals"],
-                "learned_over_true": r["signals"]["kernel_m2"] / true,
-            }
-            for k, v in named.items():
-                sig.setdefault(k, []).append(v)
-    lines += [
-        "",
-        f"Fits: {len(gains)}; gain over bicubic, mean / worst: fast "
-        f"{np.mean(gains):+.2f} / {min(gains):+.2f} dB, guarded "
-        f"{np.mean(guarded_gains):+.2f} / {min(guarded_gains):+.2f} dB (rule: "
-        f"widths {tuple(rule.guard_widths)}, floor {rule.guard_floor}).",
-        "",
-        "Correlation (Pearson r) of each signal with the gain, over all fits:",
-    ]
-    lines += [f"- {k}: r = {_pearson(v, gains):+.2f}" for k, v in sig.items()]
+    lines += ["", *_summary(all_fits, rule), "", calibration()]
     return "\n".join(lines)
+
+
+def _gaussian(trace: float, size: int = 13) -> np.ndarray:
+    """An isotropic Gaussian of covariance trace ``trace``, x2-centred."""
+    z = np.arange(size) - (size // 2 + 0.5)
+    g = np.exp(-(z**2) / trace)  # variance trace / 2 per axis
+    k = np.outer(g, g)
+    return (k / k.sum()).astype(np.float32)
+
+
+def calibration() -> str:
+    """The signals on every photo without any fit: true kernel, wider ones.
+
+    The cross-scale ratio with the true kernel and with isotropic Gaussians
+    1, 1.5 and 2 times its width, and the spectral width against the true
+    one: where a rule's thresholds sit relative to a right and a wrong kernel.
+    """
+    lines = [
+        "| photo | true width px² | spectral width | cross-scale, true kernel"
+        " | Gaussian of the true width | 1.5x | 2x |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in dataset():
+        true, lr = guard.second_moment(p["k"]), p["lr"]
+        ratios = [guard.cross_scale(lr, _gaussian(f * true)) for f in (1, 1.5, 2)]
+        lines.append(
+            f"| {p['name']} | {true:.2f} | {guard.spectral_width(lr):.2f}"
+            f" | {guard.cross_scale(lr, p['k']):.3f} | "
+            + " | ".join(f"{r:.3f}" for r in ratios)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _summary(all_fits: list[Any], rule: DualSRParams) -> list[str]:
+    """Gains with and without the guard, the split, the correlations."""
+    import dualsr_guard_rules as rules
+
+    fast = [f.gain for f in all_fits]
+    mine = rules.score(all_fits, rule)
+    out = [
+        f"Fits: {len(fast)} ({len({f.photo for f in all_fits})} photos). Gain over"
+        f" bicubic, mean / worst fit: fast {np.mean(fast):+.2f} / {min(fast):+.2f}"
+        f" dB; guarded {mine.mean:+.2f} / {mine.worst:+.2f} dB, {mine.below} fits"
+        f" more than {rules.TOLERANCE} dB below bicubic (rule: "
+        f"{rule.guard_signal} {rule.guard_range[0]:g} -> {rule.guard_range[1]:g},"
+        f" floor {rule.guard_floor:g}).",
+        "",
+        f"Best rule per signal, tuned on {', '.join(TUNE)} and checked on the"
+        " other photos (last snapshot, or the snapshot of highest weight):",
+        "",
+    ]
+    tune, check = rules.split(all_fits, TUNE)
+    for signal in rules.SIGNALS:
+        found = rules.best(tune, signal, rule, ("last", "best")) if tune else None
+        if found is None:
+            continue
+        held = rules.score(check, found.params, found.pick) if check else None
+        out.append(
+            f"- tuned: {found.describe()}; checked: "
+            + (f"mean {held.mean:+.2f}, worst {held.worst:+.2f} dB,"
+               f" {held.below}/{held.n} below" if held else "no fits yet")
+        )  # fmt: skip
+    out += ["", "Correlation (Pearson r) with the fit's gain over bicubic, all fits:"]
+    finals = [_final(f.rec)["signals"] for f in all_fits]
+    for signal in rules.SIGNALS:
+        values = [s.get(signal, math.nan) for s in finals]
+        ok = [(v, g) for v, g in zip(values, fast, strict=True) if math.isfinite(v)]
+        r = _pearson([v for v, _ in ok], [g for _, g in ok])
+        out.append(f"- {signal}: r = {r:+.2f} ({len(ok)} fits)")
+    return out
 
 
 __all__ = [
@@ -361,6 +443,7 @@ __all__ = [
     "WIDTHS",
     "blend_psnr",
     "blend_terms",
+    "calibration",
     "dataset",
     "hr_crop",
     "run",

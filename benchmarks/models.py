@@ -25,6 +25,8 @@ Run from the repository root::
 
 The machine's load average before and after each model is printed and
 recorded: ratios taken at a load above the core count are indicative only.
+Quality on degraded photos, against bicubic and DualSR, is measured by the
+sibling program ``benchmarks/models_quality.py``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ differ from the papers' in the second decimal when inputs are not 8-bit.
 
 LPIPS is optional: it needs ImageNet AlexNet weights, which unsr never
 downloads. It is used only when torchvision's ``alexnet-owt-7be5be79.pth`` is
-already in the torch hub cache.
+already in the torch hub cache; the reason it is unavailable says how to put
+it there.
 
 ``noise_sigma`` is a cheap probe of how noisy an image is, for checking what an
 unpaired method learnt to remove.
@@ -41,6 +42,10 @@ Y_OFFSET: Final = 16.0
 
 #: File name of torchvision's ImageNet AlexNet weights in the hub cache.
 ALEXNET_FILE: Final = "alexnet-owt-7be5be79.pth"
+#: Where torchvision's publisher serves that file.
+ALEXNET_URL: Final = "https://download.pytorch.org/models/" + ALEXNET_FILE
+#: All the publisher states of its SHA-256: the start, in the file name.
+ALEXNET_HASH_PREFIX: Final = "7be5be79"
 
 Array = npt.NDArray[Any]
 
@@ -241,9 +246,14 @@ def lpips_unavailable_reason() -> str | None:
         return "the lpips package is not installed"
     path = alexnet_weights_path()
     if not path.is_file():
+        # Not a catalogue entry: the publisher states only a 32-bit prefix of
+        # the file's SHA-256, and no registry package carries the file (see
+        # docs/models.md). torchvision's own download checks that prefix.
         return (
-            f"LPIPS needs the AlexNet weights at {path}; unsr does not download "
-            "them (copy the file there to enable LPIPS)"
+            f"LPIPS needs torchvision's ImageNet AlexNet weights at {path}; unsr "
+            'does not download them: run `python -c "import torchvision; '
+            "torchvision.models.alexnet(weights='DEFAULT')\"` once, or save "
+            f"{ALEXNET_URL} there (its SHA-256 starts with {ALEXNET_HASH_PREFIX})"
         )
     try:
         _lpips_model(str(path), path.stat().st_mtime_ns)
@@ -326,6 +336,8 @@ def lpips(sr: Array, hr: Array) -> float | None:
 
 __all__ = [
     "ALEXNET_FILE",
+    "ALEXNET_HASH_PREFIX",
+    "ALEXNET_URL",
     "Y_OFFSET",
     "Y_WEIGHTS",
     "alexnet_weights_path",

@@ -7,6 +7,7 @@ appears before any of it is loaded.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,12 @@ def warm_up_job() -> Generator[Any, None, str]:
     adam = torch.optim.Adam([weight], lr=1e-3)
     weight.square().sum().backward()  # type: ignore[no-untyped-call]
     adam.step()
+    # The imports above leave some 400,000 objects that live as long as the
+    # app; every full pass of the cyclic garbage collector walks them all,
+    # holding the GIL (0.6 s measured, in whichever thread allocated last: a
+    # model being read on the Models page froze the window that long).
+    # Frozen, they are left out of every later pass.
+    gc.freeze()
     return str(torch.__version__)
 
 
@@ -280,12 +287,14 @@ def process_file_job(
 
     out = output_path(path, request, root)
     out.parent.mkdir(parents=True, exist_ok=True)
+    spec = method if method is not None else batch.resolve(request.method)
     result = yield from batch.process_file(
         path,
         out,
-        method if method is not None else request.method,
+        spec,
         request.scale,
         profile=request.profile,
+        params=_reusing(spec, request),
         fmt=request.fmt,
         quality=request.quality,
         context=RunContext(finish_early=finish),
@@ -297,6 +306,22 @@ def process_file_job(
         run_id=result.run_id,
         metrics=dict(result.metrics),
     )
+
+
+def _reusing(method: Any, request: RunRequest) -> Any:
+    """The params that apply run ``request.reuse``'s saved fit; None to fit.
+
+    Raises
+    ------
+    MethodError
+        The run holds no usable fit at this scale (the item fails with it).
+    """
+    if request.reuse is None:
+        return None
+    from engine.methods.dualsr import reuse
+
+    base = method.params_for(request.profile)
+    return reuse.params_reusing(str(request.reuse), request.scale, base)
 
 
 class FileJobs:

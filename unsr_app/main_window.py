@@ -82,7 +82,11 @@ class MainWindow(QMainWindow):
         self._settings = settings.load(self._store)
         self._jobs: set[JobHandle] = set()
         self._methods_job = methods_job
-        self._run_again: tuple[Path, RunRequest] | None = None
+        #: Paths being queued that start once added, with their request, and
+        #: the items already queued that start with them.
+        self._start_when_added: (
+            tuple[frozenset[Path], RunRequest, list[QueueItem]] | None
+        ) = None
         #: Ray's version, None when it is not installed (batches run here).
         self.ray_version = cluster.ray_version()
         self.settings_dialog: SettingsDialog | None = None
@@ -127,6 +131,7 @@ class MainWindow(QMainWindow):
         s.history.refresh_requested.connect(self._on_history_refresh_requested)
         s.history.run_opened.connect(self._on_history_run_opened)
         s.history.run_again.connect(self._on_history_run_again)
+        s.history.fit_applied.connect(self._on_history_fit_applied)
         r = self.runner
         r.item_changed.connect(s.queue.refresh)
         r.item_started.connect(self._on_runner_item_started)
@@ -355,11 +360,12 @@ class MainWindow(QMainWindow):
 
     def _on_queue_items_added(self, items: list[QueueItem]) -> None:
         self.studio.log.append(f"queued {len(items)} image(s)")
-        again, self._run_again = self._run_again, None
-        if again is not None:
-            mine = [i for i in items if i.path == again[0]]
-            if mine:
-                self._start_items(mine)
+        pending, self._start_when_added = self._start_when_added, None
+        if pending is not None:
+            paths, request, known = pending
+            mine = [i for i in items if i.path in paths]
+            if mine or known:
+                self._start_items([*known, *mine], request)
 
     def _on_queue_paths_given(self, paths: list[Path]) -> None:
         request = self.studio.method.request()
@@ -417,19 +423,30 @@ class MainWindow(QMainWindow):
             return
         self._start_items(items)
 
-    def _start_items(self, items: list[QueueItem]) -> None:
+    def _start_items(
+        self, items: list[QueueItem], request: RunRequest | None = None
+    ) -> None:
+        """Start ``items`` with ``request`` (the method panel's when None)."""
         s = self.studio
-        request = s.method.request()
+        request = request if request is not None else s.method.request()
         if self.runner.is_draining():
             s.log.append("waiting for the stopped job to end (at its next step)")
-        address = self.cluster_address()
+        # A reused fit lives in this machine's history: such a batch runs here.
+        address = self.cluster_address() if request.reuse is None else ""
         if self.runner.start(items, request, address):
-            # Stop & keep is a local fit's: a cluster batch stops as a whole.
-            fitting = self._needs_fit(request.method) and not address
+            # Stop & keep is a local fit's: a cluster batch stops as a whole;
+            # a reused fit leaves nothing to stop early.
+            fitting = (
+                self._needs_fit(request.method)
+                and not address
+                and request.reuse is None
+            )
             s.method.set_running(True, fitting)
             s.losses.clear()
             s.kernel.clear()
             started = f"started {request.method} ×{request.scale} on {len(items)}"
+            if request.reuse is not None:
+                started += f" with run {request.reuse}'s fit"
             if address:
                 s.progress.start_batch(f"Ray cluster {address}")
                 started += f", on {cluster.describe(address)}"
@@ -576,8 +593,47 @@ class MainWindow(QMainWindow):
             s.queue.select(known)
             self._start_items([known])
             return
-        self._run_again = (run.input, request)
+        self._start_when_added = (frozenset({run.input}), request, [])
         s.queue.add_paths([run.input])
+
+    def _on_history_fit_applied(self, run: RunRow) -> None:
+        """Queue photos the user picks and upscale them with the run's saved fit.
+
+        One fit for a whole shoot: photos from the same camera share its blur,
+        so each costs a tiled pass instead of a fit. The method panel keeps its
+        own settings; the batch runs with the fitted run's method and scale.
+        """
+        s = self.studio
+        if self.runner.is_running():
+            s.log.append("a batch is running: apply the fit once it ends", "warning")
+            return
+        name = run.input.name if run.input else f"run {run.id}"
+        paths = self.choose_photos(f"Photos to upscale with the fit of {name}")
+        if not paths:
+            return
+        request = dataclasses.replace(
+            s.method.request(),
+            method=run.method,
+            scale=run.scale,
+            profile=run.profile,
+            reuse=run.id,
+        )
+        chosen = set(paths)
+        known = [i for i in s.queue.items() if i.path in chosen]
+        for item in known:
+            item.status, item.detail = "queued", ""
+            s.queue.refresh(item)
+        fresh = chosen - {i.path for i in known}
+        if not fresh:
+            self._start_items(known, request)
+            return
+        self._start_when_added = (frozenset(fresh), request, known)
+        s.queue.add_paths(sorted(fresh))
+
+    def choose_photos(self, title: str) -> list[Path]:
+        """Ask for image files (tests replace the dialog)."""
+        files, _ = QFileDialog.getOpenFileNames(self, title, "", _IMAGE_FILTER)
+        return [Path(f) for f in files]
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         """Ask first when work would be lost; then close everything.

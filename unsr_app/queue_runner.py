@@ -174,7 +174,8 @@ class QueueRunner(QObject):
         if self._draining:  # a stopped job's thread is still ending
             await asyncio.wait(list(self._draining.values()))
         done = failed = 0
-        fitting = self._needs_fit(request.method)
+        # A reused fit (one fit for a whole shoot) leaves only the tiled pass.
+        fitting = self._needs_fit(request.method) and request.reuse is None
         # The real jobs resolve the method once for the whole batch.
         factory = self._factory if self._factory is not None else FileJobs()
         for index, item in enumerate(items):

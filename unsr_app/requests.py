@@ -60,7 +60,11 @@ class QueueItem:
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What the method panel asks for; the same for every item of one batch."""
+    """What the method panel asks for; the same for every item of one batch.
+
+    ``reuse`` is a history run id whose saved DualSR fit is applied instead of
+    fitting each photo (one fit for a whole shoot); None fits as usual.
+    """
 
     method: str = "dualsr"
     scale: int = 2
@@ -68,6 +72,7 @@ class RunRequest:
     output_dir: Path | None = None
     fmt: str = "png"
     quality: int = 95
+    reuse: object = None
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,8 @@ def _region_fit(preview: np.ndarray, release: threading.Event) -> Any:
     return factory
 
 
-def _grab(w: MainWindow) -> tuple[np.ndarray, int, int]:
-    c = w.studio.viewer.canvas_left
+def _grab(w: MainWindow, canvas: Any = None) -> tuple[np.ndarray, int, int]:
+    c = canvas if canvas is not None else w.studio.viewer.canvas_left
     shot = (qimage_to_array(c.grab().toImage()) * 255).round().astype(np.uint8)
     o = c.origin()
     return shot, int(o.y()), int(o.x())
@@ -120,6 +120,22 @@ def test_the_preview_is_placed_where_it_belongs_and_scored_there(
         shot, oy, ox = _grab(w)
         out = shot[oy : oy + 96, ox : ox + 128]
         np.testing.assert_array_equal(out, _up2(lr))
+
+        # Side by side: both panes show the same image points.
+        viewer.set_mode("side")
+        right = viewer.canvas_right
+        # The right pane halves the left one once the layout has run.
+        qtbot.waitUntil(lambda: abs(canvas.width() - right.width()) <= 8)
+        qtbot.wait(100)
+        viewer.state.set_zoom(1.0, QPointF(64, 48))
+        shot, oy, ox = _grab(w)
+        np.testing.assert_array_equal(shot[oy : oy + 96, ox : ox + 128], _up2(lr))
+        shot, oy, ox = _grab(w, right)
+        out = shot[oy : oy + 96, ox : ox + 128]
+        inside = out[2 * y : 2 * (y + bh), 2 * x : 2 * (x + bw)]
+        np.testing.assert_array_equal(inside, (preview * 255).round().astype(np.uint8))
+        assert np.abs(out[outside].astype(float) - dimmed[outside]).max() <= 2
+        viewer.set_mode("split")
 
         # Difference: only the preview's region is compared, with the reference.
         viewer.set_mode("diff")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
@@ -155,3 +156,62 @@ def test_engine_failures_never_escape(
     assert "Could not list the models" in page.message.text()
     assert "disk on fire" in page.message.text()
     assert page.remove_selected() is False
+
+
+def test_a_refused_file_shows_its_reason_in_its_row(
+    page: ModelsPage,
+    qtbot,  # type: ignore[no-untyped-def]
+) -> None:
+    folder = paths.models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "half.pth").write_bytes(b"PK\x03\x04 the rest is missing")
+    page.refresh()
+    _settle(page, qtbot)
+    (row,) = _rows(page)
+    assert row[0] == "half"
+    assert "cut short" in row[6] and "method" not in row[6]
+
+
+def test_several_failures_are_separate_lines_and_a_twin_is_no_copy(
+    page: ModelsPage,
+    qtbot,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    noise = []
+    for i, name in enumerate(("a.pth", "b.safetensors", "c.ckpt")):
+        path = tmp_path / name
+        path.write_bytes(np.random.default_rng(i).bytes(4096))
+        noise.append(path)
+    good = mf.save(mf.compact(scale=2), tmp_path / "2x-good.safetensors")
+    twin = tmp_path / "same bytes, other name.safetensors"
+    twin.write_bytes(good.read_bytes())
+    page.add_files([*noise, good, twin])
+    _settle(page, qtbot)
+    lines = page.message.text().splitlines()
+    failures = [line for line in lines if "not a model file" in line]
+    assert len(failures) == 3
+    for path, line in zip(noise, failures, strict=True):
+        assert path.name in line and "Python objects" not in line
+    assert page.message.property("error") is True
+    _settle(page, qtbot)
+    assert [row[0] for row in _rows(page)] == ["2x-good"]
+    assert [p.name for p in paths.models_dir().iterdir()] == ["2x-good.safetensors"]
+
+
+def test_bundled_demo_checkpoints_show_their_scale(
+    page: ModelsPage,
+    qtbot,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "resources" / "models"
+    demos = sorted(shipped.glob("demo-*.unsr.pt"))
+    assert demos, "the demo checkpoints ship in resources/models"
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: shipped)
+    models.clear_cache()
+    page.refresh()
+    _settle(page, qtbot)
+    rows = {row[0]: row for row in _rows(page)}
+    for demo in demos:
+        (row,) = [r for name, r in rows.items() if demo.name.split(".")[0] in name]
+        # The file names say x2; the page must show the scale the file holds.
+        assert row[2] == "x2", row

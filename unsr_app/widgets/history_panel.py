@@ -66,11 +66,15 @@ class HistoryPanel(QWidget):
         The user opened a run (double click or Open).
     run_again(RunRow)
         The user asked to run that photo again with that run's settings.
+    fit_applied(RunRow)
+        The user asked to upscale other photos with that run's saved DualSR
+        fit (one fit for a whole shoot); offered for finished DualSR runs.
     """
 
     refresh_requested = Signal()
     run_opened = Signal(object)
     run_again = Signal(object)
+    fit_applied = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +110,21 @@ class HistoryPanel(QWidget):
             act = QAction(text, self.tree)
             act.triggered.connect(slot)
             self.tree.addAction(act)
+        # In the context menu only: a fourth button would widen the panel past
+        # the window's minimum size.
+        self.apply_action = QAction("Apply this fit to other photos…", self.tree)
+        self.apply_action.setToolTip(
+            "Upscale other photos with this run's DualSR fit, without fitting "
+            "again (photos from the same camera share its blur)"
+        )
+        self.apply_action.setEnabled(False)
+        self.apply_action.triggered.connect(
+            lambda: self._apply(self.tree.currentItem())
+        )
+        self.tree.addAction(self.apply_action)
+        self.tree.currentItemChanged.connect(
+            lambda row, _previous: self._on_tree_current_changed(row)
+        )
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -158,6 +177,19 @@ class HistoryPanel(QWidget):
     def _again(self, row: QTreeWidgetItem | None) -> None:
         if row is not None:
             self.run_again.emit(row.data(0, _ROLE))
+
+    def _apply(self, row: QTreeWidgetItem | None) -> None:
+        if row is not None and has_fit(row.data(0, _ROLE)):
+            self.fit_applied.emit(row.data(0, _ROLE))
+
+    def _on_tree_current_changed(self, row: QTreeWidgetItem | None) -> None:
+        usable = row is not None and has_fit(row.data(0, _ROLE))
+        self.apply_action.setEnabled(usable)
+
+
+def has_fit(run: RunRow) -> bool:
+    """Whether ``run`` left a DualSR fit to apply (a finished DualSR run)."""
+    return run.method == "dualsr" and run.status == "done"
 
 
 def _tool(text: str, tip: str) -> QToolButton:

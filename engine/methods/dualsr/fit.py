@@ -387,8 +387,10 @@ def fit_x2(
                 f"stopped at iteration {it + 1}: upscaling with what the fit "
                 "has learnt so far"
             )
-        result = _finish(nets, it + 1, c, stopped_early, run_dir, img, reports)
+        result = _finish(nets, it + 1, c, stopped_early, run_dir, reports)
         yield Kernel(result.iters_done, result.kernel)
+        if result.blend < 1.0:
+            yield Message(guard.verdict(result.signals, result.blend, params))
         return result
     except GeneratorExit:
         if run_dir is not None:
@@ -474,7 +476,6 @@ def _finish(
     crop: int,
     stopped_early: bool,
     run_dir: Path | None,
-    img: FloatArray,
     reports: _Reports,
 ) -> FitResult:
     """The fit's result, guarded if asked; weights and kernel in the run folder."""
@@ -483,8 +484,9 @@ def _finish(
     final.eval()
     signals = {}
     if nets.p.guard != "off":
-        signals = guard.signals(img, kernel, list(reports.recent))
-    blend = guard.blend_weight(signals.get("kernel_m2", math.nan), nets.p)
+        # The whole photo, as the guard's benchmark scores it.
+        signals = guard.signals(reports.rgb, kernel, list(reports.recent))
+    blend = guard.blend_weight(signals, nets.p)
     if run_dir is not None:
         artefacts.write_kernel(run_dir, kernel)
         states = {"g_up": final.state_dict(), "g_dn": nets.g_dn.state_dict()}

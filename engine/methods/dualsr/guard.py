@@ -12,6 +12,8 @@ from inside:
 * :func:`game_end`: how the adversarial game ended. When the discriminator
   still tells the downsampler's output from the photo's own crops at the end,
   the kernel did not find the photo's blur.
+* :func:`spectral_width`: the photo's blur width measured from its spectrum
+  across scales, without the fit (a second opinion on G_DN's kernel).
 * :func:`cross_scale`: KernelGAN's own assumption, checked with a statistic
   that is not learned. The right kernel shrinks the photo into a smaller photo
   with the same local statistics; a kernel that is too wide makes the smaller
@@ -22,8 +24,9 @@ from inside:
 
 :class:`engine.methods.dualsr.params.DualSRParams` ``guard`` names what the fit
 does with them: "blend" tones the output down toward bicubic by
-:func:`blend_weight` (:class:`Blended`). It is off until the benchmark's
-figures support a rule (docs/benchmarks.md, "DualSR").
+:func:`blend_weight` (:class:`Blended`). The fast profile blends by the
+cross-scale ratio; the figures behind the rule, and every signal's correlation
+with the fit's gain, are in docs/benchmarks.md ("The guard").
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from torch import nn
 
 from engine.methods.dualsr import losses, sampler
 from engine.methods.dualsr.params import DualSRParams
+from engine.train import kernel_spectrum
 
 F32 = npt.NDArray[np.float32]
 
@@ -119,18 +123,61 @@ def cross_scale(rgb: npt.ArrayLike, kernel: npt.ArrayLike) -> float:
     return _mean_gradient(small, 2) / mine
 
 
-def blend_weight(width: float, params: DualSRParams) -> float:
+def spectral_width(rgb: npt.ArrayLike) -> float:
+    """The photo's blur width (HR px^2) from its spectrum across scales.
+
+    :mod:`engine.train.kernel_spectrum`'s estimate (the trace of the fitted
+    Gaussian's covariance) on the photo's most textured tiles: it looks at the
+    photo only, not at the fit, so it is a second opinion on G_DN's kernel,
+    which ends near the same width whatever the true blur (docs/benchmarks.md,
+    "The guard"). NaN when the photo is smaller than one tile.
+    """
+    grey = _grey(rgb)[0, 0]
+    # The centre of a large photo is plenty, and keeps the tiles' memory small.
+    h, w = grey.shape
+    top, left = max(0, (h - _SPECTRUM_EDGE) // 2), max(0, (w - _SPECTRUM_EDGE) // 2)
+    grey = grey[top : top + _SPECTRUM_EDGE, left : left + _SPECTRUM_EDGE]
+    tiles = kernel_spectrum.textured_tiles(grey.expand(3, -1, -1), _SPECTRUM)
+    cov = kernel_spectrum.measure([tiles], _SPECTRUM)
+    return math.nan if cov is None else float(torch.trace(cov))
+
+
+#: The spectrum's settings for one photo: tiles of 64 LR px, every tile kept.
+_SPECTRUM = kernel_spectrum.SpectrumSpec(tile=64, per_photo=64)
+#: The edge of the centre crop whose spectrum is measured (LR px).
+_SPECTRUM_EDGE = 1024
+
+
+def blend_weight(signals: Mapping[str, float], params: DualSRParams) -> float:
     """The weight of the fit in the guarded output (1: the fit alone).
 
-    ``params.guard_floor`` up to a learned width of ``guard_widths[0]``, rising
-    linearly to 1 at ``guard_widths[1]``: a kernel near bicubic's leaves little
-    to gain and, when overestimated, makes the upsampler over-sharpen.
+    ``params.guard_floor`` where the signal ``params.guard_signal`` is at or
+    beyond ``guard_range[0]``, 1 at or beyond ``guard_range[1]``, linear in
+    between (the range may run either way). A missing or undefined signal
+    leaves the fit alone.
     """
-    if params.guard == "off" or not math.isfinite(width):
+    value = signals.get(params.guard_signal, math.nan)
+    if params.guard == "off" or not math.isfinite(value):
         return 1.0
-    lo, hi = params.guard_widths
-    t = min(1.0, max(0.0, (width - lo) / (hi - lo))) if hi > lo else 1.0
+    start, full = params.guard_range
+    t = 1.0 if full == start else (value - start) / (full - start)
+    t = min(1.0, max(0.0, t))
     return params.guard_floor + (1.0 - params.guard_floor) * t
+
+
+def verdict(signals: Mapping[str, float], weight: float, params: DualSRParams) -> str:
+    """What the guard did, in words, for the log."""
+    value = signals.get(params.guard_signal, math.nan)
+    why = f"{params.guard_signal.replace('_', ' ')} {value:.2f}"
+    if weight <= 0.0:
+        return (
+            f"guard: the fit does not look safe on this photo ({why}); the output "
+            "is bicubic"
+        )
+    return (
+        f"guard: the fit may over-sharpen this photo ({why}); the output is "
+        f"{weight:.0%} the fit, {1 - weight:.0%} bicubic"
+    )
 
 
 class Blended(nn.Module):
@@ -147,10 +194,12 @@ class Blended(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the blended x2 image, (B, C, 2H, 2W)."""
-        out: torch.Tensor = self.net(x)
         mh = _up2_matrix(x.shape[-2], x.device)
         mw = _up2_matrix(x.shape[-1], x.device)
         bic = torch.matmul(torch.matmul(mh, x.float()), mw.t())
+        if self.weight == 0.0:  # bicubic alone: the net's pass would be wasted
+            return bic
+        out: torch.Tensor = self.net(x)
         return bic + self.weight * (out.float() - bic)
 
 
@@ -183,11 +232,15 @@ def signals(
 
     ``recent`` are the last logged losses of the fit (see :func:`game_end`).
     """
+    width = second_moment(kernel)
+    spectral = spectral_width(rgb)
     return {
-        "kernel_m2": second_moment(kernel),
+        "kernel_m2": width,
         "kernel_dist": kernel_distance(kernel),
         "cross_scale": cross_scale(rgb, kernel),
         "cross_scale_bicubic": cross_scale(rgb, bicubic_kernel()),
+        "spectral_m2": spectral,
+        "learned_over_spectral": width / spectral if spectral > 0 else math.nan,
         **game_end(recent),
     }
 
@@ -201,4 +254,6 @@ __all__ = [
     "kernel_distance",
     "second_moment",
     "signals",
+    "spectral_width",
+    "verdict",
 ]
