@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +26,10 @@ from typing import Any
 import numpy as np
 
 from engine.methods.dualsr import DualSRParams, guard
+from engine.methods.dualsr.params import GuardSignal
 
 #: Signals a rule may read (guard.signals' names).
-SIGNALS = (
-    "cross_scale",
-    "kernel_m2",
-    "kernel_dist",
-    "spectral_m2",
-    "learned_over_spectral",
-    "gan_end",
-    "disc_end",
-)
+SIGNALS = typing.get_args(GuardSignal)
 
 #: A fit "clearly worse than bicubic" loses more than this (dB).
 TOLERANCE = 0.1

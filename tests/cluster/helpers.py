@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from tests.engine import loopback
+
 
 def photos(folder: Path, n: int, size: tuple[int, int] = (40, 56)) -> list[Path]:
     """``n`` seeded noisy PNGs of slightly different sizes."""
@@ -88,25 +90,7 @@ def is_loopback(address: str) -> bool:
 
 def listening(pids: set[int]) -> set[str]:
     """Addresses that sockets of ``pids`` listen on (Linux /proc)."""
-    inodes: set[str] = set()
-    for pid in pids:
-        with_fds = Path(f"/proc/{pid}/fd")
-        try:
-            links = [os.readlink(fd) for fd in with_fds.iterdir()]
-        except OSError:
-            continue
-        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
-    found: set[str] = set()
-    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: LISTEN
-                continue
-            raw = bytes.fromhex(fields[1].split(":")[0])
-            # /proc prints each 32-bit word in host (little-endian) order.
-            words = [raw[i : i + 4][::-1] for i in range(0, size, 4)]
-            found.add(str(ipaddress.ip_address(b"".join(words))))
-    return found
+    return loopback.listening(pids)
 
 
 def ray_pids(session_root: str) -> set[int]:
