@@ -10,20 +10,10 @@ import torch
 
 from engine import jobs, pipeline
 from engine.methods import RunContext
-from engine.methods.dualsr import DUALSR, PAPER, reuse, sampler
+from engine.methods.dualsr import DUALSR, reuse, sampler
+from tests.engine.dualsr_helpers import tiny
 
-TINY = PAPER.with_(
-    iters=6,
-    lr_crop=24,
-    up_width=8,
-    up_depth=3,
-    dn_width=8,
-    d_width=8,
-    lambda_update_every=2,
-    kernel_every_s=0.0,
-    preview_every_s=0.0,
-    border_cut=0,
-)
+TINY = tiny(6)
 
 cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA device; none is present here"

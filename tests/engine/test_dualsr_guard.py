@@ -14,20 +14,10 @@ import torch.nn.functional as F
 from engine import jobs, pipeline
 from engine.events import Message
 from engine.methods import RunContext
-from engine.methods.dualsr import DUALSR, PAPER, DualSRParams, guard, reuse, sampler
+from engine.methods.dualsr import DUALSR, DualSRParams, guard, reuse, sampler
+from tests.engine.dualsr_helpers import tiny
 
-TINY = PAPER.with_(
-    iters=4,
-    lr_crop=24,
-    up_width=8,
-    up_depth=3,
-    dn_width=8,
-    d_width=8,
-    lambda_update_every=2,
-    kernel_every_s=0.0,
-    preview_every_s=0.0,
-    border_cut=0,
-)
+TINY = tiny(4)
 
 
 @pytest.fixture(autouse=True)

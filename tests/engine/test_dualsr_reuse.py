@@ -13,23 +13,12 @@ import torch
 from engine import jobs, pipeline
 from engine.events import Losses, Message, Progress
 from engine.methods import MethodError, RunContext
-from engine.methods.dualsr import DUALSR, PAPER, reuse
+from engine.methods.dualsr import DUALSR, reuse
 from engine.methods.dualsr.method import DualSRFit, upscaler
 from engine.store import Store
+from tests.engine.dualsr_helpers import tiny
 
-TINY = PAPER.with_(
-    iters=3,
-    lr_crop=24,
-    up_width=8,
-    up_depth=3,
-    dn_width=8,
-    d_width=8,
-    lambda_update_every=2,
-    kernel_every_s=0.0,
-    preview_every_s=0.0,
-    border_cut=0,
-    channels_last=False,
-)
+TINY = tiny(3, channels_last=False)
 
 
 @pytest.fixture(autouse=True)
