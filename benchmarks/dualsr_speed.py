@@ -33,6 +33,7 @@ VARIANTS = {
     "+ bf16, width 32": PAPER.with_(bf16=True, up_width=32),
     "+ bf16, width 32, crop 48": PAPER.with_(bf16=True, up_width=32, lr_crop=48),
     "fast profile": FAST,
+    "fast profile, bf16 autocast": FAST.with_(bf16=True),
 }
 
 

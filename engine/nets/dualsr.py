@@ -110,10 +110,24 @@ class GDn(nn.Module):
         if deep:
             for weight, (_, stride) in zip(self.weights, G_DN_LAYERS, strict=True):
                 flat = F.conv2d(flat, weight, stride=stride)
-        else:
+        elif h % 2 or w % 2:
             k = self.composed_kernel().to(flat.dtype)
             flat = F.conv2d(flat, k[None, None], stride=2)
+        else:
+            flat = F.conv2d(F.pixel_unshuffle(flat, 2), self.polyphase_kernel())
         return flat.reshape(b, c, flat.shape[-2], flat.shape[-1])
+
+    def polyphase_kernel(self) -> torch.Tensor:
+        """The composed kernel split by phase: (1, 4, 7, 7), for stride 1.
+
+        A stride-2 correlation of an even-sized image with the 13x13 kernel
+        equals a stride-1 correlation of its four pixel phases
+        (``pixel_unshuffle``) with the kernel's four phases (zero-padded to
+        14x14). Same sums; oneDNN runs the single-channel stride-2 form,
+        forward and backward, about 1.7x slower (docs/benchmarks.md).
+        """
+        k = F.pad(self.composed_kernel(), (0, 1, 0, 1))
+        return k.reshape(7, 2, 7, 2).permute(1, 3, 0, 2).reshape(1, 4, 7, 7)
 
 
 class DDn(nn.Module):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import functools
 import dataclasses
 import math
 from collections.abc import Iterator, Mapping
@@ -160,11 +161,12 @@ class _Nets:
         self.g_dn = GDn(params.dn_width).to(dev)
         self.d_dn = DDn(params.d_width, paper_init=params.d_paper_init).to(dev)
         self.d_dn = self.d_dn.to(memory_format=self.fmt)
-        adam = torch.optim.Adam
-        betas = (0.5, 0.999)
-        self.opt_up = adam(self.g_up.parameters(), params.lr_up, betas=betas)
-        self.opt_dn = adam(self.g_dn.parameters(), params.lr_dn, betas=betas)
-        self.opt_d = adam(self.d_dn.parameters(), params.lr_d, betas=betas)
+        # One fused kernel per optimiser step instead of a dozen small ops per
+        # tensor: the same update, measurably cheaper for these small nets.
+        adam = functools.partial(torch.optim.Adam, betas=(0.5, 0.999), fused=dev.type != "mps")
+        self.opt_up = adam(self.g_up.parameters(), params.lr_up)
+        self.opt_dn = adam(self.g_dn.parameters(), params.lr_dn)
+        self.opt_d = adam(self.d_dn.parameters(), params.lr_d)
         self.learner = LambdaLearner(every=params.lambda_update_every)
         self.bound_mask = losses.penalty_mask(self.g_dn.kernel_size).to(dev)
         self.ema = _Ema(self.g_up, params.ema) if params.ema > 0 else None
