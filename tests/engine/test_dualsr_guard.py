@@ -172,3 +172,55 @@ def test_a_guarded_fit_blends_saves_its_weight_and_reuse_keeps_it(
     params = reuse.params_reusing(tmp_path / "fit", 2, TINY)
     again = jobs.run(pipeline.upscale(photo, DUALSR, 2, params))
     np.testing.assert_allclose(again.rgb, result.rgb, atol=1e-6)
+
+
+def test_the_guard_stops_a_fit_it_will_not_use_and_the_output_is_bicubic(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    photo = rng.random((56, 64, 3)).astype(np.float32)
+    # Any width an 8-iteration fit learns is far below 100 px^2: past the
+    # floor's end by more than the margin at the half-way look.
+    doomed = tiny(8).with_(
+        guard="blend",
+        guard_signal="kernel_m2",
+        guard_range=(100.0, 200.0),
+        guard_stop_at=0.5,
+        guard_stop_margin=10.0,
+    )
+    events: list[object] = []
+    ctx = RunContext(run_dir=tmp_path / "fit")
+    result = jobs.run(pipeline.upscale(photo, DUALSR, 2, doomed, ctx), events.append)
+    (fit,) = result.fitted.passes
+    assert fit.iters_done == 4 and fit.stopped_early and fit.blend == 0.0
+    said = [e.text for e in events if isinstance(e, Message)]
+    assert any("at iteration 4 the kernel m2" in t for t in said), said
+    bicubic = jobs.run(pipeline.upscale(photo, DUALSR, 2, doomed.with_(iters=1)))
+    np.testing.assert_allclose(result.rgb, bicubic.rgb, atol=1e-5)
+    status = json.loads((tmp_path / "fit" / "status.json").read_text())
+    assert status["iterations"] == 4 and status["stopped_early"]
+    # Within the margin the fit runs to the end and the blend decides.
+    near = doomed.with_(guard_range=(5.0, 200.0), guard_stop_margin=1000.0)
+    kept = jobs.run(pipeline.upscale(photo, DUALSR, 2, near)).fitted.passes[0]
+    assert kept.iters_done == 8 and not kept.stopped_early
+
+
+@pytest.mark.parametrize(
+    ("value", "start", "full", "stops"),
+    [
+        (0.80, 0.95, 1.05, True),  # cross-scale: low is the floor's side
+        (0.90, 0.95, 1.05, False),  # within the 0.1 margin
+        (float("nan"), 0.95, 1.05, False),
+        (4.0, 2.0, 1.0, True),  # a range running down: high is the floor's side
+        (2.05, 2.0, 1.0, False),
+    ],
+)
+def test_the_guard_stops_only_past_the_floor_by_the_margin(
+    value: float, start: float, full: float, stops: bool
+) -> None:
+    params = TINY.with_(
+        iters=1400, guard="blend", guard_range=(start, full), guard_stop_at=0.5
+    )
+    assert guard.should_stop(value, params) is stops
+    assert guard.stop_iteration(params) == 700
+    assert guard.stop_iteration(params.with_(guard="off")) is None
+    assert guard.stop_iteration(params.with_(guard_stop_at=0.0)) is None

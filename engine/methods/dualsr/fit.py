@@ -11,8 +11,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
-import functools
 import dataclasses
+import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -163,7 +163,8 @@ class _Nets:
         self.d_dn = self.d_dn.to(memory_format=self.fmt)
         # One fused kernel per optimiser step instead of a dozen small ops per
         # tensor: the same update, measurably cheaper for these small nets.
-        adam = functools.partial(torch.optim.Adam, betas=(0.5, 0.999), fused=dev.type != "mps")
+        fused = dev.type != "mps"
+        adam = functools.partial(torch.optim.Adam, betas=(0.5, 0.999), fused=fused)
         self.opt_up = adam(self.g_up.parameters(), params.lr_up)
         self.opt_dn = adam(self.g_dn.parameters(), params.lr_dn)
         self.opt_d = adam(self.d_dn.parameters(), params.lr_d)
@@ -358,6 +359,7 @@ def fit_x2(
     _start_folder(run_dir, params, c, seed)  # makes the folder the log goes in
     reports = _Reports(rgb, nets, run_dir, stage, snapshots)
     plateau = _Plateau(params.patience, params.min_iters)
+    guard_at = guard.stop_iteration(params)
     stopped_early = False
     it = 0
     try:
@@ -380,6 +382,10 @@ def fit_x2(
             if params.early_stop and plateau.stop(done, _cycle(named)):
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
+                break
+            if done == guard_at and _guard_stops(rgb, k, reports, params, done):
+                stopped_early = True
+                yield Message(guard.stop_verdict(reports.guard_value, done, params))
                 break
             if ctx.finishing():
                 break
@@ -406,6 +412,20 @@ def fit_x2(
         reports.log.close()
 
 
+def _guard_stops(
+    rgb: FloatArray,
+    k: torch.Tensor,
+    reports: _Reports,
+    params: DualSRParams,
+    done: int,
+) -> bool:
+    """Read the guard's signal on the kernel so far; True ends the fit."""
+    kernel = k.detach().float().cpu().numpy()
+    value = guard.signal(params.guard_signal, rgb, kernel, list(reports.recent))
+    reports.guard_value = value
+    return guard.should_stop(value, params)
+
+
 class _Reports:
     """What a fit tells while it runs: losses, progress, kernel and previews.
 
@@ -429,6 +449,8 @@ class _Reports:
         self.log = artefacts.LossLog(run_dir, LOSS_NAMES)
         #: The last logged losses (the guard reads how the game ended).
         self.recent: collections.deque[dict[str, float]] = collections.deque(maxlen=10)
+        #: The guard's signal where it looked part-way (NaN until then).
+        self.guard_value = math.nan
         self.clock = Clock(p.iters, stage)
         self.kernel_clock = Clock(0, "", every_s=p.kernel_every_s)
         self.preview_clock = Clock(0, "", every_s=p.preview_every_s)

@@ -165,6 +165,55 @@ def blend_weight(signals: Mapping[str, float], params: DualSRParams) -> float:
     return params.guard_floor + (1.0 - params.guard_floor) * t
 
 
+def stop_iteration(params: DualSRParams) -> int | None:
+    """The iteration after which the guard may end the fit, or None."""
+    if params.guard == "off" or params.guard_stop_at <= 0:
+        return None
+    return max(1, min(params.iters - 1, round(params.iters * params.guard_stop_at)))
+
+
+def should_stop(value: float, params: DualSRParams) -> bool:
+    """True when ``value`` of the guard's signal is far enough on the floor's side.
+
+    Past ``guard_range[0]`` by more than ``guard_stop_margin``, the output is
+    the floor's blend unless the signal moves that far back in the rest of the
+    fit; on the guard benchmark's fits it moved at most 0.04 after the half-way
+    point (docs/benchmarks.md, "The guard").
+    """
+    if not math.isfinite(value):
+        return False
+    start, full = params.guard_range
+    toward_fit = 1.0 if full >= start else -1.0
+    return (value - start) * toward_fit < -params.guard_stop_margin
+
+
+def signal(
+    name: str,
+    rgb: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    recent: Sequence[Mapping[str, float]] = (),
+) -> float:
+    """One of :func:`signals`, computing only what it needs."""
+    cheap = {
+        "cross_scale": lambda: cross_scale(rgb, kernel),
+        "kernel_m2": lambda: second_moment(kernel),
+        "kernel_dist": lambda: kernel_distance(kernel),
+    }
+    if name in cheap:
+        return cheap[name]()
+    return signals(rgb, kernel, recent).get(name, math.nan)
+
+
+def stop_verdict(value: float, done: int, params: DualSRParams) -> str:
+    """Why the guard ended the fit, in words, for the log."""
+    name = params.guard_signal.replace("_", " ")
+    return (
+        f"guard: at iteration {done} the {name} is {value:.2f}, well past "
+        f"{params.guard_range[0]:.2f}: the rest of the fit would not be used, so it "
+        "stops here"
+    )
+
+
 def verdict(signals: Mapping[str, float], weight: float, params: DualSRParams) -> str:
     """What the guard did, in words, for the log."""
     value = signals.get(params.guard_signal, math.nan)
@@ -253,7 +302,11 @@ __all__ = [
     "game_end",
     "kernel_distance",
     "second_moment",
+    "should_stop",
+    "signal",
     "signals",
     "spectral_width",
+    "stop_iteration",
+    "stop_verdict",
     "verdict",
 ]
