@@ -399,6 +399,34 @@ def calibration() -> str:
     return "\n".join(lines)
 
 
+def _stop_summary(all_fits: list[Any], rule: DualSRParams) -> list[str]:
+    """Where the half-way stop fired, what it cost, and the iterations saved."""
+    import dualsr_guard_rules as rules
+
+    if guard.stop_iteration(rule) is None:
+        return []
+    stopped = [f for f in all_fits if rules.stop_snapshot(f.rec, rule) is not None]
+    no_stop = rule.with_(guard_stop_at=0.0)
+    # What stopping changed against the same rule on the whole fit (dB).
+    costs = [
+        rules.guarded_psnr(f.rec, rule) - rules.guarded_psnr(f.rec, no_stop)
+        for f in stopped
+    ]
+    run = sum(rules.iterations_run(f.rec, rule) for f in all_fits)
+    full = sum(int(f.rec["iters"]) for f in all_fits)
+    at = guard.stop_iteration(rule)
+    worst = f"{min(costs):+.2f}" if costs else "-"
+    return [
+        "",
+        f"Half-way stop (iteration {at}, {rule.guard_signal} more than"
+        f" {rule.guard_stop_margin:g} past {rule.guard_range[0]:g}): fired on"
+        f" {len(stopped)} of {len(all_fits)} fits"
+        f" ({', '.join(sorted({f.photo for f in stopped})) or 'none'}); against"
+        f" the same rule run to the end it changed their output by {worst} dB at"
+        f" worst; all fits ran {run / full:.0%} of their iterations.",
+    ]
+
+
 def _summary(all_fits: list[Any], rule: DualSRParams) -> list[str]:
     """Gains with and without the guard, the split, the correlations."""
     import dualsr_guard_rules as rules
@@ -412,6 +440,7 @@ def _summary(all_fits: list[Any], rule: DualSRParams) -> list[str]:
         f" more than {rules.TOLERANCE} dB below bicubic (rule: "
         f"{rule.guard_signal} {rule.guard_range[0]:g} -> {rule.guard_range[1]:g},"
         f" floor {rule.guard_floor:g}).",
+        *_stop_summary(all_fits, rule),
         "",
         f"Best rule per signal, tuned on {', '.join(TUNE)} and checked on the"
         " other photos (last snapshot, or the snapshot of highest weight):",

@@ -83,8 +83,36 @@ def guarded_psnr(
     i = len(snaps) - 1
     if pick == "best":
         i = max(range(len(snaps)), key=lambda j: (weights[j], j))
+    stop = stop_snapshot(rec, params)
+    if stop is not None:
+        i = stop  # the fit ended there: that snapshot is the output
     tiled_offset = rec["fast"] - snaps[-1]["psnr"]
     return _blend_psnr(snaps[i]["terms"], weights[i]) + tiled_offset
+
+
+def stop_snapshot(rec: dict[str, Any], params: DualSRParams) -> int | None:
+    """The index of the snapshot where the rule's half-way stop ends the fit.
+
+    None when the rule has no stop, the fit has no snapshot at the stop's
+    iteration, or the signal there is not far enough past the floor.
+    """
+    it = guard.stop_iteration(params.with_(iters=int(rec["iters"])))
+    keys = _keys(rec)
+    if it is None or str(it) not in keys:
+        return None
+    i = keys.index(str(it))
+    value = _snaps(rec)[i]["signals"].get(params.guard_signal, math.nan)
+    return i if guard.should_stop(value, params) else None
+
+
+def iterations_run(rec: dict[str, Any], params: DualSRParams) -> int:
+    """How many iterations the fit runs under ``params``' stop."""
+    stop = stop_snapshot(rec, params)
+    return int(rec["iters"]) if stop is None else int(_keys(rec)[stop])
+
+
+def _keys(rec: dict[str, Any]) -> list[str]:
+    return sorted(rec["snapshots"], key=int)
 
 
 @dataclass(frozen=True)
@@ -215,6 +243,8 @@ __all__ = [
     "candidates",
     "fits",
     "guarded_psnr",
+    "iterations_run",
     "score",
     "split",
+    "stop_snapshot",
 ]
