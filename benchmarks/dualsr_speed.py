@@ -32,8 +32,8 @@ VARIANTS = {
     "+ bf16": PAPER.with_(bf16=True),
     "+ bf16, width 32": PAPER.with_(bf16=True, up_width=32),
     "+ bf16, width 32, crop 48": PAPER.with_(bf16=True, up_width=32, lr_crop=48),
-    "fast profile": FAST,
-    "fast profile, bf16 autocast": FAST.with_(bf16=True),
+    "fast, fp32 (the fast profile before bf16)": FAST.with_(bf16=False),
+    "fast profile (bf16 autocast where the CPU has it)": FAST,
 }
 
 
