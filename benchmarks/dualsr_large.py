@@ -28,7 +28,7 @@ from PIL import Image
 from skimage import data
 
 from engine import batch, jobs
-from engine.events import Event, Progress
+from engine.events import Event, Message, Progress
 from engine.methods.base import RunContext
 from engine.methods.dualsr import DUALSR, DualSRParams, sampler
 from engine.methods.dualsr.fit import crop_size
@@ -99,12 +99,18 @@ class _Stages:
     def __init__(self) -> None:
         self.start: dict[str, float] = {}
         self.end: dict[str, float] = {}
+        self.steps = 0
+        self.said: list[str] = []
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, Progress):
             now = time.perf_counter()
             self.start.setdefault(event.stage, now)
             self.end[event.stage] = now
+            if event.stage.startswith("fitting"):
+                self.steps = max(self.steps, event.step)
+        elif isinstance(event, Message):
+            self.said.append(event.text)
 
     def seconds(self, prefix: str) -> float:
         names = [s for s in self.start if s.startswith(prefix)]
@@ -132,6 +138,8 @@ def end_to_end(
         "fit_s": stages.seconds("fitting"),
         "tiles_s": stages.seconds("upscaling"),
         "peak_rss_mb": _mb("VmHWM"),
+        "iters_run": stages.steps,
+        "guard": [t for t in stages.said if t.startswith("guard")],
         "out_w": size[0],
         "out_h": size[1],
     }
