@@ -67,6 +67,13 @@ def _blend_psnr(terms: Sequence[float], a: float) -> float:
     return 10 * math.log10(255.0**2 / mse) if mse > 0 else math.inf
 
 
+def weight(rec: dict[str, Any], params: DualSRParams) -> float:
+    """The blend weight the rule gives the fit's output (the engine's pick)."""
+    snaps = _snaps(rec)
+    stop = stop_snapshot(rec, params)
+    return guard.blend_weight(snaps[-1 if stop is None else stop]["signals"], params)
+
+
 def guarded_psnr(
     rec: dict[str, Any], params: DualSRParams, pick: str = "last"
 ) -> float:
@@ -247,4 +254,5 @@ __all__ = [
     "score",
     "split",
     "stop_snapshot",
+    "weight",
 ]
