@@ -172,9 +172,9 @@ def run(
 ) -> None:
     """Fit each profile at each thread count on each image, one after another.
 
-    With one thread count the entries are keyed by profile (``fast``); with
-    several by profile and threads (``fast@2t``), so 1 and 2 threads and the
-    paper profile are timed side by side in one run. Seeds other than 0 add
+    With one thread count and one seed the entries are keyed by profile
+    (``fast``); else by profile and threads (``fast@2t``), so 1 and 2 threads
+    and the paper profile are timed side by side in one run. Seeds other than 0 add
     ``@seed<n>`` to the key; a key already recorded is not fitted again.
     """
     results = json.loads(store.read_text()) if store.exists() else {}
@@ -196,7 +196,8 @@ def run(
             if overrides:
                 params = params.with_(**overrides)
             for seed, n in ((sd, n) for sd in seeds for n in threads):
-                key = prof if len(threads) == 1 else f"{prof}@{n}t"
+                timed = len(threads) > 1 or len(seeds) > 1
+                key = f"{prof}@{n}t" if timed else prof
                 key += f"@seed{seed}" if seed else ""
                 if key in entry:
                     continue
