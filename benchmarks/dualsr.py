@@ -394,13 +394,14 @@ def _save_record(path: Path, key: str, record: dict[str, Any]) -> None:
     path.write_text(json.dumps(results, indent=2))
 
 
-def large(args: argparse.Namespace) -> None:
-    """The 12 MP row (benchmarks/dualsr_large.py), appended to ``args.json``."""
+def large(args: argparse.Namespace, params: Any) -> None:
+    """The 12 MP row (benchmarks/dualsr_large.py), appended to ``args.json``.
+
+    ``params``: the fast profile unless --profile, --iters or --set say else;
+    the record is keyed ``12mp`` plus the --set changes.
+    """
     import dualsr_large
 
-    params = PROFILES["fast"]
-    if args.iters:
-        params = params.with_(iters=args.iters)
     figures = dualsr_large.run(params, args.device)
     record = {
         **figures,
@@ -408,7 +409,7 @@ def large(args: argparse.Namespace) -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": _command(),
     }
-    _save_record(args.json, "12mp", record)
+    _save_record(args.json, " ".join(["12mp", *args.set]), record)
     print(json.dumps(record, indent=2))
 
 
@@ -495,7 +496,7 @@ def main() -> None:
     if args.iters:
         params = params.with_(iters=args.iters)
     if mode == "large":
-        large(args)
+        large(args, params)
     elif mode == "guard":
         if not args.table:
             guard(args, params)
