@@ -49,8 +49,12 @@ def pick(name: str = "auto") -> torch.device:
 
 
 @cache
+@cache
 def cpu_has_bf16() -> bool:
-    """Return True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX)."""
+    """Return True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX).
+
+    Cached: a bf16 fit asks several times per iteration.
+    """
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
             flags = f.read()
@@ -64,17 +68,18 @@ def autocast(
 ) -> contextlib.AbstractContextManager[None]:
     """Return a bf16 autocast context where it pays, else a null context.
 
-    bf16 is used on CUDA and on CPUs with native bf16; elsewhere it would be
-    emulated and slower than fp32. Even with native bf16, CPU *inference* of a
-    small conv net measured slower under autocast than in fp32 (the Tiling
-    section of docs/benchmarks.md), so :func:`engine.tiling.upscale_array`
+    bf16 is used on GPUs and CPUs with native bf16; elsewhere it would be
+    emulated and slower than fp32. The DualSR fast profile trains under it (on
+    an AMX CPU an iteration takes 0.53-0.58 of its fp32 time); inference of a
+    small conv net measured no faster under autocast on an older run (the
+    Tiling section of docs/benchmarks.md), so :func:`engine.tiling.upscale_array`
     keeps fp32 unless asked, and then only if :func:`bf16_ok` agrees.
     """
     import torch
 
     if not enabled:
         return contextlib.nullcontext()
-    if device.type == "cuda":
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     if device.type == "cpu" and cpu_has_bf16():
         return torch.autocast("cpu", dtype=torch.bfloat16)

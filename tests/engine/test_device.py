@@ -133,3 +133,19 @@ def test_bf16_refused_without_native_support(
     x = torch.from_numpy(rng.random((1, 3, 8, 8), dtype=np.float32))
     assert devices.bf16_error(_small_sr_net(), x) == float("inf")
     assert not devices.bf16_ok(_small_sr_net(), x)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_fast_dualsr_profile_trains_in_bf16_only_where_the_cpu_has_it(
+    monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    from engine.methods.dualsr import FAST
+    from engine.methods.dualsr.fit import _Nets
+
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: native)
+    nets = _Nets(FAST, torch.device("cpu"), 24)
+    x = torch.rand(1, 3, 24, 24)
+    with nets.amp():
+        conv = nets.g_up.body[0](x)
+    assert conv.dtype == (torch.bfloat16 if native else torch.float32)
+    assert next(nets.g_up.parameters()).dtype == torch.float32  # weights stay fp32
