@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from engine import jobs, pipeline
-from engine.events import Message
+from engine.events import Losses, Message
 from engine.methods import RunContext
 from engine.methods.dualsr import DUALSR, DualSRParams, guard, reuse, sampler
 from tests.engine.dualsr_helpers import tiny
@@ -198,6 +198,10 @@ def test_the_guard_stops_a_fit_it_will_not_use_and_the_output_is_bicubic(
     np.testing.assert_allclose(result.rgb, bicubic.rgb, atol=1e-5)
     status = json.loads((tmp_path / "fit" / "status.json").read_text())
     assert status["iterations"] == 4 and status["stopped_early"]
+    # The loss log and the live losses end where the fit did.
+    rows = (tmp_path / "fit" / "losses.csv").read_text().splitlines()
+    assert rows[-1].split(",")[0] == "4"
+    assert [e.step for e in events if isinstance(e, Losses)][-1] == 4
     # Within the margin the fit runs to the end and the blend decides.
     near = doomed.with_(guard_range=(5.0, 200.0), guard_stop_margin=1000.0)
     kept = jobs.run(pipeline.upscale(photo, DUALSR, 2, near)).fitted.passes[0]

@@ -382,10 +382,13 @@ def fit_x2(
             if params.early_stop and plateau.stop(done, _cycle(named)):
                 stopped_early = True
                 yield Message(f"losses plateaued: stopping at iteration {done}")
-                break
-            if done == guard_at and _guard_stops(rgb, k, reports, params, done):
+            elif done == guard_at and _guard_stops(rgb, k, reports, params, done):
                 stopped_early = True
                 yield Message(guard.stop_verdict(reports.guard_value, done, params))
+            if stopped_early:
+                if reports.logged != done:  # the log ends where the fit did
+                    yield reports.losses(done, named, d_loss)
+                    yield reports.clock.progress(done)  # shown with those losses
                 break
             if ctx.finishing():
                 break
@@ -451,10 +454,30 @@ class _Reports:
         self.recent: collections.deque[dict[str, float]] = collections.deque(maxlen=10)
         #: The guard's signal where it looked part-way (NaN until then).
         self.guard_value = math.nan
+        #: The last iteration whose losses were logged.
+        self.logged = 0
         self.clock = Clock(p.iters, stage)
         self.kernel_clock = Clock(0, "", every_s=p.kernel_every_s)
         self.preview_clock = Clock(0, "", every_s=p.preview_every_s)
         self.preview_clock.due()  # the first preview after one interval, not at 0
+
+    def losses(
+        self, done: int, named: dict[str, torch.Tensor], d_loss: torch.Tensor
+    ) -> Losses:
+        """Log iteration ``done``'s losses and return their event.
+
+        Raises
+        ------
+        FloatingPointError
+            When a loss is not finite (the fit diverged).
+        """
+        values = _loss_values(named, d_loss)
+        if not all(math.isfinite(v) for v in values.values()):
+            raise FloatingPointError(f"DualSR diverged at iteration {done}: {values}")
+        self.log.add(done, values)
+        self.recent.append(values)
+        self.logged = done
+        return Losses(done, values)
 
     def after_step(
         self,
@@ -472,14 +495,7 @@ class _Reports:
         """
         nets, iters = self.nets, self.nets.p.iters
         if done % nets.p.losses_every == 0 or done == iters:
-            values = _loss_values(named, d_loss)
-            if not all(math.isfinite(v) for v in values.values()):
-                raise FloatingPointError(
-                    f"DualSR diverged at iteration {done}: {values}"
-                )
-            self.log.add(done, values)
-            self.recent.append(values)
-            yield Losses(done, values)
+            yield self.losses(done, named, d_loss)
         yield self.clock.progress(done)
         if self.kernel_clock.due():
             yield Kernel(done, k.detach().float().cpu().numpy())
