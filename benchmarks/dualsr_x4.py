@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from engine import jobs, metrics, pipeline
-from engine.events import Progress
+from engine.events import Message, Progress
 from engine.methods.base import RunContext
 from engine.methods.dualsr import DUALSR, DualSRParams
 from engine.methods.resample import resize
@@ -71,8 +71,11 @@ class _Stages:
     def __init__(self) -> None:
         self.first: dict[str, float] = {}
         self.last: dict[str, float] = {}
+        self.guard: list[str] = []
 
     def on_event(self, e: object) -> None:
+        if isinstance(e, Message) and e.text.startswith("guard"):
+            self.guard.append(e.text)
         if isinstance(e, Progress):
             now = time.perf_counter()
             self.first.setdefault(e.stage, now)
@@ -117,6 +120,7 @@ def run(
             "seconds": time.perf_counter() - t0,
             "fit_s": stages.seconds("fitting"),
             "iters": params.iters,
+            "guard": stages.guard,
             "threads": torch.get_num_threads(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": command,
