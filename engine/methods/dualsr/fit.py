@@ -379,13 +379,10 @@ def fit_x2(
             done = it + 1
             nets.after_step(done, named["bicubic_prior"])
             yield from reports.after_step(done, named, d_loss, k)
-            if params.early_stop and plateau.stop(done, _cycle(named)):
+            why = _why_stop(rgb, k, named, reports, plateau, guard_at, done)
+            if why:
                 stopped_early = True
-                yield Message(f"losses plateaued: stopping at iteration {done}")
-            elif done == guard_at and _guard_stops(rgb, k, reports, params, done):
-                stopped_early = True
-                yield Message(guard.stop_verdict(reports.guard_value, done, params))
-            if stopped_early:
+                yield Message(why)
                 if reports.logged != done:  # the log ends where the fit did
                     yield reports.losses(done, named, d_loss)
                     yield reports.clock.progress(done)  # shown with those losses
@@ -413,6 +410,27 @@ def fit_x2(
         raise
     finally:
         reports.log.close()
+
+
+def _why_stop(
+    rgb: FloatArray,
+    k: torch.Tensor,
+    named: dict[str, torch.Tensor],
+    reports: _Reports,
+    plateau: _Plateau,
+    guard_at: int | None,
+    done: int,
+) -> str:
+    """Why the fit ends after iteration ``done`` (for the log), or "" to go on.
+
+    The plateau rule (``early_stop``) and the guard's half-way look.
+    """
+    params = reports.nets.p
+    if params.early_stop and plateau.stop(done, _cycle(named)):
+        return f"losses plateaued: stopping at iteration {done}"
+    if done == guard_at and _guard_stops(rgb, k, reports, params, done):
+        return guard.stop_verdict(reports.guard_value, done, params)
+    return ""
 
 
 def _guard_stops(
