@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
-from unsr_app import cluster, job_factories, settings, theme
+from unsr_app import cluster, gc_guard, job_factories, settings, theme
 from unsr_app.hold_key import HoldKey
 from unsr_app.pages import ModelsPage, StudioPage, TrainPage
 from unsr_app.queue_runner import ItemJobFactory, QueueRunner
@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         warm_up: bool = True,
     ) -> None:
         super().__init__()
+        gc_guard.install()  # Qt objects are collected on this thread only
         self.setWindowTitle("unsr · super-resolution studio")
         self.setWindowIcon(QIcon(str(_icon_path())))
         self.resize(1360, 860)

@@ -6,6 +6,7 @@ Every test fails if it leaves a worker thread running (napari's rule).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +17,20 @@ from PIL import Image
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from unsr_app import worker
+from unsr_app import gc_guard, worker
 
 
 @pytest.fixture(autouse=True)
 def _no_thread_left_running(qapp: QApplication) -> Iterator[None]:
-    """Fail any test that leaves a QThread of ours running."""
+    """Fail any test that leaves a QThread of ours running.
+
+    Each test's garbage is collected here, on the GUI thread, and the window's
+    GUI-thread collector is stopped: a later test's worker thread must not be
+    the one that collects this test's widgets (unsr_app.gc_guard says why).
+    """
     yield
+    gc_guard.uninstall()
+    gc.collect()
     deadline = time.monotonic() + 0.5
     while worker.live_threads() and time.monotonic() < deadline:
         qapp.processEvents()

@@ -310,3 +310,29 @@ def test_stop_and_keep_on_a_real_dualsr_fit_writes_the_result_so_far(
     assert "learnt so far" in s.log.plain_text()
     qtbot.waitUntil(w.is_idle, timeout=30_000)
     w.close()
+
+
+def test_the_window_collects_garbage_on_the_gui_thread_only(
+    qtbot: QtBot, store: QSettings
+) -> None:
+    import gc
+
+    from unsr_app import gc_guard
+
+    w = MainWindow(store, warm_up=False)
+    qtbot.addWidget(w)
+    assert not gc.isenabled()  # no collection may start on the worker thread
+    collector = gc_guard.install()
+    assert collector is gc_guard.install()  # one per application
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    before = gc.get_count()[0]
+    junk = [Cycle() for _ in range(gc.get_threshold()[0] + 10)]
+    del junk
+    assert gc.get_count()[0] > before
+    qtbot.waitUntil(lambda: gc.get_count()[0] < before + 10, timeout=5000)
+    gc_guard.uninstall()
+    assert gc.isenabled()
