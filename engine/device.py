@@ -49,12 +49,8 @@ def pick(name: str = "auto") -> torch.device:
 
 
 @cache
-@cache
 def cpu_has_bf16() -> bool:
-    """Return True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX).
-
-    Cached: a bf16 fit asks several times per iteration.
-    """
+    """Return True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
             flags = f.read()

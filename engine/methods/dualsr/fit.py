@@ -383,7 +383,7 @@ def fit_x2(
             if why:
                 stopped_early = True
                 yield Message(why)
-                if reports.logged != done:  # the log ends where the fit did
+                if not reports.logs_losses(done):  # the log ends where the fit did
                     yield reports.losses(done, named, d_loss)
                     yield reports.clock.progress(done)  # shown with those losses
                 break
@@ -423,28 +423,18 @@ def _why_stop(
 ) -> str:
     """Why the fit ends after iteration ``done`` (for the log), or "" to go on.
 
-    The plateau rule (``early_stop``) and the guard's half-way look.
+    The plateau rule (``early_stop``) and the guard's half-way look at its
+    signal on the kernel so far.
     """
     params = reports.nets.p
     if params.early_stop and plateau.stop(done, _cycle(named)):
         return f"losses plateaued: stopping at iteration {done}"
-    if done == guard_at and _guard_stops(rgb, k, reports, params, done):
-        return guard.stop_verdict(reports.guard_value, done, params)
+    if done == guard_at:
+        kernel = k.detach().float().cpu().numpy()
+        value = guard.signal(params.guard_signal, rgb, kernel, list(reports.recent))
+        if guard.should_stop(value, params):
+            return guard.stop_verdict(value, done, params)
     return ""
-
-
-def _guard_stops(
-    rgb: FloatArray,
-    k: torch.Tensor,
-    reports: _Reports,
-    params: DualSRParams,
-    done: int,
-) -> bool:
-    """Read the guard's signal on the kernel so far; True ends the fit."""
-    kernel = k.detach().float().cpu().numpy()
-    value = guard.signal(params.guard_signal, rgb, kernel, list(reports.recent))
-    reports.guard_value = value
-    return guard.should_stop(value, params)
 
 
 class _Reports:
@@ -470,14 +460,15 @@ class _Reports:
         self.log = artefacts.LossLog(run_dir, LOSS_NAMES)
         #: The last logged losses (the guard reads how the game ended).
         self.recent: collections.deque[dict[str, float]] = collections.deque(maxlen=10)
-        #: The guard's signal where it looked part-way (NaN until then).
-        self.guard_value = math.nan
-        #: The last iteration whose losses were logged.
-        self.logged = 0
         self.clock = Clock(p.iters, stage)
         self.kernel_clock = Clock(0, "", every_s=p.kernel_every_s)
         self.preview_clock = Clock(0, "", every_s=p.preview_every_s)
         self.preview_clock.due()  # the first preview after one interval, not at 0
+
+    def logs_losses(self, done: int) -> bool:
+        """True when iteration ``done``'s losses are logged in the normal run."""
+        p = self.nets.p
+        return done % p.losses_every == 0 or done == p.iters
 
     def losses(
         self, done: int, named: dict[str, torch.Tensor], d_loss: torch.Tensor
@@ -494,7 +485,6 @@ class _Reports:
             raise FloatingPointError(f"DualSR diverged at iteration {done}: {values}")
         self.log.add(done, values)
         self.recent.append(values)
-        self.logged = done
         return Losses(done, values)
 
     def after_step(
@@ -511,8 +501,8 @@ class _Reports:
         FloatingPointError
             When a reported loss is not finite (the fit diverged).
         """
-        nets, iters = self.nets, self.nets.p.iters
-        if done % nets.p.losses_every == 0 or done == iters:
+        nets = self.nets
+        if self.logs_losses(done):
             yield self.losses(done, named, d_loss)
         yield self.clock.progress(done)
         if self.kernel_clock.due():
