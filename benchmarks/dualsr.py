@@ -177,10 +177,23 @@ def run(
     and the paper profile are timed side by side in one run. Seeds other than 0 add
     ``@seed<n>`` to the key; a key already recorded is not fitted again.
     """
+    import dualsr_guard
+
     results = json.loads(store.read_text()) if store.exists() else {}
 
     def save() -> None:
-        store.write_text(json.dumps(results, indent=2))
+        # Other processes may be writing other seeds to the same file.
+        def merge(on_disk: dict[str, Any]) -> None:
+            for name, theirs in on_disk.items():
+                mine = results.setdefault(name, {})
+                for k, v in theirs.items():
+                    mine.setdefault(k, v)  # ours win on a key both have
+                for k in [k for k in mine if k.endswith("_partial")]:
+                    if k.removesuffix("_partial") in mine:
+                        del mine[k]  # the finished fit replaces its snapshots
+            on_disk.update(results)
+
+        dualsr_guard.update_store(store, merge)
 
     for name, hr, lr, _k in dataset():
         if names and name not in names:
@@ -196,7 +209,7 @@ def run(
             if overrides:
                 params = params.with_(**overrides)
             for seed, n in ((sd, n) for sd in seeds for n in threads):
-                timed = len(threads) > 1 or len(seeds) > 1
+                timed = len(threads) > 1 or seeds != (0,)
                 key = f"{prof}@{n}t" if timed else prof
                 key += f"@seed{seed}" if seed else ""
                 if key in entry:
@@ -459,6 +472,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seeds 0..N-1 (default: 3 with --guard and --x4, else 1)",
     )
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="start the profile runs' seeds here (two processes can take a seed "
+        "each and share one --json)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="results file")
     ap.add_argument(
         "--also", type=Path, nargs="*", default=[], help="more result files for --table"
@@ -521,7 +541,7 @@ def main() -> None:
                 args.snapshot_every,
                 overrides,
                 tuple(args.threads),
-                tuple(range(args.seeds)),
+                tuple(range(args.first_seed, args.first_seed + args.seeds)),
             )
         if args.table:
             print(table([args.json, *args.also]))

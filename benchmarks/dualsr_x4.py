@@ -111,7 +111,8 @@ def run(
         t0 = time.perf_counter()
         ctx = RunContext(device="cpu", seed=seed)
         job = pipeline.upscale(lr, DUALSR, SCALE, params, ctx)
-        sr = jobs.run(job, stages.on_event).rgb
+        done = jobs.run(job, stages.on_event)
+        sr = done.rgb
         rec = {
             "bicubic": metrics.psnr(bic, hr, shave=SCALE),
             "bicubic_ssim": metrics.ssim(bic, hr, shave=SCALE),
@@ -121,6 +122,7 @@ def run(
             "fit_s": stages.seconds("fitting"),
             "iters": params.iters,
             "guard": stages.guard,
+            **passes(done.fitted, lr, hr),
             "threads": torch.get_num_threads(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": command,
@@ -133,6 +135,45 @@ def run(
         print(name, f"bicubic {rec['bicubic']:.2f} x4 {rec['dualsr']:.2f}", flush=True)
 
 
+def _raw(net: torch.nn.Module) -> torch.nn.Module:
+    """The pass's network without the guard's blend."""
+    from engine.methods.dualsr.guard import Blended
+
+    return net.net if isinstance(net, Blended) else net
+
+
+def _apply(net: torch.nn.Module, rgb: np.ndarray) -> np.ndarray:
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None]
+        out = net(x).float()[0].clamp(0, 1)
+    return np.ascontiguousarray(out.permute(1, 2, 0).numpy())
+
+
+def passes(fitted: Any, lr: np.ndarray, hr: np.ndarray) -> dict[str, Any]:
+    """Which pass wins or loses: each pass's network with bicubic for the other.
+
+    ``pass1_then_bicubic`` is the first fit's x2 followed by bicubic x2;
+    ``bicubic_then_pass2`` the second fit applied to bicubic x2 of the photo
+    (it was trained on the first fit's output). Both unguarded; with the
+    signals and blend weights the guard gave each pass.
+    """
+    first, second = (p.upsampler for p in fitted.passes)
+    up1 = _apply(_raw(first), lr)
+    return {
+        "pass1_then_bicubic": metrics.psnr(resize(up1, 2, "bicubic"), hr, shave=4),
+        "bicubic_then_pass2": metrics.psnr(
+            _apply(_raw(second), resize(lr, 2, "bicubic")), hr, shave=4
+        ),
+        "pass_signals": [dict(p.signals) for p in fitted.passes],
+        "pass_blends": [p.blend for p in fitted.passes],
+    }
+
+
+def _mean_of(recs: list[dict[str, Any]], key: str) -> str:
+    values = [r[key] for r in recs if key in r]
+    return f"{np.mean(values):.2f} ({len(values)})" if values else "-"
+
+
 def table(store: Path) -> str:
     """The x4 row: per photo, the mean over seeds with half their range."""
     import dualsr_guard
@@ -140,8 +181,8 @@ def table(store: Path) -> str:
     results = json.loads(store.read_text())
     lines = [
         "| photo | bicubic x4 PSNR / SSIM | DualSR x4 PSNR (seeds) | SSIM | gain dB"
-        " | s per photo (fits) |",
-        "|---|---|---|---|---|---|",
+        " | s per photo (fits) | pass 1 then bicubic | bicubic then pass 2 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     gains, worst = [], []
     for name, entry in results.items():
@@ -157,7 +198,9 @@ def table(store: Path) -> str:
             f"| {name} | {first['bicubic']:.2f} / {first['bicubic_ssim']:.4f}"
             f" | {dualsr_guard._spread(psnr)}"
             f" | {np.mean([r['dualsr_ssim'] for r in recs]):.4f}"
-            f" | {gain:+.2f} | {secs:.0f} ({fits:.0f}) |"
+            f" | {gain:+.2f} | {secs:.0f} ({fits:.0f})"
+            f" | {_mean_of(recs, 'pass1_then_bicubic')}"
+            f" | {_mean_of(recs, 'bicubic_then_pass2')} |"
         )
     if gains:
         lines += [
@@ -168,4 +211,4 @@ def table(store: Path) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["degrade_x4", "run", "table", "x4_kernel"]
+__all__ = ["degrade_x4", "passes", "run", "table", "x4_kernel"]
