@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -149,3 +150,28 @@ def test_the_fast_dualsr_profile_trains_in_bf16_only_where_the_cpu_has_it(
         conv = nets.g_up.body[0](x)
     assert conv.dtype == (torch.bfloat16 if native else torch.float32)
     assert next(nets.g_up.parameters()).dtype == torch.float32  # weights stay fp32
+
+
+@pytest.mark.parametrize("critic_bf16", [True, False])
+def test_the_critic_leaves_the_autocast_when_asked(
+    monkeypatch: pytest.MonkeyPatch, critic_bf16: bool
+) -> None:
+    from engine.methods.dualsr import FAST
+    from engine.methods.dualsr.fit import _Nets
+
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    nets = _Nets(FAST.with_(critic_bf16=critic_bf16), torch.device("cpu"), 24)
+    seen: dict[str, list[torch.dtype]] = {"d": [], "g_up": []}
+
+    def record(name: str) -> Callable[..., None]:
+        return lambda _m, _i, out: seen[name].append(out.dtype)
+
+    nets.d_dn.head.register_forward_hook(record("d"))
+    nets.g_up.body[0].register_forward_hook(record("g_up"))
+    x, y = torch.rand(2, 3, 24, 24), torch.rand(2, 3, 48, 48)
+    _named, _k, fake_lr = nets.g_step(x, y)
+    nets.d_step(x, fake_lr)
+    # One critic pass in the G step, two in the D step; G_UP runs twice.
+    want = torch.bfloat16 if critic_bf16 else torch.float32
+    assert seen["d"] == [want] * 3
+    assert seen["g_up"] == [torch.bfloat16] * 2

@@ -182,6 +182,9 @@ class _Nets:
     def amp(self) -> contextlib.AbstractContextManager[None]:
         return devices.autocast(self.dev, self.p.bf16)
 
+    def critic_amp(self) -> contextlib.AbstractContextManager[None]:
+        return devices.autocast(self.dev, self.p.bf16 and self.p.critic_bf16)
+
     def dn(self, x: torch.Tensor) -> torch.Tensor:
         # G_DN stays in float32: its kernel feeds the priors and is tiny anyway.
         out: torch.Tensor = self.g_dn(x.float(), deep=self.p.deep_dn)
@@ -203,6 +206,7 @@ class _Nets:
         fake_lr = self.dn(y)
         with self.amp():
             rec_hr = self.g_up(fake_lr.to(memory_format=fmt))
+        with self.critic_amp():
             gan = losses.lsgan(self.d_dn(fake_lr.to(memory_format=fmt)).float(), True)
         cyc_f = (rec_lr - losses.center_crop(x, out_lr)).abs().mean()
         cyc_b = (rec_hr.float() - losses.center_crop(y, 2 * out_lr)).abs().mean()
@@ -244,7 +248,7 @@ class _Nets:
         """One step of the discriminator on real crops and G_DN's output."""
         self.d_dn.requires_grad_(True)
         self.opt_d.zero_grad(set_to_none=True)
-        with self.amp():
+        with self.critic_amp():
             real = self.d_dn(losses.center_crop(x, self.out_lr))
             fake = self.d_dn(fake_lr.detach().to(memory_format=self.fmt))
         d_loss = 0.5 * (
