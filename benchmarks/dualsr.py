@@ -360,27 +360,34 @@ def seeds_table(stores: list[Path]) -> str:
     """Per image and variant, over seeds: PSNR mean and spread, the paper's gain kept.
 
     Variants are the keys with their ``@seed<n>`` stripped (``fast@2t``); the
-    paper profile's figure is whichever ``paper`` entry the stores hold (its
-    fits take half an hour each, so they are run once). "kept" is the fast
-    variant's mean gain over bicubic against the paper's; where the paper
-    profile loses to bicubic, "at least the paper's" is what counts.
+    paper profile's figure is the mean of every ``paper`` entry the stores
+    hold, with their count (its fits take 40-50 minutes each at one thread).
+    A profile timed at several thread counts also gets a row of all its runs
+    (``fast, all``): two and one thread sum in different orders, so each run
+    is one more sample. "kept" is the variant's mean gain over bicubic against
+    the paper's; where the paper profile loses to bicubic, "at least the
+    paper's" is what counts.
     """
     lines = [
-        "| image | variant | bicubic | paper | PSNR, mean ±half range (seeds)"
-        " | gain kept | s per fit | s per iteration |",
+        "| image | variant | bicubic | paper, mean (runs) | PSNR, mean ±half range"
+        " (runs) | gain kept | s per fit | s per iteration |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in _merge(stores).items():
         bic = entry["bicubic"]["psnr"]
-        paper = next(
-            (v["psnr"] for k, v in entry.items() if k.split("@")[0] == "paper"
-             and "psnr" in v),
-            math.nan,
-        )  # fmt: skip
+        papers = [
+            v["psnr"] for k, v in entry.items()
+            if k.split("@")[0] == "paper" and "psnr" in v
+        ]  # fmt: skip
+        paper = float(np.mean(papers)) if papers else math.nan
         groups: dict[str, list[dict[str, Any]]] = {}
         for key, e in entry.items():
             if "@" in key and "psnr" in e and not key.startswith("paper"):
                 groups.setdefault(key.split("@seed")[0], []).append(e)
+        for prof in sorted({v.split("@")[0] for v in groups}):
+            timed = [v for v in groups if v.split("@")[0] == prof]
+            if len(timed) > 1:
+                groups[f"{prof}, all"] = [r for v in timed for r in groups[v]]
         for variant, recs in sorted(groups.items()):
             psnr = [r["psnr"] for r in recs]
             gain, pgain = float(np.mean(psnr)) - bic, paper - bic
@@ -388,7 +395,7 @@ def seeds_table(stores: list[Path]) -> str:
             kept = f"{gain / pgain:.0%}" if pgain > 0 else f"{side} the paper's"
             half = (max(psnr) - min(psnr)) / 2
             lines.append(
-                f"| {name} | {variant} | {bic:.2f} | {paper:.2f}"
+                f"| {name} | {variant} | {bic:.2f} | {paper:.2f} ({len(papers)})"
                 f" | {np.mean(psnr):.2f} ±{half:.2f} ({len(psnr)}) | {kept}"
                 f" | {np.mean([r['seconds'] for r in recs]):.0f}"
                 f" | {np.mean([r['s_per_iter'] for r in recs]):.3f} |"
