@@ -483,7 +483,7 @@ def _parser() -> argparse.ArgumentParser:
         "--first-seed",
         type=int,
         default=0,
-        help="start the profile runs' seeds here (two processes can take a seed "
+        help="start the profile and x4 runs' seeds here (two processes can take a seed "
         "each and share one --json)",
     )
     ap.add_argument("--json", type=Path, default=None, help="results file")
@@ -535,7 +535,7 @@ def main() -> None:
         import dualsr_x4
 
         if not args.table:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 dualsr_x4.run(params, args.json, args.images, seed, _command())
         print(dualsr_x4.table(args.json))
     else:
