@@ -472,6 +472,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the x4 row: two x2 fits against bicubic on DIV2KRK-style x4 photos "
         "(--images to pick, --seeds seeds)",
     )
+    ap.add_argument(
+        "--x4-recipe",
+        default="two-fits",
+        choices=["two-fits", "bicubic-first"],
+        help="x4 as the engine makes it, or bicubic x2 then one x2 fit",
+    )
     ap.add_argument("--profile", default="fast", choices=list(PROFILES))
     ap.add_argument(
         "--seeds",
@@ -536,7 +542,9 @@ def main() -> None:
 
         if not args.table:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
-                dualsr_x4.run(params, args.json, args.images, seed, _command())
+                dualsr_x4.run(
+                    params, args.json, args.images, seed, _command(), args.x4_recipe
+                )
         print(dualsr_x4.table(args.json))
     else:
         if args.profiles:
