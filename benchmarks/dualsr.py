@@ -452,6 +452,8 @@ DEFAULT_JSON = {
 
 
 def _parser() -> argparse.ArgumentParser:
+    import dualsr_x4
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profiles", nargs="*", default=[], choices=list(PROFILES))
     ap.add_argument(
@@ -475,7 +477,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--x4-recipe",
         default="two-fits",
-        choices=["two-fits", "bicubic-first"],
+        choices=dualsr_x4.RECIPES,
         help="x4 as the engine makes it, or bicubic x2 then one x2 fit",
     )
     ap.add_argument("--profile", default="fast", choices=list(PROFILES))

@@ -35,14 +35,19 @@ class GuiThreadCollector(QObject):
         gc.disable()
 
     def check(self) -> None:
-        """Collect the generations whose counts passed their thresholds."""
+        """Collect the oldest generation due, as Python's own trigger would.
+
+        A generation is due when its count and every younger one's passed
+        their thresholds; collecting it collects the younger ones too.
+        """
         counts, limits = gc.get_count(), gc.get_threshold()
-        if counts[0] > limits[0]:
-            gc.collect(0)
-            if counts[1] > limits[1]:
-                gc.collect(1)
-                if counts[2] > limits[2]:
-                    gc.collect(2)
+        due = -1
+        for gen, (count, limit) in enumerate(zip(counts, limits, strict=True)):
+            if count <= limit:
+                break
+            due = gen
+        if due >= 0:
+            gc.collect(due)
 
     def stop(self) -> None:
         """Hand collection back to Python's own thresholds."""
