@@ -45,6 +45,21 @@ def test_nothing_is_clipped_at_the_minimum_size(
     assert w.minimumSizeHint().height() <= 600
     with qtbot.waitSignal(w.view_loaded, timeout=30_000):
         w.studio.queue.add_paths([photo])
+    # A fit's six loss curves fill the legend under the plot, not over it,
+    # and do not widen the right column into the viewer's room.
+    losses = w.studio.losses
+    names = ("gan", "cycle_fwd", "cycle_bwd", "interp", "kernel_reg", "disc")
+    losses.add(1, dict.fromkeys(names, 0.5))
+    qtbot.waitUntil(
+        lambda: all(
+            n in losses.toggles and losses.toggles[n].isVisible() for n in names
+        )
+    )
+    for name in names:
+        box = losses.toggles[name]
+        _assert_inside(box, w)
+        top = box.mapTo(losses, QPoint(0, 0)).y()
+        assert top > losses.plot.geometry().bottom(), f"{name} lies over the plot"
     viewer = w.studio.viewer
     viewer.set_metrics({"PSNR": 31.25, "SSIM": 0.9123, "LPIPS": None}, "whole image")
 

@@ -71,7 +71,10 @@ class StudioPage(QWidget):
         bottom_layout.addWidget(self.log, 1)
         self.rows = _splitter(Qt.Orientation.Vertical, self.columns, bottom)
         self.rows.setStretchFactor(0, 1)
-        self.rows.setSizes([620, 150])
+        # The log keeps its height as the window shrinks (the columns
+        # stretch), so it starts short enough to leave the right column room
+        # for its panels at the smallest window.
+        self.rows.setSizes([620, 120])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.rows)

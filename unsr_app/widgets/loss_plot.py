@@ -34,7 +34,10 @@ COLOURS = (
     "#7F7F7F",
 )
 _REDRAW_MS = 250
-_TOGGLE_COLUMNS = 3
+# Two columns keep the legend narrower than the history table under it, so a
+# fit's six curves do not widen the right column and squeeze the viewer.
+_TOGGLE_COLUMNS = 2
+_LEGEND_RESERVED = 6  # legend entries the panel keeps room for (DualSR's losses)
 _MARKED_BELOW = 12  # curves with fewer points show them as dots
 
 
@@ -54,7 +57,10 @@ class LossPlot(QWidget):
         self._dirty = False
 
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(140)
+        # The plot with its legend, the kernel and the history share the
+        # studio's right column: at the smallest window their minimums must
+        # fit its height, or the legend is drawn over the plot.
+        self.plot.setMinimumHeight(70)
         self.plot.setAcceptDrops(False)  # a drop here goes to the window's queue
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "step")
@@ -87,6 +93,12 @@ class LossPlot(QWidget):
         self._legend_grid.setVerticalSpacing(0)
         layout.addWidget(self._legend)
         self.plot.hide()  # empty axes say nothing: the hint stands in
+        # Room for a DualSR fit's six curves is kept from the start: a
+        # splitter honours its panels' minimums when the window is resized,
+        # not when a panel's minimum grows later.
+        self.hint.setMinimumHeight(self.plot.minimumHeight())
+        rows = -(-_LEGEND_RESERVED // _TOGGLE_COLUMNS)
+        self._legend.setMinimumHeight(rows * QCheckBox("x").sizeHint().height())
 
         self._apply_palette()
         self._timer = QTimer(self)
