@@ -471,14 +471,15 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--x4",
         action="store_true",
-        help="the x4 row: two x2 fits against bicubic on DIV2KRK-style x4 photos "
-        "(--images to pick, --seeds seeds)",
+        help="the x4 row: bicubic x2 then one x2 fit, against bicubic, on "
+        "DIV2KRK-style x4 photos (--images to pick, --seeds seeds)",
     )
     ap.add_argument(
         "--x4-recipe",
-        default="two-fits",
+        default="engine",
         choices=dualsr_x4.RECIPES,
-        help="x4 as the engine makes it, or bicubic x2 then one x2 fit",
+        help="x4 as the engine makes it, or with Pillow's bicubic of the whole "
+        "photo first",
     )
     ap.add_argument("--profile", default="fast", choices=list(PROFILES))
     ap.add_argument(

@@ -242,3 +242,29 @@ def test_method_scales_grey_and_refusals(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(out[..., 0], out[..., 2])
     with pytest.raises(MethodError, match="x3"):
         jobs.run(pipeline.upscale(grey, method, 3, TINY))
+
+
+def test_x4_is_one_fit_on_the_photos_bicubic_x2(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    from engine.methods.dualsr.method import bicubic_first
+
+    lr = _blurred_photo(rng, 64)
+    events: list[object] = []
+    ctx = RunContext(device="cpu", run_dir=tmp_path)
+    job = pipeline.upscale(lr, DUALSR, 4, TINY.with_(iters=4), ctx)
+    result = jobs.run(job, events.append)
+    [fitted] = result.fitted.passes
+    assert result.fitted.bicubic == 2 and fitted.iters_done == 4
+    # The fit learnt from the bicubic x2: its output, applied to that, is x4.
+    mid = bicubic_first(lr)
+    assert mid.shape == (128, 128, 3) and mid.min() >= 0.0 and mid.max() <= 1.0
+    with torch.inference_mode():
+        x = torch.from_numpy(mid).permute(2, 0, 1)[None]
+        want = fitted.upsampler(x).float()[0].clamp(0, 1).permute(1, 2, 0).numpy()
+    assert result.rgb.shape == (256, 256, 3)
+    np.testing.assert_allclose(result.rgb, want, atol=1e-5)
+    # One fit, one folder: the note says what it learnt from.
+    assert json.loads((tmp_path / "input.json").read_text())["bicubic"] == 2
+    assert (tmp_path / "weights.pt").is_file() and not (tmp_path / "pass1").exists()
+    assert any(isinstance(e, Message) and "bicubic x2 first" in e.text for e in events)

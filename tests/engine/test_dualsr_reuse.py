@@ -74,22 +74,43 @@ def test_reusing_a_fit_skips_fitting_and_applies_the_same_networks(
     assert (tmp_path / "reuse" / "fit_params.json").is_file()
 
 
-def test_an_x4_fit_serves_x2_with_its_first_pass_and_x2_refuses_x4(
+def test_an_x4_fit_serves_x4_only_and_an_x2_fit_x2_only(
     rng: np.random.Generator, tmp_path: Path
 ) -> None:
     photo = _photo(rng)
-    fitted, _ = _fit(photo, 4, tmp_path / "x4")
-    first = DualSRFit(fitted.fitted.passes[:1])
-    params = reuse.params_reusing(tmp_path / "x4", 2, TINY)
-    out = jobs.run(pipeline.upscale(photo, DUALSR, 2, params)).rgb
-    np.testing.assert_allclose(out, np.clip(_apply(first, photo, 2), 0, 1), atol=1e-6)
+    _fit(photo, 4, tmp_path / "x4")
+    assert reuse.find(tmp_path / "x4").bicubic == 2
+    with pytest.raises(MethodError, match=r"x4 fit; it cannot upscale x2.*bicubic x2"):
+        reuse.params_reusing(tmp_path / "x4", 2, TINY)
     _fit(photo, 2, tmp_path / "x2")
     with pytest.raises(MethodError, match="x2 fit; it cannot upscale x4"):
         reuse.params_reusing(tmp_path / "x2", 4, TINY)
-    # Even when the params name the folder directly, the method refuses it.
+    # Even when the params name the folder directly, the method refuses them.
     direct = TINY.with_(reuse=str(tmp_path / "x2"))
     with pytest.raises(MethodError, match="cannot upscale x4"):
         jobs.run(pipeline.upscale(photo, DUALSR, 4, direct))
+    direct = TINY.with_(reuse=str(tmp_path / "x4"))
+    with pytest.raises(MethodError, match="cannot upscale x2"):
+        jobs.run(pipeline.upscale(photo, DUALSR, 2, direct))
+
+
+def test_x4_runs_of_two_x2_fits_still_serve_x4_and_x2(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    """Run folders with ``pass1/`` and ``pass2/`` (x4 as two x2 fits) stay usable."""
+    photo = _photo(rng)
+    fitted, _ = _fit(photo, 2, tmp_path / "x2")
+    old = tmp_path / "old"
+    for folder in ("pass1", "pass2"):
+        (old / folder).mkdir(parents=True)
+        for name in ("weights.pt", "params.json"):
+            (old / folder / name).write_bytes((tmp_path / "x2" / name).read_bytes())
+    [one] = fitted.fitted.passes
+    for scale, twice in ((4, DualSRFit((one, one))), (2, DualSRFit((one,)))):
+        params = reuse.params_reusing(old, scale, TINY)
+        out = jobs.run(pipeline.upscale(photo, DUALSR, scale, params)).rgb
+        want = np.clip(_apply(twice, photo, scale), 0, 1)
+        np.testing.assert_allclose(out, want, atol=1e-6)
 
 
 def test_runs_are_found_by_id_and_bad_references_are_refused(

@@ -21,6 +21,8 @@ KERNEL_PNG = "kernel.png"
 LOSSES_CSV = "losses.csv"
 PARAMS_JSON = "params.json"
 WEIGHTS = "weights.pt"
+#: What the fit learnt from, when not the photo itself (x4: its bicubic x2).
+INPUT_JSON = "input.json"
 
 
 def _atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -47,6 +49,30 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
 def write_status(folder: Path, status: str, **extra: Any) -> None:
     """Mark the run folder "running", "done", "cancelled" or "failed"."""
     write_json(folder / STATUS, {"status": status, **extra})
+
+
+def write_input(folder: Path, bicubic: int) -> None:
+    """Note that the fit learns from the photo's bicubic x``bicubic``.
+
+    Written before the fit starts, so that any weights in the folder are
+    read as the fit of that input (:mod:`reuse` applies the same bicubic).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / INPUT_JSON, {"bicubic": bicubic, "filter": "MATLAB bicubic"})
+
+
+def read_input(folder: Path) -> int:
+    """The bicubic factor a fit in ``folder`` learnt after (1: the photo itself)."""
+    path = folder / INPUT_JSON
+    if not path.is_file():
+        return 1
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))["bicubic"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is unreadable: {exc}") from exc
+    if value not in (1, 2):
+        raise ValueError(f"{path} names a bicubic x{value}; only x1 and x2 exist")
+    return int(value)
 
 
 def write_kernel(folder: Path, kernel: npt.NDArray[np.float32], zoom: int = 16) -> None:
@@ -98,6 +124,7 @@ class LossLog:
 
 
 __all__ = [
+    "INPUT_JSON",
     "KERNEL_NPY",
     "KERNEL_PNG",
     "LOSSES_CSV",
@@ -105,6 +132,8 @@ __all__ = [
     "STATUS",
     "WEIGHTS",
     "LossLog",
+    "read_input",
+    "write_input",
     "write_json",
     "write_kernel",
     "write_status",

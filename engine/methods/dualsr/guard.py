@@ -243,13 +243,22 @@ class Blended(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the blended x2 image, (B, C, 2H, 2W)."""
-        mh = _up2_matrix(x.shape[-2], x.device)
-        mw = _up2_matrix(x.shape[-1], x.device)
-        bic = torch.matmul(torch.matmul(mh, x.float()), mw.t())
+        bic = bicubic_x2(x)
         if self.weight == 0.0:  # bicubic alone: the net's pass would be wasted
             return bic
         out: torch.Tensor = self.net(x)
         return bic + self.weight * (out.float() - bic)
+
+
+def bicubic_x2(x: torch.Tensor) -> torch.Tensor:
+    """MATLAB's bicubic x2 of (B, C, H, W), in float32, not clamped.
+
+    Mirrored borders, like :func:`sampler.imresize`: on a tile of a photo the
+    tiled pass's overlap hides them.
+    """
+    mh = _up2_matrix(x.shape[-2], x.device)
+    mw = _up2_matrix(x.shape[-1], x.device)
+    return torch.matmul(torch.matmul(mh, x.float()), mw.t())
 
 
 @functools.lru_cache(maxsize=8)
@@ -297,6 +306,7 @@ def signals(
 __all__ = [
     "Blended",
     "bicubic_kernel",
+    "bicubic_x2",
     "blend_weight",
     "cross_scale",
     "game_end",

@@ -1,10 +1,12 @@
 """One fit for a whole shoot: apply a saved DualSR fit to other photos.
 
 A fit leaves its upsampler and downsampler in the run folder (``weights.pt``;
-``pass1/`` and ``pass2/`` for x4). Photos from the same camera share its blur,
-so the upsampler fitted on one of them serves the others at the cost of a
-tiled pass. A reusing run names the folder in :attr:`DualSRParams.reuse`: the
-method then skips its fit step and builds its upscaler from the saved weights.
+an x4 fit also ``input.json``: it learnt from the photo's bicubic x2; x4 runs of
+earlier versions, two x2 fits, keep ``pass1/`` and ``pass2/``). Photos from the
+same camera share its blur, so the upsampler fitted on one of them serves the
+others at the cost of a tiled pass. A reusing run names the folder in
+:attr:`DualSRParams.reuse`: the method then skips its fit step and builds its
+upscaler from the saved weights.
 
 The app's "apply from the history" calls :func:`params_reusing` with the run
 id and hands the params to :func:`engine.batch.process_file`, as the CLI's
@@ -55,24 +57,52 @@ class SavedFit:
     folder : Path
         The run folder.
     weights : tuple of Path
-        ``weights.pt`` of each x2 pass, in order (one for x2, two for x4).
+        ``weights.pt`` of each x2 pass, in order (one; two in x4 runs saved
+        by versions that fitted x4 as two x2 fits).
     run_id : int or None
         The run's id when it was found through the history.
+    bicubic : int
+        The bicubic factor the fit learnt after: 2 for an x4 fit, else 1.
     """
 
     folder: Path
     weights: tuple[Path, ...]
     run_id: int | None = None
+    bicubic: int = 1
 
     @property
     def scale(self) -> int:
-        """The largest scale the saved passes give (2 or 4)."""
-        return int(2 ** len(self.weights))
+        """The scale the fit was made for (2 or 4)."""
+        return int(self.bicubic * 2 ** len(self.weights))
 
     @property
     def name(self) -> str:
         """How messages name it: the run id, else the folder."""
         return f"run {self.run_id}" if self.run_id is not None else str(self.folder)
+
+    def nets_for(self, scale: int) -> int:
+        """How many saved x2 passes upscale x``scale``.
+
+        An x2 fit serves x2; an x4 fit (one fit on bicubic x2) serves x4 only.
+        x4 fits of two passes serve x4, and x2 with their first pass.
+
+        Raises
+        ------
+        MethodError
+            The fit cannot upscale x``scale``.
+        """
+        nets = scale // (2 * self.bicubic)
+        if nets < 1 or nets > len(self.weights) or nets * 2 * self.bicubic != scale:
+            hint = (
+                "it learnt from its photo's bicubic x2, so it serves x4 only"
+                if self.bicubic > 1
+                else f"fit one photo at x{scale}, then reuse that run"
+            )
+            raise MethodError(
+                f"{self.name} is an x{self.scale} fit; it cannot upscale x{scale}"
+                f" ({hint})"
+            )
+        return nets
 
 
 def _passes(folder: Path) -> tuple[Path, ...]:
@@ -120,7 +150,11 @@ def find(ref: str | int | os.PathLike[str], store: Store | None = None) -> Saved
     if not weights:
         name = f"run {run_id}" if run_id is not None else str(folder)
         raise MethodError(f"{name} holds no saved DualSR fit ({why})")
-    return SavedFit(folder.resolve(), weights, run_id)
+    try:
+        bicubic = artefacts.read_input(folder)
+    except ValueError as exc:
+        raise MethodError(f"cannot read the saved fit: {exc}") from None
+    return SavedFit(folder.resolve(), weights, run_id, bicubic)
 
 
 def params_reusing(
@@ -136,7 +170,7 @@ def params_reusing(
     ref
         A run id of the history, or a run folder.
     scale
-        The scale of the new run: x2 uses the first saved pass; x4 needs two.
+        The scale of the new run: an x2 fit serves x2, an x4 fit x4.
     params
         The profile to start from (the fast one when None); only its layout
         settings matter, the networks' sizes come from the saved weights.
@@ -149,11 +183,7 @@ def params_reusing(
         The run cannot be reused, or not at this scale.
     """
     saved = find(ref, store)
-    if scale > saved.scale:
-        raise MethodError(
-            f"{saved.name} is an x{saved.scale} fit; it cannot upscale x{scale} "
-            f"(fit one photo at x{scale}, then reuse that run)"
-        )
+    saved.nets_for(scale)
     base = params if params is not None else FAST
     return base.with_(reuse=str(saved.folder))
 
@@ -239,9 +269,14 @@ def record(run_dir: Path, saved: SavedFit, kernel: FloatArray) -> None:
     artefacts.write_kernel(run_dir, np.asarray(kernel, np.float32))
     artefacts.write_json(
         run_dir / REUSED_JSON,
-        {"folder": str(saved.folder), "run_id": saved.run_id, "scale": saved.scale},
+        {
+            "folder": str(saved.folder),
+            "run_id": saved.run_id,
+            "scale": saved.scale,
+            "bicubic": saved.bicubic,
+        },
     )
-    # The settings the reused fit trained with (x4 runs keep them per pass).
+    # The settings the reused fit trained with (two-pass x4 runs keep them per pass).
     params = saved.weights[0].parent / artefacts.PARAMS_JSON
     if params.is_file():
         fitted = json.loads(params.read_text(encoding="utf-8"))
