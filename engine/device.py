@@ -48,15 +48,27 @@ def pick(name: str = "auto") -> torch.device:
     return dev
 
 
+def cpu_bf16_pays() -> bool:
+    """Return True when the CPU runs bf16 convolutions faster than fp32: AMX.
+
+    AVX512-BF16 alone is native bf16 arithmetic too, but on such a Xeon (two
+    threads, torch's oneDNN) a DualSR fast iteration took 1.21x its fp32 time
+    and a Compact x4 pass 1.5x, where AMX gives 0.53-0.58 (docs/benchmarks.md,
+    "bf16 without AMX"); elsewhere bf16 is emulated and slower still.
+    """
+    return "amx_bf16" in _cpu_flags()
+
+
 @cache
-def cpu_has_bf16() -> bool:
-    """Return True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX)."""
+def _cpu_flags() -> str:
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
-            flags = f.read()
+            for line in f:
+                if line.startswith("flags"):
+                    return line.partition(":")[2]
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        pass
+    return ""
 
 
 def autocast(
@@ -64,8 +76,8 @@ def autocast(
 ) -> contextlib.AbstractContextManager[None]:
     """Return a bf16 autocast context where it pays, else a null context.
 
-    bf16 is used on GPUs and CPUs with native bf16; elsewhere it would be
-    emulated and slower than fp32. The DualSR fast profile trains under it (on
+    bf16 is used on GPUs and on CPUs where it pays (:func:`cpu_bf16_pays`);
+    elsewhere it is slower than fp32. The DualSR fast profile trains under it (on
     an AMX CPU an iteration takes 0.53-0.58 of its fp32 time); inference of a
     small conv net measured no faster under autocast on an older run (the
     Tiling section of docs/benchmarks.md), so :func:`engine.tiling.upscale_array`
@@ -77,7 +89,7 @@ def autocast(
         return contextlib.nullcontext()
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
-    if device.type == "cpu" and cpu_has_bf16():
+    if device.type == "cpu" and cpu_bf16_pays():
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -163,7 +175,7 @@ def machine_key(device_type: str = "cpu", index: int = 0) -> str:
         what = torch.cuda.get_device_name(index)
     else:
         what = _cpu_model() or platform.processor() or "unknown cpu"
-        if cpu_has_bf16():
+        if cpu_bf16_pays():
             what += " +bf16"
     return f"{device_type}|{platform.machine()}|{what}|torch {torch.__version__}"
 
@@ -217,7 +229,7 @@ def bf16_error(
 
     device = sample.device
     if device.type not in ("cpu", "cuda") or (
-        device.type == "cpu" and not cpu_has_bf16()
+        device.type == "cpu" and not cpu_bf16_pays()
     ):
         return float("inf")
     with torch.inference_mode():
@@ -260,7 +272,7 @@ __all__ = [
     "bf16_error",
     "bf16_ok",
     "configure_threads",
-    "cpu_has_bf16",
+    "cpu_bf16_pays",
     "default_threads",
     "ensure_threads",
     "inference",

@@ -187,7 +187,7 @@ def bf16_ok(loaded: LoadedModel, x: torch.Tensor, dev: torch.device) -> bool:
     info = loaded.info
     if not info.supports_bfloat16:
         return False
-    if dev.type == "cpu" and not devices.cpu_has_bf16():
+    if dev.type == "cpu" and not devices.cpu_bf16_pays():
         return False  # emulated bf16 is slower than fp32
     if dev.type not in ("cpu", "cuda"):
         return False
@@ -214,7 +214,7 @@ def bf16_ok(loaded: LoadedModel, x: torch.Tensor, dev: torch.device) -> bool:
 def _bf16_possible(info: ModelInfo, dev: torch.device) -> bool:
     if not info.supports_bfloat16 or dev.type not in ("cpu", "cuda"):
         return False
-    return dev.type == "cuda" or devices.cpu_has_bf16()
+    return dev.type == "cuda" or devices.cpu_bf16_pays()
 
 
 def use_bf16(

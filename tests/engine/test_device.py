@@ -112,7 +112,7 @@ def test_bf16_check_measures_the_real_error(rng: np.random.Generator) -> None:
     net = _small_sr_net()
     x = torch.from_numpy(rng.random((1, 3, 24, 24), dtype=np.float32))
     err = devices.bf16_error(net, x)
-    if not devices.cpu_has_bf16():
+    if not devices.cpu_bf16_pays():
         assert err == float("inf")
         assert not devices.bf16_ok(net, x)
         return
@@ -130,7 +130,7 @@ def test_bf16_check_measures_the_real_error(rng: np.random.Generator) -> None:
 def test_bf16_refused_without_native_support(
     monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
 ) -> None:
-    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(devices, "cpu_bf16_pays", lambda: False)
     x = torch.from_numpy(rng.random((1, 3, 8, 8), dtype=np.float32))
     assert devices.bf16_error(_small_sr_net(), x) == float("inf")
     assert not devices.bf16_ok(_small_sr_net(), x)
@@ -143,7 +143,7 @@ def test_the_fast_dualsr_profile_trains_in_bf16_only_where_the_cpu_has_it(
     from engine.methods.dualsr import FAST
     from engine.methods.dualsr.fit import _Nets
 
-    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: native)
+    monkeypatch.setattr(devices, "cpu_bf16_pays", lambda: native)
     nets = _Nets(FAST, torch.device("cpu"), 24)
     x = torch.rand(1, 3, 24, 24)
     with nets.amp():
@@ -159,7 +159,7 @@ def test_the_critic_leaves_the_autocast_when_asked(
     from engine.methods.dualsr import FAST
     from engine.methods.dualsr.fit import _Nets
 
-    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(devices, "cpu_bf16_pays", lambda: True)
     nets = _Nets(FAST.with_(critic_bf16=critic_bf16), torch.device("cpu"), 24)
     seen: dict[str, list[torch.dtype]] = {"d": [], "g_up": []}
 
@@ -175,3 +175,22 @@ def test_the_critic_leaves_the_autocast_when_asked(
     want = torch.bfloat16 if critic_bf16 else torch.float32
     assert seen["d"] == [want] * 3
     assert seen["g_up"] == [torch.bfloat16] * 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "pays"),
+    [
+        ("fpu sse avx512f avx512_bf16 amx_bf16 amx_tile amx_int8", True),
+        ("fpu sse avx512f avx512_bf16 avx512_vnni", False),  # measured slower
+        ("fpu sse avx2", False),
+        ("", False),  # no /proc/cpuinfo
+    ],
+)
+def test_bf16_is_used_on_cpus_with_amx_only(
+    monkeypatch: pytest.MonkeyPatch, flags: str, pays: bool
+) -> None:
+    monkeypatch.setattr(devices, "_cpu_flags", lambda: flags)
+    assert devices.cpu_bf16_pays() is pays
+    with devices.autocast(torch.device("cpu")):
+        dtype = torch.nn.Conv2d(3, 4, 3)(torch.rand(1, 3, 8, 8)).dtype
+    assert dtype == (torch.bfloat16 if pays else torch.float32)

@@ -151,7 +151,7 @@ def test_needs_follow_tiling_advice_and_budget(tmp_path: Path) -> None:
 def test_bf16_is_used_only_within_one_level_of_fp32(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
 ) -> None:
-    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(devices, "cpu_bf16_pays", lambda: True)
     x = torch.from_numpy(_image(rng, 40, 40).transpose(2, 0, 1))[None]
     cpu = torch.device("cpu")
     real = inference.forward_fn
@@ -172,7 +172,7 @@ def test_bf16_is_used_only_within_one_level_of_fp32(
         dataclasses.replace(loaded.info, supports_bfloat16=False), loaded.descriptor
     )
     assert not inference.bf16_ok(no_bf16, x, cpu)
-    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(devices, "cpu_bf16_pays", lambda: False)
     assert not inference.bf16_ok(loaded, x, cpu)
 
 
@@ -208,7 +208,7 @@ def test_grey_models_run_per_channel(tmp_path: Path, rng: np.random.Generator) -
 def test_the_automatic_bf16_verdict_is_measured_once_per_file_and_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator
 ) -> None:
-    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(devices, "cpu_bf16_pays", lambda: True)
     path = mf.save(mf.compact(), tmp_path / "c.pth")
     img = _image(rng, 24, 24)
     cpu = torch.device("cpu")

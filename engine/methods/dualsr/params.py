@@ -68,7 +68,7 @@ class DualSRParams:
         Run G_DN as the literal six-layer chain instead of the composed kernel
         (same maths; only for checks and timing).
     bf16 : bool
-        bf16 autocast for G_UP and D where the device has native bf16 (the
+        bf16 autocast for G_UP and D where it pays (CUDA, AMX CPUs; the
         weights and G_DN stay float32).
     critic_bf16 : bool
         With ``bf16``, D runs under the autocast too; False keeps D in float32
