@@ -141,3 +141,7 @@ def test_runs_are_found_by_id_and_bad_references_are_refused(
     junk = TINY.with_(reuse=str(tmp_path / "junk"))
     with pytest.raises(MethodError, match="cannot read the saved fit"):
         jobs.run(pipeline.upscale(_photo(rng), DUALSR, 2, junk))
+    # A note of the fit's input that names no known bicubic is refused too.
+    (tmp_path / "junk" / "input.json").write_text('{"bicubic": 3}')
+    with pytest.raises(MethodError, match=r"input\.json names a bicubic x3"):
+        reuse.find(tmp_path / "junk")
