@@ -59,13 +59,18 @@ def cpu_bf16_pays() -> bool:
     return "amx_bf16" in _cpu_flags()
 
 
-@cache
 def _cpu_flags() -> str:
+    return _cpuinfo_field("flags")
+
+
+@cache
+def _cpuinfo_field(name: str) -> str:
+    """The first ``name`` line's value in /proc/cpuinfo ("" where there is none)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return line.partition(":")[2]
+                if line.startswith(name):
+                    return line.partition(":")[2].strip()
     except OSError:
         pass
     return ""
@@ -181,14 +186,7 @@ def machine_key(device_type: str = "cpu", index: int = 0) -> str:
 
 
 def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return ""
+    return _cpuinfo_field("model name")
 
 
 def seed_all(seed: int) -> torch.Generator:

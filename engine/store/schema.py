@@ -157,10 +157,8 @@ def _to_wal(conn: sqlite3.Connection) -> None:
     that deadlock by answering "database is locked" to one of them at once,
     without the busy timeout's wait (3 processes opening a fresh history
     together failed in 35 of 100 tries). So the switch is retried until the
-    timeout, and skipped when the file is in WAL already.
+    timeout; on a file in WAL already it is a no-op.
     """
-    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-        return
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     pause = 0.002
     while True:

@@ -151,7 +151,6 @@ def _reused(
     from engine.methods.dualsr import reuse
 
     assert params.reuse is not None
-    _check(scale)
     saved = reuse.find(params.reuse)
     loaded = reuse.load(saved, saved.nets_for(scale))
     if ctx.run_dir is not None:
