@@ -218,6 +218,8 @@ def run(
                 entry[key] = _fit_entry(
                     params, hr, lr, snap_every, entry, key, save, seed
                 )
+                if overrides:  # the settings that differ from the profile's
+                    entry[key]["set"] = overrides
                 entry.pop(key + "_partial", None)
                 print(name, key, json.dumps(entry[key]), flush=True)
                 save()

@@ -37,6 +37,17 @@ VARIANTS = {
     "fast, fp32 (the fast profile before bf16)": FAST.with_(bf16=False),
     "fast profile (bf16 autocast where it pays: AMX)": FAST,
     "fast, bf16 forced (what AVX512-BF16 without AMX would run)": FAST,
+    "fast, G_UP body at LR, width 32": FAST.with_(up_at_lr=True),
+    "fast, G_UP body at LR, width 48": FAST.with_(up_at_lr=True, up_width=48),
+    "fast, G_UP body at LR, width 64": FAST.with_(up_at_lr=True, up_width=64),
+    "fast, G_UP body at LR, width 64, depth 6": FAST.with_(
+        up_at_lr=True, up_width=64, up_depth=6
+    ),
+    "fast, G_UP body at LR, width 48, depth 10": FAST.with_(
+        up_at_lr=True, up_width=48, up_depth=10
+    ),
+    "fast, LR crop 40": FAST.with_(lr_crop=40),
+    "fast, batch 1": FAST.with_(batch=1),
 }
 
 #: Variants timed with bf16 autocast whatever the CPU (the engine's rule,

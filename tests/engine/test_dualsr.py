@@ -23,7 +23,7 @@ from engine.methods.dualsr import (
     losses,
     sampler,
 )
-from engine.nets.dualsr import GDn
+from engine.nets.dualsr import GDn, GUp
 
 TINY = PAPER.with_(
     iters=40,
@@ -268,3 +268,20 @@ def test_x4_is_one_fit_on_the_photos_bicubic_x2(
     assert json.loads((tmp_path / "input.json").read_text())["bicubic"] == 2
     assert (tmp_path / "weights.pt").is_file() and not (tmp_path / "pass1").exists()
     assert any(isinstance(e, Message) and "bicubic x2 first" in e.text for e in events)
+
+
+def test_an_upsampler_whose_body_runs_at_lr_adds_its_phases_to_bilinear() -> None:
+    torch.manual_seed(0)
+    net = GUp(width=8, depth=3, at_lr=True)
+    x = torch.rand(1, 3, 10, 12)
+    bilinear = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    out = net(x)
+    assert out.shape == (1, 3, 20, 24)
+    # The body's 12 channels are the four x2 phases of R, G and B.
+    phases = net.body(x)
+    torch.testing.assert_close((out - bilinear)[0, :, 1::2, 0::2], phases[0, 2::4])
+    last = net.body[-1]
+    assert isinstance(last, torch.nn.Conv2d)
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    torch.testing.assert_close(net(x), bilinear)

@@ -13,7 +13,7 @@ import torch
 from engine import jobs, pipeline
 from engine.events import Losses, Message, Progress
 from engine.methods import MethodError, RunContext
-from engine.methods.dualsr import DUALSR, reuse
+from engine.methods.dualsr import DUALSR, DualSRParams, reuse
 from engine.methods.dualsr.method import DualSRFit, upscaler
 from engine.store import Store
 from tests.engine.dualsr_helpers import tiny
@@ -34,26 +34,35 @@ def _photo(rng: np.random.Generator, h: int = 56, w: int = 64) -> np.ndarray:
 
 
 def _fit(
-    rgb: np.ndarray, scale: int, folder: Path
+    rgb: np.ndarray, scale: int, folder: Path, params: DualSRParams = TINY
 ) -> tuple[pipeline.UpscaleResult, list[object]]:
     events: list[object] = []
-    job = pipeline.upscale(rgb, DUALSR, scale, TINY, RunContext(run_dir=folder))
+    job = pipeline.upscale(rgb, DUALSR, scale, params, RunContext(run_dir=folder))
     return jobs.run(job, events.append), events
 
 
-def _apply(fitted: DualSRFit, rgb: np.ndarray, scale: int) -> np.ndarray:
+def _apply(
+    fitted: DualSRFit, rgb: np.ndarray, scale: int, params: DualSRParams = TINY
+) -> np.ndarray:
     """The fitted networks run on ``rgb`` directly, without any saving."""
     ctx = RunContext()
-    up = jobs.run(upscaler(rgb, scale, TINY, ctx, fitted))
+    up = jobs.run(upscaler(rgb, scale, params, ctx, fitted))
     return jobs.run(pipeline.infer(up, rgb, scale, ctx))
 
 
-@pytest.mark.parametrize("scale", [2, 4])
+@pytest.mark.parametrize(("scale", "at_lr"), [(2, False), (4, False), (2, True)])
 def test_reusing_a_fit_skips_fitting_and_applies_the_same_networks(
-    rng: np.random.Generator, tmp_path: Path, scale: int
+    rng: np.random.Generator, tmp_path: Path, scale: int, at_lr: bool
 ) -> None:
     first, other = _photo(rng), _photo(rng, 40, 48)
-    fitted, _ = _fit(first, scale, tmp_path / "fit")
+    # A reused fit is run with the caller's settings: the upsampler's body
+    # (on the LR or the x2 pixels) must come from the saved weights alone.
+    fitted, _ = _fit(first, scale, tmp_path / "fit", TINY.with_(up_at_lr=at_lr))
+    saved = torch.load(tmp_path / "fit" / "weights.pt", weights_only=True)["g_up"]
+    last = max(
+        (k for k in saved if k.endswith(".weight")), key=lambda k: int(k.split(".")[1])
+    )
+    assert saved[last].shape[0] == (12 if at_lr else 3)
     params = reuse.params_reusing(tmp_path / "fit", scale, TINY)
     events: list[object] = []
     ctx = RunContext(run_dir=tmp_path / "reuse")

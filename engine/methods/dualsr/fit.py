@@ -156,7 +156,7 @@ class _Nets:
         self.fmt = (
             torch.channels_last if params.channels_last else torch.contiguous_format
         )
-        self.g_up = GUp(params.up_width, params.up_depth).to(dev)
+        self.g_up = GUp(params.up_width, params.up_depth, params.up_at_lr).to(dev)
         self.g_up = self.g_up.to(memory_format=self.fmt)
         self.g_dn = GDn(params.dn_width).to(dev)
         self.d_dn = DDn(params.d_width, paper_init=params.d_paper_init).to(dev)

@@ -40,6 +40,9 @@ class DualSRParams:
         Smallest LR crop the fit adapts down to for small images.
     up_width, up_depth : int
         G_UP's hidden channels and number of convs.
+    up_at_lr : bool
+        G_UP's body runs on the LR pixels and pixel-shuffles to x2 (a quarter
+        of the work) instead of on the bilinear x2 image (the paper).
     dn_width : int
         G_DN's hidden channels.
     d_width : int
@@ -120,6 +123,7 @@ class DualSRParams:
     min_lr_crop: int = 24
     up_width: int = 64
     up_depth: int = 8
+    up_at_lr: bool = False
     dn_width: int = 64
     d_width: int = 64
     lr_up: float = 1e-3

@@ -200,7 +200,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def upsampler_from(state: dict[str, torch.Tensor]) -> GUp:
-    """G_UP rebuilt from its state dict (width and depth read off the shapes)."""
+    """G_UP rebuilt from its state dict (width, depth and body read off the shapes)."""
     convs = sorted(
         (int(name.split(".")[1]), t)
         for name, t in state.items()
@@ -208,7 +208,8 @@ def upsampler_from(state: dict[str, torch.Tensor]) -> GUp:
     )
     if not convs:
         raise MethodError("the saved upsampler has no conv weights")
-    net = GUp(width=int(convs[0][1].shape[0]), depth=len(convs))
+    at_lr = int(convs[-1][1].shape[0]) == 12  # four phases of RGB
+    net = GUp(width=int(convs[0][1].shape[0]), depth=len(convs), at_lr=at_lr)
     try:
         net.load_state_dict(state)
     except RuntimeError as exc:
