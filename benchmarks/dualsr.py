@@ -424,14 +424,15 @@ def large(args: argparse.Namespace, params: Any) -> None:
     """
     import dualsr_large
 
-    figures = dualsr_large.run(params, args.device)
+    figures = dualsr_large.run(params, args.device, args.large_scale)
     record = {
         **figures,
         "threads": torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": _command(),
     }
-    _save_record(args.json, " ".join(["12mp", *args.set]), record)
+    name = "12mp" if args.large_scale == 2 else f"12mp x{args.large_scale}"
+    _save_record(args.json, " ".join([name, *args.set]), record)
     print(json.dumps(record, indent=2))
 
 
@@ -463,6 +464,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the 12 MP row: a 4000x3000 photo fitted and upscaled x2 end to end "
         "(fast profile; --iters to shorten)",
+    )
+    ap.add_argument(
+        "--large-scale",
+        type=int,
+        choices=(2, 4),
+        default=2,
+        help="the 12 MP row's scale (4: the fit learns from its bicubic x2)",
     )
     ap.add_argument(
         "--guard",

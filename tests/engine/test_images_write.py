@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from engine.io import images
+from engine.io import encode, images
 from engine.io.images import ImageData, WriteError
 
 
@@ -68,6 +68,30 @@ def test_16_bit_round_trip_exact(
         assert np.abs(back.alpha - alpha).max() < 0.5 / 65535
     assert back.gray == gray  # 16-bit gray+alpha TIFF included
     assert back.icc_profile == image.icc_profile
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_quantising_in_bands_writes_the_same_pixels(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    monkeypatch: pytest.MonkeyPatch,
+    bits: int,
+) -> None:
+    # Values beyond [0, 1] and exactly half-way between levels, so clipping
+    # and rounding are both exercised band by band.
+    rgb = rng.uniform(-0.2, 1.2, (23, 11, 3)).astype(np.float32)
+    rgb[0, :3, 0] = np.float32(np.array([0.5, 1.5, 2.5]) / (2**bits - 1))
+    alpha = rng.uniform(0.0, 1.0, (23, 11)).astype(np.float32)
+    image = ImageData(rgb, alpha, bit_depth=bits)
+    top = 2**bits - 1
+    expected = np.round(np.clip(rgb, 0.0, 1.0) * top) / top
+    monkeypatch.setattr(encode, "QUANTIZE_CHUNK_BYTES", 11 * 3 * 4 * 2)  # 2 rows
+    back = images.read(images.write(image, tmp_path / "bands.png"))
+    assert back.bit_depth == bits
+    np.testing.assert_allclose(back.rgb, expected, atol=1e-7)
+    assert back.alpha is not None
+    alpha_expected = np.round(alpha * top) / top
+    np.testing.assert_allclose(back.alpha, alpha_expected, atol=1e-7)
 
 
 @pytest.mark.parametrize("suffix", [".png", ".tiff", ".webp", ".bmp"])
