@@ -220,6 +220,8 @@ def run(
                 )
                 if overrides:  # the settings that differ from the profile's
                     entry[key]["set"] = overrides
+                if device.cpu_bf16_pays is _bf16_forced:
+                    entry[key]["bf16_forced"] = True
                 entry.pop(key + "_partial", None)
                 print(name, key, json.dumps(entry[key]), flush=True)
                 save()
@@ -525,11 +527,26 @@ def _parser() -> argparse.ArgumentParser:
         "--set", nargs="*", default=[], help="param overrides, e.g. lr_step=400"
     )
     ap.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    ap.add_argument(
+        "--force-bf16",
+        action="store_true",
+        help="bf16 autocast where the profile asks for it, even on a CPU where "
+        "the engine would not use it (to compare the precisions' quality)",
+    )
     return ap
+
+
+def _bf16_forced() -> bool:
+    """Stands in for :func:`engine.device.cpu_bf16_pays` under --force-bf16."""
+    return True
 
 
 def main() -> None:
     args = _parser().parse_args()
+    if args.force_bf16:
+        # The engine's rule keeps bf16 to CPUs where it pays (AMX); comparing
+        # the two precisions' quality on any CPU needs the autocast on anyway.
+        device.cpu_bf16_pays = _bf16_forced
     modes = [m for m in ("large", "guard", "x4") if getattr(args, m)]
     mode = modes[0] if modes else "profiles"
     if args.json is None:

@@ -174,7 +174,9 @@ PAPER = DualSRParams()
 #: of the paper's time. bf16 autocast for G_UP and D: on a CPU with native
 #: bf16 (AMX) it takes a fast iteration from 0.135 to 0.081 s at two threads,
 #: elsewhere the autocast is a no-op (engine.device.autocast); fp32 weights,
-#: fp32 inference. Early stopping is available but unmeasured, so off.
+#: fp32 inference. Early stopping is available but unmeasured, so off. G_UP's
+#: body on the LR pixels (``up_at_lr``) takes a fast fp32 iteration to ~0.6 of
+#: its time but lost 0.47 dB on astronaut over three seeds, so it stays at x2.
 #:
 #: The guard (docs/benchmarks.md, "The guard"): on held-out photos whose blur is
 #: near bicubic's, the fit learns a kernel several times too wide and loses up
