@@ -169,6 +169,7 @@ def run(
     overrides: dict[str, Any] | None = None,
     threads: tuple[int, ...] = (1,),
     seeds: tuple[int, ...] = (0,),
+    bf16_forced: bool = False,
 ) -> None:
     """Fit each profile at each thread count on each image, one after another.
 
@@ -220,7 +221,7 @@ def run(
                 )
                 if overrides:  # the settings that differ from the profile's
                     entry[key]["set"] = overrides
-                if device.cpu_bf16_pays is _bf16_forced:
+                if bf16_forced:
                     entry[key]["bf16_forced"] = True
                 entry.pop(key + "_partial", None)
                 print(name, key, json.dumps(entry[key]), flush=True)
@@ -536,17 +537,18 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _bf16_forced() -> bool:
-    """Stands in for :func:`engine.device.cpu_bf16_pays` under --force-bf16."""
-    return True
-
-
 def main() -> None:
     args = _parser().parse_args()
-    if args.force_bf16:
-        # The engine's rule keeps bf16 to CPUs where it pays (AMX); comparing
-        # the two precisions' quality on any CPU needs the autocast on anyway.
-        device.cpu_bf16_pays = _bf16_forced
+    import dualsr_speed
+
+    # The engine's rule keeps bf16 to CPUs where it pays (AMX); comparing the
+    # two precisions' quality on any CPU needs the autocast on anyway.
+    with dualsr_speed.forced_bf16(args.force_bf16):
+        _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> None:
+    """Run the mode the arguments ask for."""
     modes = [m for m in ("large", "guard", "x4") if getattr(args, m)]
     mode = modes[0] if modes else "profiles"
     if args.json is None:
@@ -587,6 +589,7 @@ def main() -> None:
                 overrides,
                 tuple(args.threads),
                 tuple(range(args.first_seed, args.first_seed + args.seeds)),
+                args.force_bf16,
             )
         if args.table:
             print(table([args.json, *args.also]))

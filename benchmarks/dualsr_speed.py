@@ -78,8 +78,8 @@ def seconds_per_iter(params: object, img: np.ndarray, iters: int) -> float:
     return (t1 - t0) / (s1 - s0)
 
 
-def _bf16(forced: bool) -> contextlib.AbstractContextManager[object]:
-    """bf16 autocast whatever the CPU, for a forced variant."""
+def forced_bf16(forced: bool) -> contextlib.AbstractContextManager[object]:
+    """bf16 autocast whatever the CPU while in the context, when ``forced``."""
     if not forced:
         return contextlib.nullcontext()
     return mock.patch.object(device, "cpu_bf16_pays", lambda: True)
@@ -98,7 +98,7 @@ def main() -> None:
     times: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(args.rounds):
         for n in names:
-            with _bf16(n in FORCED_BF16):
+            with forced_bf16(n in FORCED_BF16):
                 times[n].append(seconds_per_iter(VARIANTS[n], img, args.iters))
     base = np.median(times[names[0]])
     print("| variant | s / iteration | relative |")

@@ -43,9 +43,10 @@ class GUp(nn.Module):
         self.at_lr = at_lr
         layers: list[nn.Module] = []
         ch_in = 3
+        ch_last = 12 if at_lr else 3  # at LR: RGB for each of the four x2 phases
         for i in range(depth):
             last = i == depth - 1
-            ch_out = (12 if at_lr else 3) if last else width
+            ch_out = ch_last if last else width
             layers.append(nn.Conv2d(ch_in, ch_out, 3, padding=1))
             if not last:
                 layers.append(nn.ReLU(inplace=True))
